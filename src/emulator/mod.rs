@@ -1,0 +1,1 @@
+//! Protocol-faithful fake of the upstream server (being written).
