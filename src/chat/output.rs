@@ -1,0 +1,224 @@
+//! Deltas → OpenAI `chat.completion.chunk` JSON, and the aggregate `chat.completion`.
+
+use serde::Serialize;
+
+use super::decode::{Delta, Usage};
+
+/// Writes the chunks of one stream: same id and created throughout, `role` in the first delta,
+/// and (with `include_usage`) one last chunk with `"choices": []` and the usage.
+pub struct ChunkWriter {
+    id: String,
+    created: u64,
+    model: String,
+    include_usage: bool,
+    role_sent: bool,
+}
+
+#[derive(Serialize)]
+struct Chunk<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: u64,
+    model: &'a str,
+    system_fingerprint: Option<&'a str>,
+    choices: Vec<ChunkChoice<'a>>,
+    #[serde(skip_serializing_if = "Skip::skip")]
+    usage: Skip<Option<Usage>>,
+}
+
+/// A field present only when `include_usage` asked for it (then null until the last chunk).
+struct Skip<T>(Option<T>);
+
+impl<T> Skip<T> {
+    fn skip(&self) -> bool {
+        self.0.is_none()
+    }
+}
+
+impl<T: Serialize> Serialize for Skip<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+#[derive(Serialize)]
+struct ChunkChoice<'a> {
+    index: u32,
+    delta: ChunkDelta<'a>,
+    logprobs: Option<()>,
+    finish_reason: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct ChunkDelta<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_content: Option<&'a str>,
+}
+
+impl ChunkWriter {
+    pub fn new(model: &str, include_usage: bool) -> ChunkWriter {
+        ChunkWriter {
+            id: format!("chatcmpl-{}", crate::util::random_hex(29)),
+            created: crate::util::unix_secs(),
+            model: model.to_string(),
+            include_usage,
+            role_sent: false,
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn created(&self) -> u64 {
+        self.created
+    }
+
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    /// The chunk for one delta's text and finish_reason, or None if it carries neither.
+    pub fn delta_chunk(&mut self, d: &Delta) -> Option<String> {
+        if d.reasoning.is_empty() && d.content.is_empty() && d.finish_reason.is_none() {
+            return None;
+        }
+        let role = (!self.role_sent).then_some("assistant");
+        self.role_sent = true;
+        let delta = ChunkDelta {
+            role,
+            // OpenAI's first delta has `"content": ""`; later ones only what they carry.
+            content: if d.content.is_empty() && role.is_none() { None } else { Some(d.content.as_str()) },
+            reasoning_content: (!d.reasoning.is_empty()).then_some(d.reasoning.as_str()),
+        };
+        let choice = ChunkChoice { index: 0, delta, logprobs: None, finish_reason: d.finish_reason.as_deref() };
+        Some(self.render(vec![choice], None))
+    }
+
+    /// The final usage chunk, when the request asked for it and the server reported usage.
+    pub fn usage_chunk(&self, usage: Option<Usage>) -> Option<String> {
+        match (self.include_usage, usage) {
+            (true, Some(u)) => Some(self.render(Vec::new(), Some(u))),
+            _ => None,
+        }
+    }
+
+    fn render(&self, choices: Vec<ChunkChoice<'_>>, usage: Option<Usage>) -> String {
+        let chunk = Chunk {
+            id: &self.id,
+            object: "chat.completion.chunk",
+            created: self.created,
+            model: &self.model,
+            system_fingerprint: None,
+            choices,
+            usage: Skip(self.include_usage.then_some(usage)),
+        };
+        serde_json::to_string(&chunk).expect("chunk serialises")
+    }
+}
+
+/// Sums a whole reply for the non-stream call.
+#[derive(Default)]
+pub struct Completion {
+    pub reasoning: String,
+    pub content: String,
+    pub finish_reason: Option<String>,
+    pub usage: Option<Usage>,
+}
+
+impl Completion {
+    pub fn add(&mut self, d: Delta) {
+        self.reasoning.push_str(&d.reasoning);
+        self.content.push_str(&d.content);
+        if d.finish_reason.is_some() {
+            self.finish_reason = d.finish_reason;
+        }
+        if d.usage.is_some() {
+            self.usage = d.usage;
+        }
+    }
+
+    /// `chat.completion` JSON; `reasoning_content` is null when the model did not think.
+    pub fn to_json(&self, id: &str, created: u64, model: &str) -> String {
+        serde_json::json!({
+            "id": id,
+            "object": "chat.completion",
+            "created": created,
+            "model": model,
+            "system_fingerprint": null,
+            "choices": [{
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": self.content,
+                    "reasoning_content": if self.reasoning.is_empty() { None } else { Some(&self.reasoning) },
+                    "refusal": null,
+                },
+                "logprobs": null,
+                "finish_reason": self.finish_reason.as_deref().unwrap_or("stop"),
+            }],
+            "usage": self.usage,
+        })
+        .to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn delta(r: &str, c: &str, f: Option<&str>) -> Delta {
+        Delta { reasoning: r.into(), content: c.into(), finish_reason: f.map(Into::into), usage: None }
+    }
+
+    #[test]
+    fn chunks_share_id_and_created_and_role_comes_first() {
+        let mut w = ChunkWriter::new("DeepSeek", true);
+        let a: Value = serde_json::from_str(&w.delta_chunk(&delta("想", "", None)).unwrap()).unwrap();
+        let b: Value = serde_json::from_str(&w.delta_chunk(&delta("", "答", None)).unwrap()).unwrap();
+        let c: Value = serde_json::from_str(&w.delta_chunk(&delta("", "", Some("stop"))).unwrap()).unwrap();
+        let usage = Usage { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 };
+        let u: Value = serde_json::from_str(&w.usage_chunk(Some(usage)).unwrap()).unwrap();
+        assert!(w.delta_chunk(&Delta::default()).is_none());
+        for v in [&a, &b, &c, &u] {
+            assert_eq!(v["id"], a["id"]);
+            assert_eq!(v["created"], a["created"]);
+            assert_eq!(v["object"], "chat.completion.chunk");
+            assert_eq!(v["model"], "DeepSeek");
+        }
+        assert!(a["id"].as_str().unwrap().starts_with("chatcmpl-"));
+        assert_eq!(a["choices"][0]["delta"], serde_json::json!({"role":"assistant","content":"","reasoning_content":"想"}));
+        assert_eq!(b["choices"][0]["delta"], serde_json::json!({"content":"答"}));
+        assert_eq!(c["choices"][0]["finish_reason"], "stop");
+        assert_eq!(c["choices"][0]["logprobs"], Value::Null);
+        assert_eq!(b["usage"], Value::Null);
+        assert_eq!(u["choices"], serde_json::json!([]));
+        assert_eq!(u["usage"]["total_tokens"], 3);
+    }
+
+    #[test]
+    fn no_usage_field_unless_asked() {
+        let mut w = ChunkWriter::new("DeepSeek", false);
+        let a: Value = serde_json::from_str(&w.delta_chunk(&delta("", "x", None)).unwrap()).unwrap();
+        assert!(a.get("usage").is_none());
+        assert!(w.usage_chunk(Some(Usage::default())).is_none());
+    }
+
+    #[test]
+    fn completion_json() {
+        let mut c = Completion::default();
+        c.add(delta("想", "答", None));
+        c.add(delta("", "案", Some("stop")));
+        let v: Value = serde_json::from_str(&c.to_json("chatcmpl-x", 5, "DeepSeek")).unwrap();
+        assert_eq!(v["object"], "chat.completion");
+        assert_eq!(v["choices"][0]["message"]["content"], "答案");
+        assert_eq!(v["choices"][0]["message"]["reasoning_content"], "想");
+        assert_eq!(v["choices"][0]["finish_reason"], "stop");
+        assert_eq!(v["usage"], Value::Null);
+    }
+}

@@ -1,0 +1,246 @@
+//! One chat reply being read: sends the request on first use, then turns upstream events
+//! into OpenAI chunks one at a time. A JSON reply instead of SSE is an error envelope or a
+//! moderation block (a short normal completion, `finish_reason: "content_filter"`).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::decode::{Decoder, Delta, Usage};
+use super::output::{ChunkWriter, Completion};
+use super::request::UpstreamRequest;
+use crate::error::{Error, ErrorKind, Result};
+use crate::sse::{EventReader, ReadError};
+use crate::upstream::envelope::excerpt;
+use crate::upstream::http::body_error;
+use crate::upstream::multipart::{self, Multipart};
+use crate::upstream::transport::CancelScope;
+use crate::upstream::{CancelToken, Envelope, Reply, Wire, CHAT_PATH};
+
+/// Non-stream bodies (error envelopes, moderation replies) larger than this are refused.
+const MAX_JSON_REPLY: usize = 4 << 20;
+
+enum State {
+    NotSent(Multipart),
+    Reading(EventReader<ureq::BodyReader<'static>>),
+    /// Body done; what is left are queued chunks.
+    Drained,
+    Failed(Error),
+}
+
+pub struct ChatStream {
+    wire: Arc<Wire>,
+    token: CancelToken,
+    state: State,
+    decoder: Decoder,
+    writer: ChunkWriter,
+    queue: VecDeque<String>,
+    usage: Option<Usage>,
+}
+
+impl ChatStream {
+    /// Prepares the stream; nothing is sent until the first `next_delta`/`next_chunk`.
+    pub fn new(wire: Arc<Wire>, req: &UpstreamRequest) -> ChatStream {
+        let fields = req.form_fields();
+        let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        ChatStream {
+            wire,
+            token: CancelToken::default(),
+            state: State::NotSent(multipart::encode(&refs)),
+            decoder: Decoder::new(),
+            writer: ChunkWriter::new(&req.model_name, req.include_usage),
+            queue: VecDeque::new(),
+            usage: None,
+        }
+    }
+
+    /// A handle that cancels this stream from any thread.
+    pub fn cancel_token(&self) -> CancelToken {
+        self.token.clone()
+    }
+
+    /// The next chunk JSON, `Ok(None)` at the end. After an error, the same error again.
+    pub fn next_chunk(&mut self) -> Result<Option<String>> {
+        self.check_cancel();
+        loop {
+            if let Some(chunk) = self.queue.pop_front() {
+                return Ok(Some(chunk));
+            }
+            match self.next_delta()? {
+                Some(delta) => {
+                    if let Some(chunk) = self.writer.delta_chunk(&delta) {
+                        self.queue.push_back(chunk);
+                    }
+                }
+                None => {
+                    if let Some(chunk) = self.writer.usage_chunk(self.usage.take()) {
+                        return Ok(Some(chunk));
+                    }
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    /// Reads the whole reply into a `chat.completion` JSON.
+    pub fn collect(mut self) -> Result<String> {
+        let mut completion = Completion::default();
+        while let Some(delta) = self.next_delta()? {
+            completion.add(delta);
+        }
+        if completion.usage.is_none() {
+            completion.usage = self.usage;
+        }
+        Ok(completion.to_json(self.writer.id(), self.writer.created(), self.writer.model()))
+    }
+
+    /// The next delta that carries something, `Ok(None)` at the end.
+    fn next_delta(&mut self) -> Result<Option<Delta>> {
+        self.check_cancel();
+        loop {
+            let step = match &mut self.state {
+                State::Failed(e) => return Err(e.clone()),
+                State::Drained => return Ok(None),
+                State::NotSent(form) => {
+                    let form = std::mem::replace(form, Multipart { content_type: String::new(), body: Vec::new() });
+                    self.start(form)
+                }
+                State::Reading(reader) => {
+                    let _scope = CancelScope::enter(&self.token);
+                    match reader.next_event() {
+                        Ok(Some(event)) => self.decoder.feed(&event.data).map(Some),
+                        Ok(None) => {
+                            let mid = reader.ended_mid_event();
+                            self.drain();
+                            self.decoder.finish(mid).map(Some)
+                        }
+                        Err(ReadError::Io(e)) => Err(body_error(e, &self.token)),
+                        Err(ReadError::Parse(e)) => Err(e),
+                    }
+                }
+            };
+            match step {
+                Ok(Some(mut delta)) => {
+                    // Usage belongs in the last chunk, whenever the server sent it.
+                    if let Some(u) = delta.usage.take() {
+                        self.usage = Some(u);
+                    }
+                    if !delta.is_empty() {
+                        return Ok(Some(delta));
+                    }
+                    if self.decoder.ended() && matches!(self.state, State::Reading(_)) {
+                        // `[DONE]` or a final `e = 1`: stop reading, whatever follows.
+                        self.drain();
+                        match self.decoder.finish(false) {
+                            Ok(d) if !d.is_empty() => return Ok(Some(d)),
+                            Ok(_) => {}
+                            Err(e) => self.fail(e),
+                        }
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    let e = if self.token.is_cancelled() { cancelled() } else { e };
+                    self.fail(e);
+                }
+            }
+        }
+    }
+
+    /// A cancel wins over anything not yet read, but not over a reply already complete.
+    fn check_cancel(&mut self) {
+        if self.token.is_cancelled() && !matches!(self.state, State::Drained | State::Failed(_)) {
+            self.queue.clear();
+            self.fail(cancelled());
+        }
+    }
+
+    fn drain(&mut self) {
+        self.token.release();
+        self.state = State::Drained;
+    }
+
+    fn fail(&mut self, e: Error) {
+        self.token.release();
+        self.state = State::Failed(e);
+    }
+
+    /// Sends the request and sets up reading the reply.
+    fn start(&mut self, form: Multipart) -> Result<Option<Delta>> {
+        let reply = self.wire.send("POST", CHAT_PATH, Some(&form), &self.token)?;
+        if !(200..300).contains(&reply.status) {
+            return Err(self.http_status_error(reply));
+        }
+        if reply.is_event_stream() {
+            self.state = State::Reading(EventReader::new(reply.body));
+            return Ok(None);
+        }
+        let body = reply.read_all(&self.token, MAX_JSON_REPLY)?;
+        self.drain();
+        moderation_or_error(&body).map(Some)
+    }
+
+    fn http_status_error(&self, reply: Reply) -> Error {
+        let status = reply.status;
+        let body = reply.read_all(&self.token, 64 << 10).unwrap_or_default();
+        let text = String::from_utf8_lossy(&body);
+        // Some gateways put an envelope in an error status; keep its words.
+        if let Ok(env) = Envelope::parse(&text) {
+            if env.e != 0 {
+                return Error::from_envelope(env.e, &env.m, Some(status));
+            }
+        }
+        let mut err = Error::new(ErrorKind::HttpStatus, format!("HTTP status {status}: {}", excerpt(&text)));
+        err.http_status = Some(status);
+        err
+    }
+}
+
+/// A JSON reply to a chat: `e != 0` is an error; `d.answer` is a moderation block.
+fn moderation_or_error(body: &[u8]) -> Result<Delta> {
+    let text = std::str::from_utf8(body).map_err(|_| Error::protocol("reply is not UTF-8"))?;
+    // A logged-out reply sometimes comes inside a `data:` line.
+    let json = text.trim().strip_prefix("data:").map(str::trim).unwrap_or(text);
+    let data = Envelope::parse(json)?.into_data(Some(200))?;
+    match data.get("answer") {
+        Some(Value::String(answer)) => Ok(Delta {
+            content: answer.clone(),
+            finish_reason: Some("content_filter".into()),
+            ..Delta::default()
+        }),
+        _ => Err(Error::protocol(format!("chat reply is neither an event stream nor an answer: {}", excerpt(json)))),
+    }
+}
+
+fn cancelled() -> Error {
+    Error::new(ErrorKind::Cancelled, "the stream was cancelled")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vector(name: &str) -> Vec<u8> {
+        std::fs::read(format!("{}/tests/vectors/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    #[test]
+    fn moderation_vector_is_a_short_completion() {
+        let d = moderation_or_error(&vector("reply-moderation.json")).unwrap();
+        assert_eq!(d.content, "抱歉，我无法回答这个问题，让我们换个话题再聊聊吧");
+        assert_eq!(d.finish_reason.as_deref(), Some("content_filter"));
+    }
+
+    #[test]
+    fn json_errors() {
+        let e = moderation_or_error(&vector("reply-4028.json")).unwrap_err();
+        assert_eq!((e.kind, e.api_code), (ErrorKind::Api, Some(4028)));
+        let e = moderation_or_error(&vector("reply-10042.json")).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Auth);
+        let e = moderation_or_error(b"data: {\"e\":10042,\"m\":\"\xe8\xaf\xb7\xe7\x99\xbb\xe5\xbd\x95\",\"d\":[]}").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Auth);
+        assert_eq!(moderation_or_error(b"<html>").unwrap_err().kind, ErrorKind::Protocol);
+        assert_eq!(moderation_or_error(b"{\"e\":0,\"m\":\"\",\"d\":[]}").unwrap_err().kind, ErrorKind::Protocol);
+    }
+}

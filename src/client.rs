@@ -1,0 +1,287 @@
+//! The client: options, identity cookies, the connection pool, and the calls built on them.
+//!
+//! A `Client` is `Send + Sync`: one client serves many threads at once, and its kept-alive
+//! connections are shared. Creating one never touches the network.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use crate::chat::request::{self, Defaults};
+use crate::chat::stream::ChatStream;
+use crate::error::{Error, Result};
+use crate::upstream::{CancelToken, Cookies, Envelope, Wire, WireConfig, USER_INFO_PATH};
+
+pub const DEFAULT_BASE_URL: &str = "http://chat.ustb.edu.cn";
+pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 10_000;
+/// The first token can take tens of seconds with deep thinking; allow a long silence.
+pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 300_000;
+pub const DEFAULT_MAX_RETRIES: u32 = 2;
+
+/// Client options, as parsed from the options JSON (see `Options::from_json`).
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub base_url: String,
+    pub cookies: Cookies,
+    pub connect_timeout_ms: u64,
+    pub idle_timeout_ms: u64,
+    pub timeout_ms: Option<u64>,
+    pub max_retries: u32,
+    pub user_agent: String,
+    pub defaults: Defaults,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            base_url: DEFAULT_BASE_URL.into(),
+            cookies: Cookies::default(),
+            connect_timeout_ms: DEFAULT_CONNECT_TIMEOUT_MS,
+            idle_timeout_ms: DEFAULT_IDLE_TIMEOUT_MS,
+            timeout_ms: None,
+            max_retries: DEFAULT_MAX_RETRIES,
+            user_agent: format!("ustb-openai/{}", env!("CARGO_PKG_VERSION")),
+            defaults: Defaults { compose_id: "3".into(), model: "DeepSeek".into() },
+        }
+    }
+}
+
+const KEYS: &[&str] = &[
+    "base_url", "easy_session", "vjuid_login", "cookie", "connect_timeout_ms", "idle_timeout_ms",
+    "timeout_ms", "max_retries", "user_agent", "compose_id", "model",
+];
+
+impl Options {
+    /// Parses `{"base_url": …, …}`; an empty string or `{}` gives the defaults. Unknown keys
+    /// are an error, so a typo is never silently ignored.
+    pub fn from_json(json: &str) -> Result<Options> {
+        let mut o = Options::default();
+        if json.trim().is_empty() {
+            return Ok(o);
+        }
+        let value: Value = serde_json::from_str(json)
+            .map_err(|e| Error::invalid_argument(format!("options are not valid JSON: {e}")))?;
+        let Value::Object(map) = value else {
+            return Err(Error::invalid_argument("options must be a JSON object"));
+        };
+        if let Some(bad) = map.keys().find(|k| !KEYS.contains(&k.as_str())) {
+            return Err(Error::invalid_argument(format!(
+                "unknown option {bad:?}; known options: {}",
+                KEYS.join(", ")
+            )));
+        }
+        if let Some(url) = opt_str(&map, "base_url")? {
+            o.base_url = base_url(url)?;
+        }
+        if let Some(raw) = opt_str(&map, "cookie")? {
+            o.cookies = parse_cookie_header(raw)?;
+        }
+        if let Some(v) = opt_str(&map, "easy_session")? {
+            o.cookies.easy_session = Some(v.to_string());
+        }
+        if let Some(v) = opt_str(&map, "vjuid_login")? {
+            o.cookies.vjuid_login = Some(v.to_string());
+        }
+        check_cookies(&o.cookies)?;
+        if let Some(v) = opt_u64(&map, "connect_timeout_ms", 1)? {
+            o.connect_timeout_ms = v;
+        }
+        if let Some(v) = opt_u64(&map, "idle_timeout_ms", 1)? {
+            o.idle_timeout_ms = v;
+        }
+        o.timeout_ms = opt_u64(&map, "timeout_ms", 1)?;
+        if let Some(v) = opt_u64(&map, "max_retries", 0)? {
+            o.max_retries = u32::try_from(v.min(10)).unwrap_or(10);
+        }
+        if let Some(v) = opt_str(&map, "user_agent")? {
+            if v.is_empty() || v.chars().any(|c| c.is_control()) {
+                return Err(Error::invalid_argument("user_agent must be non-empty printable text"));
+            }
+            o.user_agent = v.to_string();
+        }
+        if let Some(v) = map.get("compose_id").filter(|v| !v.is_null()) {
+            o.defaults.compose_id = request::compose_id(v).map_err(|e| Error::invalid_argument(e.message))?;
+        }
+        if let Some(v) = opt_str(&map, "model")? {
+            if v.trim().is_empty() {
+                return Err(Error::invalid_argument("model must be a non-empty string"));
+            }
+            o.defaults.model = request::upstream_model(v.trim()).to_string();
+        }
+        Ok(o)
+    }
+}
+
+fn opt_str<'a>(map: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(Error::invalid_argument(format!("option {key:?} must be a string"))),
+    }
+}
+
+fn opt_u64(map: &Map<String, Value>, key: &str, min: u64) -> Result<Option<u64>> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => match v.as_u64() {
+            Some(n) if n >= min => Ok(Some(n)),
+            _ => Err(Error::invalid_argument(format!("option {key:?} must be an integer >= {min}"))),
+        },
+    }
+}
+
+/// `http://host[:port]` without a trailing slash; plain http only (the upstream has no TLS).
+fn base_url(url: &str) -> Result<String> {
+    let trimmed = url.trim().trim_end_matches('/');
+    let rest = trimmed.strip_prefix("http://").ok_or_else(|| {
+        Error::invalid_argument(format!("base_url must start with http:// (got {url:?}); https is not supported"))
+    })?;
+    if rest.is_empty() || rest.contains(|c: char| c.is_whitespace() || c.is_control() || c == '?' || c == '#') {
+        return Err(Error::invalid_argument(format!("base_url {url:?} is not a valid http URL")));
+    }
+    Ok(trimmed.to_string())
+}
+
+/// `easy_session=…; cookie_vjuid_login=…` as copied from a browser; other cookies are ignored.
+fn parse_cookie_header(raw: &str) -> Result<Cookies> {
+    let mut c = Cookies::default();
+    for pair in raw.split(';') {
+        let pair = pair.trim();
+        if pair.is_empty() {
+            continue;
+        }
+        let Some((name, value)) = pair.split_once('=') else {
+            return Err(Error::invalid_argument("option \"cookie\" must look like \"name=value; name=value\""));
+        };
+        match name.trim() {
+            "easy_session" => c.easy_session = Some(value.trim().to_string()),
+            "cookie_vjuid_login" => c.vjuid_login = Some(value.trim().to_string()),
+            _ => {}
+        }
+    }
+    Ok(c)
+}
+
+/// The seed's rule for easy_session, and no characters that could break the header.
+/// Messages never include the values: they are secrets.
+fn check_cookies(c: &Cookies) -> Result<()> {
+    if let Some(s) = c.easy_session.as_deref() {
+        if s.len() != 32 || !s.chars().all(|ch| ch.is_ascii_alphanumeric()) {
+            return Err(Error::invalid_argument("easy_session must be 32 alphanumeric characters"));
+        }
+    }
+    if let Some(v) = c.vjuid_login.as_deref() {
+        if v.is_empty() || !v.chars().all(|ch| ch.is_ascii_graphic() && ch != ';' && ch != ',') {
+            return Err(Error::invalid_argument(
+                "vjuid_login must be a non-empty cookie value (printable ASCII, no ';' or ',')",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A client of one server, shared by any number of threads.
+#[derive(Clone)]
+pub struct Client {
+    wire: Arc<Wire>,
+    defaults: Arc<Defaults>,
+}
+
+impl Client {
+    pub fn new(options: Options) -> Client {
+        let config = WireConfig {
+            base_url: options.base_url,
+            connect_timeout: Duration::from_millis(options.connect_timeout_ms),
+            idle_timeout: Duration::from_millis(options.idle_timeout_ms),
+            total_timeout: options.timeout_ms.map(Duration::from_millis),
+            max_retries: options.max_retries,
+            user_agent: options.user_agent,
+        };
+        Client { wire: Arc::new(Wire::new(config, options.cookies)), defaults: Arc::new(options.defaults) }
+    }
+
+    pub fn from_json(options: &str) -> Result<Client> {
+        Ok(Client::new(Options::from_json(options)?))
+    }
+
+    /// Opens a streamed chat. The request is validated now; it is sent on the first read.
+    pub fn chat_stream(&self, request_json: &str) -> Result<ChatStream> {
+        let req = request::parse(request_json, &self.defaults)?;
+        Ok(ChatStream::new(self.wire.clone(), &req))
+    }
+
+    /// A whole `chat.completion` JSON.
+    pub fn chat_create(&self, request_json: &str) -> Result<String> {
+        self.chat_stream(request_json)?.collect()
+    }
+
+    /// `{"easy_session": …|null, "vjuid_login": …|null, "cookie": "…"|null}`: save it to reuse a
+    /// server-issued easy_session next time.
+    pub fn cookies_json(&self) -> String {
+        let c = self.wire.cookies();
+        serde_json::json!({
+            "easy_session": c.easy_session,
+            "vjuid_login": c.vjuid_login,
+            "cookie": c.header(),
+        })
+        .to_string()
+    }
+
+    /// `GET /site/user_info`: the caller's profile (`d`). For a cookieless visitor the server
+    /// issues an `easy_session`, which the client keeps (see `cookies_json`).
+    pub fn user_info(&self) -> Result<String> {
+        let token = CancelToken::default();
+        let reply = self.wire.send("GET", USER_INFO_PATH, None, &token)?;
+        let status = reply.status;
+        let body = reply.read_all(&token, 1 << 20)?;
+        let text = String::from_utf8_lossy(&body);
+        if !(200..300).contains(&status) {
+            let mut e = Error::new(crate::error::ErrorKind::HttpStatus, format!("HTTP status {status} from {USER_INFO_PATH}"));
+            e.http_status = Some(status);
+            return Err(e);
+        }
+        Ok(Envelope::parse(&text)?.into_data(Some(status))?.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    #[test]
+    fn defaults_and_overrides() {
+        let o = Options::from_json("{}").unwrap();
+        assert_eq!(o.base_url, DEFAULT_BASE_URL);
+        assert_eq!(o.idle_timeout_ms, DEFAULT_IDLE_TIMEOUT_MS);
+        let o = Options::from_json(
+            r#"{"base_url":"http://127.0.0.1:9/","cookie":"easy_session=abcdefghijabcdefghijabcdefghij12; cookie_vjuid_login=tok; other=1",
+                "timeout_ms":5000,"max_retries":0,"model":"deepseek-r1","compose_id":"3"}"#,
+        )
+        .unwrap();
+        assert_eq!(o.base_url, "http://127.0.0.1:9");
+        assert_eq!(o.cookies.vjuid_login.as_deref(), Some("tok"));
+        assert_eq!(o.timeout_ms, Some(5000));
+        assert_eq!(o.defaults.model, "DeepSeek");
+        assert_eq!(o.cookies.header().unwrap(), "easy_session=abcdefghijabcdefghijabcdefghij12; cookie_vjuid_login=tok");
+    }
+
+    #[test]
+    fn bad_options() {
+        for bad in [
+            "nope", "[]", r#"{"base_urll":"http://x"}"#, r#"{"base_url":"https://x"}"#, r#"{"base_url":5}"#,
+            r#"{"easy_session":"short"}"#, r#"{"vjuid_login":"a;b"}"#, r#"{"idle_timeout_ms":0}"#,
+            r#"{"connect_timeout_ms":-1}"#, r#"{"compose_id":0}"#, r#"{"user_agent":"a\nb"}"#,
+        ] {
+            let err = Options::from_json(bad).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::InvalidArgument, "{bad}");
+        }
+    }
+
+    #[test]
+    fn secrets_stay_out_of_messages() {
+        let err = Options::from_json(r#"{"easy_session":"secret-value-123"}"#).unwrap_err();
+        assert!(!err.message.contains("secret-value-123"));
+    }
+}

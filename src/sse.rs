@@ -1,0 +1,369 @@
+//! A byte-level Server-Sent-Events parser over any `Read` (WHATWG "event stream" rules).
+//!
+//! Lines end with LF, CRLF or a lone CR, also when the terminator is split across reads.
+//! A leading UTF-8 BOM is skipped. Lines are decoded as UTF-8 only once complete, so a
+//! character split across reads is fine; invalid UTF-8 is a protocol error rather than being
+//! replaced silently. One line and one event's data together may not exceed `max_event_bytes`.
+
+use std::io::{self, Read};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// Default cap on one event (its data lines plus the line being read): 16 MiB.
+pub const DEFAULT_MAX_EVENT_BYTES: usize = 16 << 20;
+
+const READ_SIZE: usize = 16 << 10;
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// One dispatched event. `event` is empty when no `event:` field was given.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Event {
+    pub event: String,
+    pub data: String,
+    pub id: Option<String>,
+}
+
+/// Pulls events out of a byte stream.
+pub struct EventReader<R> {
+    inner: R,
+    buf: Vec<u8>,
+    pos: usize,
+    line: Vec<u8>,
+    /// The previous line ended in CR: an LF right after it belongs to that terminator.
+    after_cr: bool,
+    bom_checked: bool,
+    eof: bool,
+    data: String,
+    has_data: bool,
+    event: String,
+    id: Option<String>,
+    max_event_bytes: usize,
+}
+
+impl<R: Read> EventReader<R> {
+    pub fn new(inner: R) -> EventReader<R> {
+        EventReader::with_limit(inner, DEFAULT_MAX_EVENT_BYTES)
+    }
+
+    pub fn with_limit(inner: R, max_event_bytes: usize) -> EventReader<R> {
+        EventReader {
+            inner,
+            buf: Vec::with_capacity(READ_SIZE),
+            pos: 0,
+            line: Vec::new(),
+            after_cr: false,
+            bom_checked: false,
+            eof: false,
+            data: String::new(),
+            has_data: false,
+            event: String::new(),
+            id: None,
+            max_event_bytes,
+        }
+    }
+
+    /// The wrapped reader.
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.inner
+    }
+
+    /// The next event, or `None` at the end of the input. An event not closed by a blank
+    /// line when the input ends is discarded, as the SSE rules say.
+    pub fn next_event(&mut self) -> std::result::Result<Option<Event>, ReadError> {
+        loop {
+            let line = match self.next_line()? {
+                Some(line) => line,
+                None => return Ok(None),
+            };
+            if line.is_empty() {
+                if let Some(event) = self.dispatch() {
+                    return Ok(Some(event));
+                }
+                continue;
+            }
+            self.field(&line).map_err(ReadError::Parse)?;
+        }
+    }
+
+    /// True when the input ended with a partly received event or line.
+    pub fn ended_mid_event(&self) -> bool {
+        self.eof && (self.has_data || !self.line.is_empty() || !self.event.is_empty())
+    }
+
+    fn dispatch(&mut self) -> Option<Event> {
+        let event = std::mem::take(&mut self.event);
+        if !self.has_data {
+            return None;
+        }
+        self.has_data = false;
+        let mut data = std::mem::take(&mut self.data);
+        if data.ends_with('\n') {
+            data.pop();
+        }
+        Some(Event { event, data, id: self.id.clone() })
+    }
+
+    fn field(&mut self, line: &str) -> Result<()> {
+        if line.starts_with(':') {
+            return Ok(());
+        }
+        let (name, value) = match line.find(':') {
+            Some(i) => {
+                let v = &line[i + 1..];
+                (&line[..i], v.strip_prefix(' ').unwrap_or(v))
+            }
+            None => (line, ""),
+        };
+        match name {
+            "data" => {
+                if self.data.len() + value.len() + 1 > self.max_event_bytes {
+                    return Err(too_large(self.max_event_bytes));
+                }
+                self.data.push_str(value);
+                self.data.push('\n');
+                self.has_data = true;
+            }
+            "event" => self.event = value.to_string(),
+            "id" if !value.contains('\0') => self.id = Some(value.to_string()),
+            _ => {} // `retry` and unknown fields carry nothing for this client
+        }
+        Ok(())
+    }
+
+    /// The next complete line without its terminator, or `None` at end of input.
+    fn next_line(&mut self) -> std::result::Result<Option<String>, ReadError> {
+        loop {
+            if self.pos < self.buf.len() {
+                let rest = &self.buf[self.pos..];
+                if self.after_cr {
+                    self.after_cr = false;
+                    if rest[0] == b'\n' {
+                        self.pos += 1;
+                        continue;
+                    }
+                }
+                if let Some(i) = rest.iter().position(|&b| b == b'\n' || b == b'\r') {
+                    self.check_size(self.line.len() + i)?;
+                    self.line.extend_from_slice(&rest[..i]);
+                    self.after_cr = rest[i] == b'\r';
+                    self.pos += i + 1;
+                    let bytes = std::mem::take(&mut self.line);
+                    return String::from_utf8(bytes).map(Some).map_err(|_| {
+                        ReadError::Parse(Error::protocol("invalid UTF-8 in the event stream"))
+                    });
+                }
+                self.check_size(self.line.len() + rest.len())?;
+                self.line.extend_from_slice(rest);
+                self.pos = self.buf.len();
+            }
+            if self.eof || !self.fill()? {
+                return Ok(None);
+            }
+        }
+    }
+
+    fn check_size(&self, line_len: usize) -> std::result::Result<(), ReadError> {
+        if self.data.len() + line_len > self.max_event_bytes {
+            return Err(ReadError::Parse(too_large(self.max_event_bytes)));
+        }
+        Ok(())
+    }
+
+    /// Reads more input; false at end of input.
+    fn fill(&mut self) -> std::result::Result<bool, ReadError> {
+        self.buf.clear();
+        self.pos = 0;
+        self.buf.resize(READ_SIZE, 0);
+        let n = loop {
+            match self.inner.read(&mut self.buf) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.buf.clear();
+                    return Err(ReadError::Io(e));
+                }
+            }
+        };
+        self.buf.truncate(n);
+        if n == 0 {
+            self.eof = true;
+            return Ok(false);
+        }
+        if !self.bom_checked {
+            self.skip_bom()?;
+        }
+        Ok(true)
+    }
+
+    /// Skips a BOM at the very start, reading more if the first read split it.
+    fn skip_bom(&mut self) -> std::result::Result<(), ReadError> {
+        while self.buf.len() < BOM.len() && BOM.starts_with(&self.buf) {
+            let mut more = [0u8; 3];
+            let n = self.inner.read(&mut more[..BOM.len() - self.buf.len()]).map_err(ReadError::Io)?;
+            if n == 0 {
+                break;
+            }
+            self.buf.extend_from_slice(&more[..n]);
+        }
+        self.bom_checked = true;
+        if self.buf.starts_with(BOM) {
+            self.pos = BOM.len();
+        }
+        Ok(())
+    }
+}
+
+/// Why `next_event` failed: the transport, or the bytes it delivered.
+#[derive(Debug)]
+pub enum ReadError {
+    Io(io::Error),
+    Parse(Error),
+}
+
+fn too_large(limit: usize) -> Error {
+    Error::new(ErrorKind::TooLarge, format!("an event in the reply exceeds the {limit}-byte limit"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hands out its input in pieces of the given sizes, to split terminators and characters.
+    struct Pieces {
+        data: Vec<u8>,
+        sizes: Vec<usize>,
+        at: usize,
+        turn: usize,
+    }
+
+    impl Read for Pieces {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let size = self.sizes[self.turn % self.sizes.len()];
+            self.turn += 1;
+            let n = size.min(out.len()).min(self.data.len() - self.at);
+            out[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    fn events_split(input: &[u8], sizes: &[usize]) -> Vec<Event> {
+        let mut r = EventReader::new(Pieces { data: input.to_vec(), sizes: sizes.to_vec(), at: 0, turn: 0 });
+        let mut out = Vec::new();
+        while let Some(e) = r.next_event().unwrap() {
+            out.push(e);
+        }
+        out
+    }
+
+    fn datas(input: &[u8]) -> Vec<String> {
+        // Every split size from 1 byte up must give the same events.
+        let whole: Vec<String> = events_split(input, &[usize::MAX]).into_iter().map(|e| e.data).collect();
+        for size in 1..8 {
+            let split: Vec<String> = events_split(input, &[size]).into_iter().map(|e| e.data).collect();
+            assert_eq!(split, whole, "split into {size}-byte reads");
+        }
+        whole
+    }
+
+    #[test]
+    fn line_ends_lf_crlf_and_lone_cr() {
+        assert_eq!(datas(b"data: a\n\ndata: b\n\n"), ["a", "b"]);
+        assert_eq!(datas(b"data: a\r\n\r\ndata: b\r\n\r\n"), ["a", "b"]);
+        assert_eq!(datas(b"data: a\r\rdata: b\r\r"), ["a", "b"]);
+        assert_eq!(datas(b"data: a\r\n\ndata: b\r\r\n"), ["a", "b"]);
+    }
+
+    #[test]
+    fn multi_line_data_comments_and_fields() {
+        let input = b": keep-alive\nevent: delta\nid: 7\ndata: one\ndata:two\ndata\nretry: 10\n\n";
+        let ev = events_split(input, &[3]);
+        assert_eq!(ev.len(), 1);
+        assert_eq!(ev[0].data, "one\ntwo\n");
+        assert_eq!(ev[0].event, "delta");
+        assert_eq!(ev[0].id.as_deref(), Some("7"));
+    }
+
+    #[test]
+    fn only_one_leading_space_is_removed() {
+        assert_eq!(datas(b"data:  x \n\n"), [" x "]);
+    }
+
+    #[test]
+    fn blank_lines_without_data_dispatch_nothing() {
+        assert_eq!(datas(b"\n\n: c\n\nevent: x\n\ndata: y\n\n"), ["y"]);
+    }
+
+    #[test]
+    fn bom_is_skipped_even_when_split() {
+        assert_eq!(datas(b"\xEF\xBB\xBFdata: a\n\n"), ["a"]);
+        // A BOM later in the stream is content, not skipped.
+        assert_eq!(datas(b"data: a\n\n\xEF\xBB\xBFdata: b\n\n"), ["a"]);
+    }
+
+    #[test]
+    fn multibyte_utf8_split_across_reads() {
+        let input = "data: 北科大 AI 助手\n\n".as_bytes();
+        for size in 1..6 {
+            let ev = events_split(input, &[size]);
+            assert_eq!(ev[0].data, "北科大 AI 助手");
+        }
+    }
+
+    #[test]
+    fn incomplete_last_event_is_discarded_and_reported() {
+        let mut r = EventReader::new(&b"data: a\n\ndata: b\n"[..]);
+        assert_eq!(r.next_event().unwrap().unwrap().data, "a");
+        assert!(r.next_event().unwrap().is_none());
+        assert!(r.ended_mid_event());
+        let mut r = EventReader::new(&b"data: a\n\n"[..]);
+        r.next_event().unwrap();
+        assert!(r.next_event().unwrap().is_none());
+        assert!(!r.ended_mid_event());
+    }
+
+    #[test]
+    fn invalid_utf8_is_a_protocol_error() {
+        let mut r = EventReader::new(&b"data: \xff\xfe\n\n"[..]);
+        match r.next_event() {
+            Err(ReadError::Parse(e)) => assert_eq!(e.kind, ErrorKind::Protocol),
+            other => panic!("expected a protocol error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn long_lines_are_fine_but_capped() {
+        let long = "x".repeat(100_000);
+        let input = format!("data: {long}\n\n");
+        assert_eq!(datas(input.as_bytes()), [long.clone()]);
+        let mut r = EventReader::with_limit(input.as_bytes(), 50_000);
+        match r.next_event() {
+            Err(ReadError::Parse(e)) => assert_eq!(e.kind, ErrorKind::TooLarge),
+            other => panic!("expected too_large, got {other:?}"),
+        }
+        // Many data lines that add up past the cap fail too.
+        let many = "data: 0123456789\n".repeat(10_000) + "\n";
+        let mut r = EventReader::with_limit(many.as_bytes(), 50_000);
+        assert!(matches!(r.next_event(), Err(ReadError::Parse(e)) if e.kind == ErrorKind::TooLarge));
+    }
+
+    #[test]
+    fn io_errors_are_passed_on() {
+        struct Broken;
+        impl Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::new(io::ErrorKind::ConnectionReset, "reset"))
+            }
+        }
+        let mut r = EventReader::new(Broken);
+        assert!(matches!(r.next_event(), Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::ConnectionReset));
+    }
+
+    #[test]
+    fn vectors_parse() {
+        let raw = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/stream-ustb2026.sse")).unwrap();
+        let ev = events_split(&raw, &[7]);
+        assert_eq!(ev.len(), 10);
+        assert!(ev.iter().all(|e| e.data.starts_with("{\"e\":0")));
+    }
+}

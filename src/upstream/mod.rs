@@ -1,0 +1,15 @@
+//! The wire: HTTP requests, the multipart body, the `{e,m,d}` envelope, error mapping.
+
+pub mod envelope;
+pub mod http;
+pub mod multipart;
+pub mod transport;
+
+pub use envelope::Envelope;
+pub use http::{Cookies, Reply, Wire, WireConfig};
+pub use transport::CancelToken;
+
+/// The chat endpoint (multipart POST, SSE reply).
+pub const CHAT_PATH: &str = "/site/ai/compose_chat";
+/// Who the caller is; for a cookieless visitor it also issues an `easy_session`.
+pub const USER_INFO_PATH: &str = "/site/user_info";
