@@ -1,1 +1,133 @@
-//! The C boundary (being written).
+//! The C boundary: raw pointers, C strings, status codes and the panic guard. Nothing else
+//! lives here; every export calls the safe API. The header is generated from these files by
+//! cbindgen (`include/ustb_openai.h`), so their doc comments are the C documentation.
+//!
+//! Rules that hold for every function:
+//! - Every fallible function returns `ustb_status` and takes a last `ustb_error **error`
+//!   argument. If `error` is not NULL, `*error` is set to NULL on success and to a new error
+//!   object on failure, which the caller frees with `ustb_error_free`. Errors belong to the call
+//!   that made them: nothing is kept in thread-local state.
+//! - Strings passed in are NUL-terminated UTF-8 and borrowed for the duration of the call.
+//! - Strings handed out through `char **` are owned by the caller and freed with
+//!   `ustb_string_free`; on failure the out-pointer is set to NULL.
+//! - NULL pointers, invalid UTF-8 and malformed JSON return `USTB_INVALID_ARGUMENT`; a panic
+//!   returns `USTB_PANIC`. Neither crashes the host.
+
+#![allow(non_camel_case_types)] // C names, as the header shows them
+
+pub mod chat;
+pub mod client;
+pub mod error;
+
+use std::ffi::{c_char, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+pub use chat::*;
+pub use client::*;
+pub use error::*;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// Major version, as in `ustb_version()`.
+pub const USTB_VERSION_MAJOR: u32 = 0;
+/// Minor version.
+pub const USTB_VERSION_MINOR: u32 = 1;
+/// Patch version.
+pub const USTB_VERSION_PATCH: u32 = 0;
+
+/// The library version, e.g. `"0.1.0"`. Static storage: never free it. Thread-safe.
+#[no_mangle]
+pub extern "C" fn ustb_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// Frees a string this library handed out. NULL is a no-op.
+///
+/// # Safety
+/// `s` is NULL or a string returned through a `char **` out-argument of this library, freed
+/// at most once. Strings from `ustb_version`, `ustb_status_name` and `ustb_error_*` are not
+/// freed with this.
+#[no_mangle]
+pub unsafe extern "C" fn ustb_string_free(s: *mut c_char) {
+    if !s.is_null() {
+        drop(CString::from_raw(s));
+    }
+}
+
+/// Runs `f` behind the panic guard and reports its failure through `error`.
+pub(crate) unsafe fn guard(error: *mut *mut ustb_error, f: impl FnOnce() -> Result<ustb_status>) -> ustb_status {
+    if !error.is_null() {
+        *error = std::ptr::null_mut();
+    }
+    let outcome = catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        Err(Error::new(ErrorKind::Panic, format!("internal error (please report): {what}")))
+    });
+    match outcome {
+        Ok(status) => status,
+        Err(e) => {
+            if !error.is_null() {
+                *error = Box::into_raw(Box::new(ustb_error::new(&e)));
+            }
+            e.kind.into()
+        }
+    }
+}
+
+/// A required string argument.
+pub(crate) unsafe fn str_arg<'a>(p: *const c_char, name: &str) -> Result<&'a str> {
+    if p.is_null() {
+        return Err(Error::invalid_argument(format!("{name} is NULL")));
+    }
+    CStr::from_ptr(p).to_str().map_err(|e| Error::invalid_argument(format!("{name} is not valid UTF-8: {e}")))
+}
+
+/// A required handle argument.
+pub(crate) unsafe fn ref_arg<'a, T>(p: *const T, name: &str) -> Result<&'a T> {
+    p.as_ref().ok_or_else(|| Error::invalid_argument(format!("{name} is NULL")))
+}
+
+/// Checks an out-pointer and sets it to NULL, so it is NULL on every failure path.
+pub(crate) unsafe fn out_arg<'a, T>(p: *mut *mut T, name: &str) -> Result<&'a mut *mut T> {
+    let out = p.as_mut().ok_or_else(|| Error::invalid_argument(format!("{name} is NULL")))?;
+    *out = std::ptr::null_mut();
+    Ok(out)
+}
+
+/// Hands a string to the caller (freed with `ustb_string_free`), with its length if asked.
+pub(crate) unsafe fn give_string(s: String, out: &mut *mut c_char, len: *mut usize) {
+    if !len.is_null() {
+        *len = s.len();
+    }
+    // JSON from serde never holds a raw NUL; anything else is escaped rather than cut.
+    let c = CString::new(s).unwrap_or_else(|e| {
+        let s = String::from_utf8_lossy(&e.into_vec()).replace('\0', "\\u0000");
+        CString::new(s).unwrap_or_default()
+    });
+    *out = c.into_raw();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_constants_match_the_crate() {
+        let v = unsafe { CStr::from_ptr(ustb_version()) }.to_str().unwrap();
+        assert_eq!(v, format!("{USTB_VERSION_MAJOR}.{USTB_VERSION_MINOR}.{USTB_VERSION_PATCH}"));
+    }
+
+    #[test]
+    fn panics_become_a_status() {
+        let mut err = std::ptr::null_mut();
+        let status = unsafe { guard(&mut err, || panic!("boom")) };
+        assert_eq!(status, ustb_status::USTB_PANIC);
+        let msg = unsafe { CStr::from_ptr(ustb_error_message(err)) }.to_str().unwrap().to_string();
+        assert!(msg.contains("boom"));
+        unsafe { ustb_error_free(err) };
+    }
+}

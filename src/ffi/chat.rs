@@ -1,0 +1,218 @@
+//! Chat calls: non-stream, pull stream, push (callback) stream, cancel.
+
+use std::ffi::{c_char, c_int, c_void, CString};
+use std::sync::Mutex;
+
+use super::{give_string, guard, out_arg, ref_arg, str_arg, ustb_client, ustb_error, ustb_status};
+use crate::chat::ChatStream;
+use crate::error::Result;
+use crate::upstream::CancelToken;
+
+/// One streamed chat reply.
+///
+/// Thread-safety: read it (`ustb_chat_stream_next`, `ustb_chat_stream_for_each`) from one
+/// thread at a time; the thread may change between calls. `ustb_chat_stream_cancel` may be
+/// called from any thread at any time until `ustb_chat_stream_free`.
+pub struct ustb_stream {
+    token: CancelToken,
+    inner: Mutex<ChatStream>,
+}
+
+/// Receives one `chat.completion.chunk` JSON. `chunk_json` is NUL-terminated UTF-8 of `len`
+/// bytes, borrowed for the duration of the call only (copy it to keep it). Runs on the thread
+/// that called `ustb_chat_stream_for_each` / `ustb_chat_stream_callback`. Return 0 to continue,
+/// anything else to stop the stream (the call then returns `USTB_STOPPED`).
+pub type ustb_chunk_callback =
+    Option<unsafe extern "C" fn(userdata: *mut c_void, chunk_json: *const c_char, len: usize) -> c_int>;
+
+/// Sends a chat and waits for the whole reply: an OpenAI `chat.completion` JSON with
+/// `choices[0].message.content`, `choices[0].message.reasoning_content` (null when the model
+/// did not think), `choices[0].finish_reason` (`"stop"`, or `"content_filter"` when the
+/// server's moderation answered instead of the model) and `usage` (null if the server sent
+/// none).
+///
+/// `request_json` is an OpenAI chat-completions request: `messages` (required), `model`
+/// (`"DeepSeek"`; `deepseek-r1`, `deepseek-chat` and `deepseek-reasoner` are aliases),
+/// `stream_options.include_usage`, and the USTB extras `deep_thinking` (bool, default true),
+/// `web_search` (bool, default false), `thinking_budget` (int, default 1000) and `compose_id`.
+/// Other OpenAI parameters are accepted and ignored; `stream` is ignored here.
+///
+/// `*json_out` receives a string owned by the caller (`ustb_string_free`); NULL on failure.
+/// Returns `USTB_OK`, `USTB_INVALID_ARGUMENT`, `USTB_INVALID_REQUEST` (both before any
+/// network traffic), or a network/server error: `USTB_CONNECT_ERROR`, `USTB_TIMEOUT`,
+/// `USTB_CONNECTION_LOST`, `USTB_HTTP_STATUS`, `USTB_API_ERROR`, `USTB_AUTH_ERROR`,
+/// `USTB_PROTOCOL_ERROR`, `USTB_TRUNCATED`, `USTB_TOO_LARGE`. Thread-safe.
+///
+/// # Safety
+/// Pointers are NULL or valid; strings are NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn ustb_chat_create(
+    client: *const ustb_client,
+    request_json: *const c_char,
+    json_out: *mut *mut c_char,
+    error: *mut *mut ustb_error,
+) -> ustb_status {
+    guard(error, || {
+        let out = out_arg(json_out, "json_out")?;
+        let client = ref_arg(client, "client")?;
+        let request = str_arg(request_json, "request_json")?;
+        give_string(client.client.chat_create(request)?, out, std::ptr::null_mut());
+        Ok(ustb_status::USTB_OK)
+    })
+}
+
+/// Opens a streamed chat (same request JSON as `ustb_chat_create`). The request is checked
+/// now, so `USTB_INVALID_ARGUMENT` and `USTB_INVALID_REQUEST` come from here; it is sent by the
+/// first `ustb_chat_stream_next` (or `for_each`), so that a cancel can interrupt everything
+/// from connecting onwards.
+///
+/// On success `*stream_out` is a new stream, freed with `ustb_chat_stream_free`; NULL on
+/// failure. Thread-safe with respect to the client.
+///
+/// # Safety
+/// Pointers are NULL or valid; strings are NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn ustb_chat_stream_open(
+    client: *const ustb_client,
+    request_json: *const c_char,
+    stream_out: *mut *mut ustb_stream,
+    error: *mut *mut ustb_error,
+) -> ustb_status {
+    guard(error, || {
+        let out = out_arg(stream_out, "stream_out")?;
+        let stream = open(client, request_json)?;
+        *out = Box::into_raw(Box::new(stream));
+        Ok(ustb_status::USTB_OK)
+    })
+}
+
+unsafe fn open(client: *const ustb_client, request_json: *const c_char) -> Result<ustb_stream> {
+    let client = ref_arg(client, "client")?;
+    let stream = client.client.chat_stream(str_arg(request_json, "request_json")?)?;
+    Ok(ustb_stream { token: stream.cancel_token(), inner: Mutex::new(stream) })
+}
+
+/// Reads the next `chat.completion.chunk` JSON, blocking until it arrives.
+///
+/// Chunks share one `id` and `created`; the first delta carries `"role": "assistant"`;
+/// deltas carry `reasoning_content` (thinking) and/or `content`; one chunk carries the
+/// `finish_reason`; with `stream_options.include_usage` a last chunk has `"choices": []` and
+/// `usage` (only when the server reported usage).
+///
+/// Returns `USTB_OK` with `*chunk_out` set (owned by the caller, `ustb_string_free`) and
+/// `*len_out` (if not NULL) its length in bytes; `USTB_END_OF_STREAM` with `*chunk_out` NULL
+/// when the reply is complete (and again on every later call); or an error with
+/// `*chunk_out` NULL: `USTB_CANCELLED`, `USTB_TRUNCATED` (ended before a finish_reason),
+/// `USTB_CONNECTION_LOST`, `USTB_TIMEOUT`, `USTB_PROTOCOL_ERROR`, `USTB_API_ERROR`,
+/// `USTB_AUTH_ERROR`, `USTB_HTTP_STATUS`, `USTB_CONNECT_ERROR`, `USTB_TOO_LARGE`,
+/// `USTB_INVALID_ARGUMENT`. After an error, later calls return the same error.
+///
+/// # Safety
+/// Pointers are NULL or valid; `stream` is not freed during the call.
+#[no_mangle]
+pub unsafe extern "C" fn ustb_chat_stream_next(
+    stream: *mut ustb_stream,
+    chunk_out: *mut *mut c_char,
+    len_out: *mut usize,
+    error: *mut *mut ustb_error,
+) -> ustb_status {
+    guard(error, || {
+        let out = out_arg(chunk_out, "chunk_out")?;
+        if !len_out.is_null() {
+            *len_out = 0;
+        }
+        let stream = ref_arg(stream.cast_const(), "stream")?;
+        let next = stream.inner.lock().unwrap_or_else(|p| p.into_inner()).next_chunk()?;
+        match next {
+            Some(chunk) => {
+                give_string(chunk, out, len_out);
+                Ok(ustb_status::USTB_OK)
+            }
+            None => Ok(ustb_status::USTB_END_OF_STREAM),
+        }
+    })
+}
+
+/// Push style: calls `callback(userdata, chunk_json, len)` for every chunk, on the calling
+/// thread, until the reply is complete (`USTB_OK`), the callback returns non-zero
+/// (`USTB_STOPPED`; the stream is then cancelled), or an error (as for
+/// `ustb_chat_stream_next`). The stream is not freed by this call.
+///
+/// # Safety
+/// Pointers are NULL or valid; `callback` is safe to call with `userdata`.
+#[no_mangle]
+pub unsafe extern "C" fn ustb_chat_stream_for_each(
+    stream: *mut ustb_stream,
+    callback: ustb_chunk_callback,
+    userdata: *mut c_void,
+    error: *mut *mut ustb_error,
+) -> ustb_status {
+    guard(error, || {
+        let stream = ref_arg(stream.cast_const(), "stream")?;
+        for_each(stream, callback, userdata)
+    })
+}
+
+unsafe fn for_each(stream: &ustb_stream, callback: ustb_chunk_callback, userdata: *mut c_void) -> Result<ustb_status> {
+    let Some(callback) = callback else {
+        return Err(crate::Error::invalid_argument("callback is NULL"));
+    };
+    let mut inner = stream.inner.lock().unwrap_or_else(|p| p.into_inner());
+    while let Some(chunk) = inner.next_chunk()? {
+        let len = chunk.len();
+        let c = CString::new(chunk).unwrap_or_default();
+        if callback(userdata, c.as_ptr(), len) != 0 {
+            stream.token.cancel();
+            return Ok(ustb_status::USTB_STOPPED);
+        }
+    }
+    Ok(ustb_status::USTB_OK)
+}
+
+/// One call, push style: opens a stream, runs `ustb_chat_stream_for_each`, frees it.
+/// Returns what `ustb_chat_stream_open` or `ustb_chat_stream_for_each` returns.
+///
+/// # Safety
+/// Pointers are NULL or valid; `callback` is safe to call with `userdata`.
+#[no_mangle]
+pub unsafe extern "C" fn ustb_chat_stream_callback(
+    client: *const ustb_client,
+    request_json: *const c_char,
+    callback: ustb_chunk_callback,
+    userdata: *mut c_void,
+    error: *mut *mut ustb_error,
+) -> ustb_status {
+    guard(error, || {
+        if callback.is_none() {
+            return Err(crate::Error::invalid_argument("callback is NULL"));
+        }
+        let stream = open(client, request_json)?;
+        for_each(&stream, callback, userdata)
+    })
+}
+
+/// Cancels a stream: a `next`/`for_each` blocked in another thread (connecting, or waiting
+/// on a silent server) returns `USTB_CANCELLED` promptly, and so does every later read.
+/// A reply that was already complete still ends with `USTB_END_OF_STREAM`. Idempotent,
+/// thread-safe, never blocks; NULL is a no-op.
+///
+/// # Safety
+/// `stream` is NULL or a stream not yet freed (the caller orders `cancel` before `free`).
+#[no_mangle]
+pub unsafe extern "C" fn ustb_chat_stream_cancel(stream: *const ustb_stream) {
+    if let Some(stream) = stream.as_ref() {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| stream.token.cancel()));
+    }
+}
+
+/// Frees a stream, closing its connection if the reply was not read to the end (a
+/// completely read connection goes back to the pool). NULL is a no-op.
+///
+/// # Safety
+/// `stream` is NULL or from `ustb_chat_stream_open`, freed once, with no call on it running.
+#[no_mangle]
+pub unsafe extern "C" fn ustb_chat_stream_free(stream: *mut ustb_stream) {
+    if !stream.is_null() {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(Box::from_raw(stream))));
+    }
+}

@@ -1,0 +1,111 @@
+//! `ustb_client`: creation, cookies, user info.
+
+use std::ffi::c_char;
+
+use super::{give_string, guard, out_arg, ref_arg, str_arg, ustb_error, ustb_status};
+use crate::client::{Client, Options};
+
+/// A client of one server (base URL and identity cookies).
+///
+/// Thread-safety: fully thread-safe. One client may serve any number of threads at once, and
+/// its kept-alive connections are shared between them. Free it once, after every call on it
+/// has returned; streams opened from it keep what they need and may outlive it.
+pub struct ustb_client {
+    pub(crate) client: Client,
+}
+
+/// Creates a client. Never touches the network.
+///
+/// `options_json` is NULL, `""`, `"{}"` (all defaults) or an object with any of:
+/// `base_url` (default `"http://chat.ustb.edu.cn"`; http only), `easy_session` (32
+/// alphanumerics), `vjuid_login` (the login cookie), `cookie` (a raw
+/// `"easy_session=…; cookie_vjuid_login=…"` string, as copied from a browser),
+/// `connect_timeout_ms` (default 10000), `idle_timeout_ms` (longest silence allowed while
+/// waiting for or reading a reply, default 300000), `timeout_ms` (whole request, default none),
+/// `max_retries` (connection-stage failures only, default 2, at most 10), `user_agent`,
+/// `compose_id` (default 3) and `model` (default `"DeepSeek"`). Unknown keys are an error.
+/// Environment proxy variables are ignored.
+///
+/// On success `*client_out` is a new client, freed with `ustb_client_free`; on failure it is
+/// NULL. Returns `USTB_OK` or `USTB_INVALID_ARGUMENT` (NULL `client_out`, invalid UTF-8, bad
+/// JSON, unknown key, bad value).
+///
+/// # Safety
+/// Pointers are NULL or valid; `options_json` is NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn ustb_client_new(
+    options_json: *const c_char,
+    client_out: *mut *mut ustb_client,
+    error: *mut *mut ustb_error,
+) -> ustb_status {
+    guard(error, || {
+        let out = out_arg(client_out, "client_out")?;
+        let options = if options_json.is_null() {
+            Options::default()
+        } else {
+            Options::from_json(str_arg(options_json, "options_json")?)?
+        };
+        *out = Box::into_raw(Box::new(ustb_client { client: Client::new(options) }));
+        Ok(ustb_status::USTB_OK)
+    })
+}
+
+/// Frees a client. NULL is a no-op. Open streams stay usable.
+///
+/// # Safety
+/// `client` is NULL or from `ustb_client_new`, freed once, with no call on it still running.
+#[no_mangle]
+pub unsafe extern "C" fn ustb_client_free(client: *mut ustb_client) {
+    if !client.is_null() {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(Box::from_raw(client))));
+    }
+}
+
+/// The client's current identity cookies as JSON:
+/// `{"easy_session": str|null, "vjuid_login": str|null, "cookie": str|null}`, where `cookie`
+/// is the header value sent. Includes an `easy_session` the server issued, so it can be saved
+/// and passed to `ustb_client_new` next time. The values are secrets: do not log them.
+///
+/// `*json_out` receives a string owned by the caller (`ustb_string_free`); NULL on failure.
+/// Returns `USTB_OK` or `USTB_INVALID_ARGUMENT`. Thread-safe.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn ustb_client_cookies(
+    client: *const ustb_client,
+    json_out: *mut *mut c_char,
+    error: *mut *mut ustb_error,
+) -> ustb_status {
+    guard(error, || {
+        let out = out_arg(json_out, "json_out")?;
+        let client = ref_arg(client, "client")?;
+        give_string(client.client.cookies_json(), out, std::ptr::null_mut());
+        Ok(ustb_status::USTB_OK)
+    })
+}
+
+/// `GET /site/user_info`: the caller's profile (the envelope's `d`, as JSON). For a
+/// cookieless visitor the server issues an `easy_session`, which the client keeps from then
+/// on (see `ustb_client_cookies`). Blocks until the reply is read.
+///
+/// `*json_out` receives a string owned by the caller (`ustb_string_free`); NULL on failure.
+/// Returns `USTB_OK`, `USTB_INVALID_ARGUMENT`, `USTB_CONNECT_ERROR`, `USTB_TIMEOUT`,
+/// `USTB_CONNECTION_LOST`, `USTB_HTTP_STATUS`, `USTB_API_ERROR`, `USTB_AUTH_ERROR`,
+/// `USTB_PROTOCOL_ERROR` or `USTB_TOO_LARGE`. Thread-safe.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn ustb_client_user_info(
+    client: *const ustb_client,
+    json_out: *mut *mut c_char,
+    error: *mut *mut ustb_error,
+) -> ustb_status {
+    guard(error, || {
+        let out = out_arg(json_out, "json_out")?;
+        let client = ref_arg(client, "client")?;
+        give_string(client.client.user_info()?, out, std::ptr::null_mut());
+        Ok(ustb_status::USTB_OK)
+    })
+}
