@@ -1,0 +1,184 @@
+/*
+ * chat: stream one reply of 北科大 AI 助手 to the terminal through the C API.
+ *
+ *   chat [--base-url URL] [--cookie "easy_session=…; cookie_vjuid_login=…"]
+ *        [--no-think] [--usage] "prompt"
+ *
+ * The model's thinking (reasoning_content) is printed first under 【思考】, then the answer
+ * under 【回答】. The cookie can also come from the USTB_COOKIE environment variable.
+ * Exit status: 0 on success, 1 on a library error (its name and message go to stderr),
+ * 2 on bad usage.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ustb_openai.h"
+
+/* Appends the UTF-8 encoding of code point cp to out. */
+static size_t put_utf8(unsigned long cp, char *out) {
+    if (cp < 0x80) { out[0] = (char)cp; return 1; }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/*
+ * Finds "key":"…" in a chunk and writes the unescaped string to out (which must be at least
+ * as long as json). Returns 1 if found. Enough for the library's own chunk JSON, whose keys
+ * are never preceded by a quote inside a string value (quotes there are escaped); real
+ * programs should use a JSON parser.
+ */
+static int json_string_field(const char *json, const char *key, char *out) {
+    char pattern[64];
+    snprintf(pattern, sizeof pattern, "\"%s\":\"", key);
+    const char *p = strstr(json, pattern);
+    if (!p) return 0;
+    p += strlen(pattern);
+    size_t n = 0;
+    while (*p && *p != '"') {
+        if (*p != '\\') { out[n++] = *p++; continue; }
+        p++;
+        switch (*p) {
+        case 'n': out[n++] = '\n'; p++; break;
+        case 't': out[n++] = '\t'; p++; break;
+        case 'r': out[n++] = '\r'; p++; break;
+        case 'b': out[n++] = '\b'; p++; break;
+        case 'f': out[n++] = '\f'; p++; break;
+        case 'u': {
+            unsigned long cp = strtoul((char[5]){p[1], p[2], p[3], p[4], 0}, NULL, 16);
+            p += 5;
+            if (cp >= 0xD800 && cp < 0xDC00 && p[0] == '\\' && p[1] == 'u') {
+                unsigned long lo = strtoul((char[5]){p[2], p[3], p[4], p[5], 0}, NULL, 16);
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                p += 6;
+            }
+            n += put_utf8(cp, out + n);
+            break;
+        }
+        default: out[n++] = *p++; break; /* \" \\ \/ */
+        }
+    }
+    out[n] = '\0';
+    return 1;
+}
+
+static int fail(const char *what, ustb_status status, ustb_error *err) {
+    fprintf(stderr, "\nchat: %s failed: %s: %s\n", what, ustb_status_name((int)status), ustb_error_message(err));
+    fprintf(stderr, "detail: %s\n", ustb_error_detail(err));
+    ustb_error_free(err);
+    return 1;
+}
+
+/* Writes s to the JSON string at out, escaping what JSON needs. Returns bytes written. */
+static size_t json_escape(const char *s, char *out) {
+    size_t n = 0;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') { out[n++] = '\\'; out[n++] = (char)c; }
+        else if (c < 0x20) n += (size_t)sprintf(out + n, "\\u%04x", c);
+        else out[n++] = (char)c;
+    }
+    return n;
+}
+
+int main(int argc, char **argv) {
+    const char *base_url = NULL, *cookie = getenv("USTB_COOKIE"), *prompt = NULL;
+    int think = 1, usage = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--base-url") && i + 1 < argc) base_url = argv[++i];
+        else if (!strcmp(argv[i], "--cookie") && i + 1 < argc) cookie = argv[++i];
+        else if (!strcmp(argv[i], "--no-think")) think = 0;
+        else if (!strcmp(argv[i], "--usage")) usage = 1;
+        else if (argv[i][0] == '-' && argv[i][1] == '-') {
+            fprintf(stderr, "chat: unknown option %s\n", argv[i]);
+            return 2;
+        } else prompt = argv[i];
+    }
+    if (!prompt) {
+        fprintf(stderr, "usage: chat [--base-url URL] [--cookie COOKIE] [--no-think] [--usage] \"prompt\"\n");
+        return 2;
+    }
+
+    /* Every string is escaped into the JSON, so its size is bounded by 6 bytes per input byte. */
+    size_t cap = 256 + 6 * (strlen(prompt) + (base_url ? strlen(base_url) : 0) + (cookie ? strlen(cookie) : 0));
+    char *options = malloc(cap), *request = malloc(cap);
+    if (!options || !request) return 1;
+    size_t n = (size_t)sprintf(options, "{");
+    if (base_url) {
+        n += (size_t)sprintf(options + n, "\"base_url\":\"");
+        n += json_escape(base_url, options + n);
+        n += (size_t)sprintf(options + n, "\"%s", cookie ? "," : "");
+    }
+    if (cookie) {
+        n += (size_t)sprintf(options + n, "\"cookie\":\"");
+        n += json_escape(cookie, options + n);
+        n += (size_t)sprintf(options + n, "\"");
+    }
+    sprintf(options + n, "}");
+    n = (size_t)sprintf(request, "{\"model\":\"deepseek-r1\",\"deep_thinking\":%s,"
+                        "\"stream_options\":{\"include_usage\":true},"
+                        "\"messages\":[{\"role\":\"user\",\"content\":\"", think ? "true" : "false");
+    n += json_escape(prompt, request + n);
+    sprintf(request + n, "\"}]}");
+
+    ustb_error *err = NULL;
+    ustb_client *client = NULL;
+    ustb_status st = ustb_client_new(options, &client, &err);
+    free(options);
+    if (st != USTB_OK) { free(request); return fail("ustb_client_new", st, err); }
+
+    ustb_stream *stream = NULL;
+    st = ustb_chat_stream_open(client, request, &stream, &err);
+    free(request);
+    if (st != USTB_OK) { ustb_client_free(client); return fail("ustb_chat_stream_open", st, err); }
+
+    int tty = isatty(STDOUT_FILENO);
+    const char *dim = tty ? "\033[2m" : "", *plain = tty ? "\033[0m" : "";
+    enum { NONE, THINKING, ANSWERING } phase = NONE;
+    int rc = 0;
+    for (;;) {
+        char *chunk = NULL;
+        size_t len = 0;
+        st = ustb_chat_stream_next(stream, &chunk, &len, &err);
+        if (st == USTB_END_OF_STREAM) break;
+        if (st != USTB_OK) { rc = fail("ustb_chat_stream_next", st, err); break; }
+        char *text = malloc(len + 1);
+        if (!text) { ustb_string_free(chunk); rc = 1; break; }
+        if (json_string_field(chunk, "reasoning_content", text) && *text) {
+            if (phase == NONE) printf("【思考】\n%s", dim);
+            phase = THINKING;
+            fputs(text, stdout);
+        }
+        if (json_string_field(chunk, "content", text) && *text) {
+            if (phase == THINKING) printf("%s\n\n", plain);
+            if (phase != ANSWERING) printf("【回答】\n");
+            phase = ANSWERING;
+            fputs(text, stdout);
+        }
+        const char *u = usage ? strstr(chunk, "\"usage\":{") : NULL;
+        if (u) printf("\n(usage: %.*s)", (int)(strchr(u, '}') - u - 7), u + 8);
+        fflush(stdout);
+        free(text);
+        ustb_string_free(chunk);
+    }
+    if (phase == THINKING) fputs(plain, stdout);
+    putchar('\n');
+    ustb_chat_stream_free(stream);
+    ustb_client_free(client);
+    return rc;
+}

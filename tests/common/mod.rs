@@ -1,0 +1,187 @@
+//! Shared helpers for the integration tests: C-ABI calls wrapped just enough to assert on.
+#![allow(dead_code)]
+
+use std::ffi::{c_char, CStr, CString};
+use std::ptr;
+
+use serde_json::Value;
+use ustb_openai::emulator::{Config, Emulator};
+use ustb_openai::ffi::*;
+
+pub const LOGIN: &str = "test-login-token";
+
+pub fn emulator() -> Emulator {
+    emulator_with(Config::default())
+}
+
+pub fn emulator_with(config: Config) -> Emulator {
+    Emulator::start(config, "127.0.0.1:0").expect("emulator starts")
+}
+
+/// An owned `ustb_client`, freed on drop.
+pub struct Client(pub *mut ustb_client);
+
+unsafe impl Send for Client {}
+unsafe impl Sync for Client {}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        unsafe { ustb_client_free(self.0) };
+    }
+}
+
+/// What a failed call reported.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub status: ustb_status,
+    pub message: String,
+    pub detail: Value,
+    pub api_code: i64,
+    pub http_status: u16,
+}
+
+/// Turns a status and the error it came with into a Result, freeing the error.
+pub fn check(status: ustb_status, err: *mut ustb_error) -> Result<ustb_status, Failure> {
+    let ok = matches!(status, ustb_status::USTB_OK | ustb_status::USTB_END_OF_STREAM | ustb_status::USTB_STOPPED);
+    if ok {
+        assert!(err.is_null(), "a successful call must leave *error NULL");
+        return Ok(status);
+    }
+    assert!(!err.is_null(), "a failed call ({status:?}) must hand out an error");
+    unsafe {
+        assert_eq!(ustb_error_status(err), status);
+        let f = Failure {
+            status,
+            message: CStr::from_ptr(ustb_error_message(err)).to_str().unwrap().to_string(),
+            detail: serde_json::from_str(CStr::from_ptr(ustb_error_detail(err)).to_str().unwrap()).unwrap(),
+            api_code: ustb_error_api_code(err),
+            http_status: ustb_error_http_status(err),
+        };
+        ustb_error_free(err);
+        assert!(!f.message.is_empty());
+        Err(f)
+    }
+}
+
+pub fn cstring(s: &str) -> CString {
+    CString::new(s).unwrap()
+}
+
+pub fn client(options: &Value) -> Result<Client, Failure> {
+    let opts = cstring(&options.to_string());
+    let mut c = ptr::null_mut();
+    let mut err = ptr::null_mut();
+    let st = unsafe { ustb_client_new(opts.as_ptr(), &mut c, &mut err) };
+    check(st, err)?;
+    assert!(!c.is_null());
+    Ok(Client(c))
+}
+
+/// A logged-in client of `emu`.
+pub fn login_client(emu: &Emulator) -> Client {
+    client(&serde_json::json!({ "base_url": emu.base_url(), "vjuid_login": LOGIN, "max_retries": 0 })).unwrap()
+}
+
+pub fn user(text: &str) -> Value {
+    serde_json::json!({ "model": "deepseek-r1", "messages": [{ "role": "user", "content": text }] })
+}
+
+pub unsafe fn take_string(p: *mut c_char) -> String {
+    assert!(!p.is_null());
+    let s = CStr::from_ptr(p).to_str().unwrap().to_string();
+    ustb_string_free(p);
+    s
+}
+
+/// An owned `ustb_stream`, freed on drop.
+pub struct Stream(pub *mut ustb_stream);
+
+unsafe impl Send for Stream {}
+unsafe impl Sync for Stream {}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        unsafe { ustb_chat_stream_free(self.0) };
+    }
+}
+
+pub fn open(c: &Client, request: &Value) -> Result<Stream, Failure> {
+    let req = cstring(&request.to_string());
+    let mut s = ptr::null_mut();
+    let mut err = ptr::null_mut();
+    let st = unsafe { ustb_chat_stream_open(c.0, req.as_ptr(), &mut s, &mut err) };
+    check(st, err)?;
+    Ok(Stream(s))
+}
+
+/// The next chunk, None at the end.
+pub fn next(s: &Stream) -> Result<Option<Value>, Failure> {
+    let mut chunk = ptr::null_mut();
+    let mut len = 0usize;
+    let mut err = ptr::null_mut();
+    let st = unsafe { ustb_chat_stream_next(s.0, &mut chunk, &mut len, &mut err) };
+    match check(st, err)? {
+        ustb_status::USTB_END_OF_STREAM => {
+            assert!(chunk.is_null());
+            Ok(None)
+        }
+        _ => {
+            let text = unsafe { take_string(chunk) };
+            assert_eq!(text.len(), len, "len_out is the chunk's byte length");
+            Ok(Some(serde_json::from_str(&text).expect("chunks are JSON")))
+        }
+    }
+}
+
+/// Every chunk of a stream, or the failure that ended it (with the chunks before it).
+pub fn drain(s: &Stream) -> (Vec<Value>, Option<Failure>) {
+    let mut chunks = Vec::new();
+    loop {
+        match next(s) {
+            Ok(Some(c)) => chunks.push(c),
+            Ok(None) => return (chunks, None),
+            Err(f) => return (chunks, Some(f)),
+        }
+    }
+}
+
+/// Concatenated reasoning, content, and the finish_reason of a list of chunks.
+pub fn texts(chunks: &[Value]) -> (String, String, Option<String>) {
+    let (mut r, mut c, mut f) = (String::new(), String::new(), None);
+    for ch in chunks {
+        for choice in ch["choices"].as_array().unwrap() {
+            r.push_str(choice["delta"]["reasoning_content"].as_str().unwrap_or(""));
+            c.push_str(choice["delta"]["content"].as_str().unwrap_or(""));
+            if let Some(reason) = choice["finish_reason"].as_str() {
+                f = Some(reason.to_string());
+            }
+        }
+    }
+    (r, c, f)
+}
+
+/// A whole streamed reply; panics on failure.
+pub fn stream_all(c: &Client, request: &Value) -> Vec<Value> {
+    let s = open(c, request).unwrap();
+    let (chunks, failure) = drain(&s);
+    assert!(failure.is_none(), "stream failed: {failure:?}");
+    chunks
+}
+
+/// The failure a streamed reply ends with; panics if it succeeds.
+pub fn stream_failure(c: &Client, request: &Value) -> Failure {
+    let s = open(c, request).unwrap();
+    drain(&s).1.expect("the stream should fail")
+}
+
+pub fn create(c: &Client, request: &Value) -> Result<Value, Failure> {
+    let req = cstring(&request.to_string());
+    let mut out = ptr::null_mut();
+    let mut err = ptr::null_mut();
+    let st = unsafe { ustb_chat_create(c.0, req.as_ptr(), &mut out, &mut err) };
+    if let Err(f) = check(st, err) {
+        assert!(out.is_null());
+        return Err(f);
+    }
+    Ok(serde_json::from_str(&unsafe { take_string(out) }).unwrap())
+}
