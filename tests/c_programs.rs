@@ -1,0 +1,152 @@
+//! C programs against the built shared library: the header compiles cleanly as C99 and C++,
+//! the example CLI streams from an emulator child process, and a C test program passes,
+//! also under valgrind. A missing compiler or valgrind fails these tests; nothing is skipped.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// target/debug (or whatever profile dir holds this test binary).
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().to_path_buf()
+}
+
+/// Builds the cdylib once (`cargo test` builds only the rlib) and gives it its soname link.
+fn library() -> &'static PathBuf {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--lib", "--bin", "ustb-emulator"])
+            .current_dir(root())
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "cargo build of the library failed");
+        let dir = target_dir();
+        let link = dir.join("libustb_openai.so.0");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink("libustb_openai.so", &link).unwrap();
+        dir
+    })
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (is the tool installed?)"))
+}
+
+fn assert_ok(what: &str, out: &Output) {
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Compiles C sources into `name` in the target dir, linked to the shared library.
+fn compile_c(name: &str, sources: &[&str], extra: &[&str]) -> PathBuf {
+    let dir = library();
+    let exe = dir.join(name);
+    let out = run(Command::new("cc")
+        .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-g"])
+        .arg(format!("-I{}", root().join("include").display()))
+        .args(sources.iter().map(|s| root().join(s)))
+        .arg(format!("-L{}", dir.display()))
+        .arg(format!("-Wl,-rpath,{}", dir.display()))
+        .args(["-lustb_openai"])
+        .args(extra)
+        .arg("-o")
+        .arg(&exe));
+    assert_ok(&format!("compiling {name}"), &out);
+    exe
+}
+
+/// The emulator as a child process, and the URL it printed.
+struct EmulatorProcess {
+    child: Child,
+    url: String,
+}
+
+impl EmulatorProcess {
+    fn start() -> EmulatorProcess {
+        library();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ustb-emulator"))
+            .args(["--delay-ms", "5"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("emulator starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let url = line.trim().strip_prefix("ustb-emulator listening on ").expect("address line").to_string();
+        EmulatorProcess { child, url }
+    }
+}
+
+impl Drop for EmulatorProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn header_compiles_as_strict_c99_and_cpp() {
+    let dir = library();
+    let src = dir.join("header_check.c");
+    std::fs::write(&src, "#include \"ustb_openai.h\"\nint main(void) { return ustb_version()[0] == 0; }\n").unwrap();
+    let include = format!("-I{}", root().join("include").display());
+    let c = run(Command::new("cc")
+        .args(["-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Wstrict-prototypes", "-Werror", "-fsyntax-only"])
+        .arg(&include)
+        .arg(&src));
+    assert_ok("header as C99", &c);
+    let cpp = run(Command::new("c++")
+        .args(["-std=c++11", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-fsyntax-only", "-x", "c++"])
+        .arg(&include)
+        .arg(&src));
+    assert_ok("header as C++", &cpp);
+}
+
+#[test]
+fn example_chat_streams_from_the_emulator() {
+    let exe = compile_c("chat", &["examples/c/chat.c"], &[]);
+    let emu = EmulatorProcess::start();
+    let out = run(Command::new(&exe).args(["--base-url", &emu.url, "--cookie", "cookie_vjuid_login=demo", "--usage", "请介绍你自己。"]));
+    assert_ok("chat", &out);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let thinking = stdout.find("【思考】").expect("reasoning is marked");
+    let answer = stdout.find("【回答】").expect("answer is marked");
+    assert!(thinking < answer);
+    assert!(stdout.contains("好的，用户问：请介绍你自己。。"));
+    assert!(stdout.contains("你好！我是北科大 AI 助手。"));
+    assert!(stdout.contains("\"total_tokens\":11"));
+
+    // Without the login cookie: exit 1 and the auth error named on stderr.
+    let out = run(Command::new(&exe).args(["--base-url", &emu.url, "hi"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("USTB_AUTH_ERROR"));
+    // Bad usage: exit 2.
+    assert_eq!(run(&mut Command::new(&exe)).status.code(), Some(2));
+}
+
+#[test]
+fn c_api_test_program_passes_under_valgrind() {
+    let exe = compile_c("api_test", &["tests/c/api_test.c"], &["-lpthread"]);
+    let emu = EmulatorProcess::start();
+    let out = run(Command::new(&exe).arg(&emu.url));
+    assert_ok("api_test", &out);
+    let out = run(Command::new("valgrind")
+        .args(["--quiet", "--error-exitcode=9", "--leak-check=full", "--errors-for-leak-kinds=definite,indirect"])
+        .arg(&exe)
+        .arg(&emu.url));
+    assert_ok("api_test under valgrind", &out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("all checks passed"));
+}
