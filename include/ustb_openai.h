@@ -243,6 +243,19 @@ ustb_status ustb_chat_stream_for_each(ustb_stream *stream, ustb_chunk_callback c
 ustb_status ustb_chat_stream_callback(const ustb_client *client, const char *request_json, ustb_chunk_callback callback, void *userdata, ustb_error **error);
 
 /**
+ * Reads the texts of a chunk (or a completion) JSON, for hosts without a JSON parser:
+ * `choices[0].delta.content` (or `message.content`), `reasoning_content` and `finish_reason`.
+ * Each out-pointer may be NULL (not wanted); each receives a string owned by the caller
+ * (`ustb_string_free`), or NULL when the chunk has no such text (e.g. the usage chunk).
+ * Returns `USTB_OK` or `USTB_INVALID_ARGUMENT` (NULL or non-UTF-8 `chunk_json`, not a
+ * chunk). Thread-safe; no network.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `chunk_json` is NUL-terminated.
+ */
+ustb_status ustb_chunk_delta(const char *chunk_json, char **content_out, char **reasoning_out, char **finish_reason_out, ustb_error **error);
+
+/**
  * Cancels a stream: a `next`/`for_each` blocked in another thread (connecting, or waiting
  * on a silent server) returns `USTB_CANCELLED` promptly, and so does every later read.
  * A reply that was already complete still ends with `USTB_END_OF_STREAM`. Idempotent,

@@ -481,3 +481,43 @@ fn big_replies_stream_through() {
     let v = create(&c, &user("@emu:long=300000")).unwrap();
     assert!(v["choices"][0]["message"]["content"].as_str().unwrap().chars().count() >= 300_000);
 }
+
+#[test]
+fn chunk_delta_reads_chunks_without_a_json_parser() {
+    let emu = emulator();
+    let c = login_client(&emu);
+    let s = open(&c, &user("请介绍你自己。")).unwrap();
+    let (mut content, mut reasoning, mut finish) = (String::new(), String::new(), None);
+    loop {
+        let mut chunk = ptr::null_mut();
+        let mut err = ptr::null_mut();
+        let st = unsafe { ustb_chat_stream_next(s.0, &mut chunk, ptr::null_mut(), &mut err) };
+        if check(st, err).unwrap() == ustb_status::USTB_END_OF_STREAM {
+            break;
+        }
+        let (mut c, mut r, mut f) = (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
+        let st = unsafe { ustb_chunk_delta(chunk, &mut c, &mut r, &mut f, &mut err) };
+        check(st, err).unwrap();
+        unsafe {
+            for (p, out) in [(c, &mut content), (r, &mut reasoning)] {
+                if !p.is_null() {
+                    out.push_str(&take_string(p));
+                }
+            }
+            if !f.is_null() {
+                finish = Some(take_string(f));
+            }
+            // Unwanted outputs may be NULL.
+            check(ustb_chunk_delta(chunk, ptr::null_mut(), ptr::null_mut(), ptr::null_mut(), &mut err), err).unwrap();
+            ustb_string_free(chunk);
+        }
+    }
+    assert_eq!((content.as_str(), reasoning.as_str()), (INTRO, "好的，用户问：请介绍你自己。。"));
+    assert_eq!(finish.as_deref(), Some("stop"));
+    let mut err = ptr::null_mut();
+    let bad = cstring("{\"not\":\"a chunk\"}");
+    let st = unsafe { ustb_chunk_delta(bad.as_ptr(), ptr::null_mut(), ptr::null_mut(), ptr::null_mut(), &mut err) };
+    assert_eq!(check(st, err).unwrap_err().status, ustb_status::USTB_INVALID_ARGUMENT);
+    let st = unsafe { ustb_chunk_delta(ptr::null(), ptr::null_mut(), ptr::null_mut(), ptr::null_mut(), &mut err) };
+    assert_eq!(check(st, err).unwrap_err().status, ustb_status::USTB_INVALID_ARGUMENT);
+}

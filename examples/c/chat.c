@@ -16,67 +16,6 @@
 
 #include "ustb_openai.h"
 
-/* Appends the UTF-8 encoding of code point cp to out. */
-static size_t put_utf8(unsigned long cp, char *out) {
-    if (cp < 0x80) { out[0] = (char)cp; return 1; }
-    if (cp < 0x800) {
-        out[0] = (char)(0xC0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xE0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
-/*
- * Finds "key":"…" in a chunk and writes the unescaped string to out (which must be at least
- * as long as json). Returns 1 if found. Enough for the library's own chunk JSON, whose keys
- * are never preceded by a quote inside a string value (quotes there are escaped); real
- * programs should use a JSON parser.
- */
-static int json_string_field(const char *json, const char *key, char *out) {
-    char pattern[64];
-    snprintf(pattern, sizeof pattern, "\"%s\":\"", key);
-    const char *p = strstr(json, pattern);
-    if (!p) return 0;
-    p += strlen(pattern);
-    size_t n = 0;
-    while (*p && *p != '"') {
-        if (*p != '\\') { out[n++] = *p++; continue; }
-        p++;
-        switch (*p) {
-        case 'n': out[n++] = '\n'; p++; break;
-        case 't': out[n++] = '\t'; p++; break;
-        case 'r': out[n++] = '\r'; p++; break;
-        case 'b': out[n++] = '\b'; p++; break;
-        case 'f': out[n++] = '\f'; p++; break;
-        case 'u': {
-            unsigned long cp = strtoul((char[5]){p[1], p[2], p[3], p[4], 0}, NULL, 16);
-            p += 5;
-            if (cp >= 0xD800 && cp < 0xDC00 && p[0] == '\\' && p[1] == 'u') {
-                unsigned long lo = strtoul((char[5]){p[2], p[3], p[4], p[5], 0}, NULL, 16);
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                p += 6;
-            }
-            n += put_utf8(cp, out + n);
-            break;
-        }
-        default: out[n++] = *p++; break; /* \" \\ \/ */
-        }
-    }
-    out[n] = '\0';
-    return 1;
-}
-
 static int fail(const char *what, ustb_status status, ustb_error *err) {
     fprintf(stderr, "\nchat: %s failed: %s: %s\n", what, ustb_status_name((int)status), ustb_error_message(err));
     fprintf(stderr, "detail: %s\n", ustb_error_detail(err));
@@ -153,27 +92,28 @@ int main(int argc, char **argv) {
     int rc = 0;
     for (;;) {
         char *chunk = NULL;
-        size_t len = 0;
-        st = ustb_chat_stream_next(stream, &chunk, &len, &err);
+        st = ustb_chat_stream_next(stream, &chunk, NULL, &err);
         if (st == USTB_END_OF_STREAM) break;
         if (st != USTB_OK) { rc = fail("ustb_chat_stream_next", st, err); break; }
-        char *text = malloc(len + 1);
-        if (!text) { ustb_string_free(chunk); rc = 1; break; }
-        if (json_string_field(chunk, "reasoning_content", text) && *text) {
+        char *content = NULL, *reasoning = NULL;
+        st = ustb_chunk_delta(chunk, &content, &reasoning, NULL, &err);
+        if (st != USTB_OK) { ustb_string_free(chunk); rc = fail("ustb_chunk_delta", st, err); break; }
+        if (reasoning && *reasoning) {
             if (phase == NONE) printf("【思考】\n%s", dim);
             phase = THINKING;
-            fputs(text, stdout);
+            fputs(reasoning, stdout);
         }
-        if (json_string_field(chunk, "content", text) && *text) {
+        if (content && *content) {
             if (phase == THINKING) printf("%s\n\n", plain);
             if (phase != ANSWERING) printf("【回答】\n");
             phase = ANSWERING;
-            fputs(text, stdout);
+            fputs(content, stdout);
         }
+        ustb_string_free(content);
+        ustb_string_free(reasoning);
         const char *u = usage ? strstr(chunk, "\"usage\":{") : NULL;
         if (u) printf("\n(usage: %.*s)", (int)(strchr(u, '}') - u - 7), u + 8);
         fflush(stdout);
-        free(text);
         ustb_string_free(chunk);
     }
     if (phase == THINKING) fputs(plain, stdout);

@@ -121,6 +121,27 @@ impl ChunkWriter {
     }
 }
 
+/// The texts of a chunk's first choice: (content, reasoning_content, finish_reason), each None
+/// when absent or null. For hosts without a JSON parser (C, C++).
+pub fn chunk_delta(chunk_json: &str) -> crate::Result<(Option<String>, Option<String>, Option<String>)> {
+    let v: serde_json::Value = serde_json::from_str(chunk_json)
+        .map_err(|e| crate::Error::invalid_argument(format!("chunk is not valid JSON: {e}")))?;
+    let choices = v
+        .get("choices")
+        .and_then(serde_json::Value::as_array)
+        .ok_or_else(|| crate::Error::invalid_argument("chunk has no \"choices\" list"))?;
+    let Some(choice) = choices.first() else {
+        return Ok((None, None, None)); // the usage chunk
+    };
+    let text = |v: Option<&serde_json::Value>| v.and_then(serde_json::Value::as_str).map(str::to_string);
+    let delta = choice.get("delta").or_else(|| choice.get("message"));
+    Ok((
+        text(delta.and_then(|d| d.get("content"))),
+        text(delta.and_then(|d| d.get("reasoning_content"))),
+        text(choice.get("finish_reason")),
+    ))
+}
+
 /// Sums a whole reply for the non-stream call.
 #[derive(Default)]
 pub struct Completion {
@@ -207,6 +228,18 @@ mod tests {
         let a: Value = serde_json::from_str(&w.delta_chunk(&delta("", "x", None)).unwrap()).unwrap();
         assert!(a.get("usage").is_none());
         assert!(w.usage_chunk(Some(Usage::default())).is_none());
+    }
+
+    #[test]
+    fn chunk_delta_reads_back_what_was_written() {
+        let mut w = ChunkWriter::new("DeepSeek", true);
+        let chunk = w.delta_chunk(&delta("想", "答\"", Some("stop"))).unwrap();
+        let got = chunk_delta(&chunk).unwrap();
+        assert_eq!(got, (Some("答\"".into()), Some("想".into()), Some("stop".into())));
+        let usage = w.usage_chunk(Some(Usage::default())).unwrap();
+        assert_eq!(chunk_delta(&usage).unwrap(), (None, None, None));
+        assert!(chunk_delta("{").is_err());
+        assert!(chunk_delta("{}").is_err());
     }
 
     #[test]
