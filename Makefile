@@ -5,7 +5,17 @@ CC ?= cc
 TARGET_DIR := target/debug
 PROMPT ?= 请介绍你自己。
 
-.PHONY: all build demo test clean
+# `make install PREFIX=…` builds with PROFILE (release by default) and installs the shared
+# library with its soname links, the static library, both headers and ustb_openai.pc.
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PROFILE ?= release
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+MAJOR := $(firstword $(subst ., ,$(VERSION)))
+PROFILE_FLAG := $(if $(filter release,$(PROFILE)),--release,)
+
+.PHONY: all build demo test install clean
 
 all: build
 
@@ -22,6 +32,17 @@ demo: $(TARGET_DIR)/chat
 
 test:
 	$(CARGO) test
+
+install:
+	$(CARGO) build --lib $(PROFILE_FLAG)
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
+	install -m 755 target/$(PROFILE)/libustb_openai.so $(DESTDIR)$(LIBDIR)/libustb_openai.so.$(VERSION)
+	ln -sf libustb_openai.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libustb_openai.so.$(MAJOR)
+	ln -sf libustb_openai.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libustb_openai.so
+	install -m 644 target/$(PROFILE)/libustb_openai.a $(DESTDIR)$(LIBDIR)/libustb_openai.a
+	install -m 644 include/ustb_openai.h include/ustb_openai.hpp $(DESTDIR)$(INCLUDEDIR)/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+		-e 's|@VERSION@|$(VERSION)|' ustb_openai.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/ustb_openai.pc
 
 clean:
 	$(CARGO) clean

@@ -150,3 +150,77 @@ fn c_api_test_program_passes_under_valgrind() {
     assert_ok("api_test under valgrind", &out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("all checks passed"));
 }
+
+/// Compiles C++ sources with `-std=c++17 -Wall -Wextra -Werror`, linked to the shared library.
+fn compile_cpp(name: &str, sources: &[&str]) -> PathBuf {
+    let dir = library();
+    let exe = dir.join(name);
+    let out = run(Command::new("c++")
+        .args(["-std=c++17", "-Wall", "-Wextra", "-Werror", "-g"])
+        .arg(format!("-I{}", root().join("include").display()))
+        .args(sources.iter().map(|s| root().join(s)))
+        .arg(format!("-L{}", dir.display()))
+        .arg(format!("-Wl,-rpath,{}", dir.display()))
+        .args(["-lustb_openai", "-lpthread", "-o"])
+        .arg(&exe));
+    assert_ok(&format!("compiling {name}"), &out);
+    exe
+}
+
+#[test]
+fn cpp_wrapper_and_example() {
+    let test = compile_cpp("wrapper_test", &["tests/cpp/wrapper_test.cpp"]);
+    let example = compile_cpp("chat_cpp", &["examples/cpp/chat.cpp"]);
+    let emu = EmulatorProcess::start();
+    let out = run(Command::new(&test).arg(&emu.url));
+    assert_ok("wrapper_test", &out);
+    let out = run(Command::new(&example).args(["--base-url", &emu.url, "--cookie", "cookie_vjuid_login=x", "你好"]));
+    assert_ok("chat_cpp", &out);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("好的，用户问：你好。\n---\n你好！我是北科大 AI 助手。你说：「你好」"), "{stdout}");
+}
+
+#[test]
+fn install_then_build_with_pkg_config_only() {
+    library();
+    let prefix = target_dir().join("install-test");
+    let _ = std::fs::remove_dir_all(&prefix);
+    let out = run(Command::new("make")
+        .current_dir(root())
+        .arg("install")
+        .arg(format!("PREFIX={}", prefix.display()))
+        .arg("PROFILE=debug"));
+    assert_ok("make install", &out);
+    let lib = prefix.join("lib");
+    let readelf = run(Command::new("readelf").arg("-d").arg(lib.join("libustb_openai.so")));
+    assert!(String::from_utf8_lossy(&readelf.stdout).contains("Library soname: [libustb_openai.so.0]"));
+    assert!(prefix.join("include/ustb_openai.hpp").exists());
+
+    let pc_path = lib.join("pkgconfig");
+    let flags = |args: &[&str]| -> Vec<String> {
+        let out = run(Command::new("pkg-config").env("PKG_CONFIG_PATH", &pc_path).args(args).arg("ustb_openai"));
+        assert_ok("pkg-config", &out);
+        String::from_utf8(out.stdout).unwrap().split_whitespace().map(str::to_string).collect()
+    };
+    let src = root().join("tests/c/pkg_config_check.c");
+    let emu = EmulatorProcess::start();
+    // Shared, then static (no shared library needed at run time).
+    for (name, args) in [("pkgconfig_shared", &["--cflags", "--libs"][..]), ("pkgconfig_static", &["--static", "--cflags", "--libs"][..])] {
+        let exe = target_dir().join(name);
+        let mut cc = Command::new("cc");
+        cc.args(["-std=c99", "-Wall", "-Wextra", "-Werror"]).arg(&src).arg("-o").arg(&exe);
+        if name.ends_with("static") {
+            let mut f = flags(args);
+            // Pick the archive over the .so in the same directory.
+            let pos = f.iter().position(|a| a == "-lustb_openai").unwrap();
+            f.splice(pos..=pos, ["-Wl,-Bstatic".into(), "-lustb_openai".into(), "-Wl,-Bdynamic".into()]);
+            cc.args(f);
+        } else {
+            cc.args(flags(args));
+        }
+        assert_ok(&format!("cc with pkg-config ({name})"), &run(&mut cc));
+        let out = run(Command::new(&exe).env("LD_LIBRARY_PATH", &lib).arg(&emu.url));
+        assert_ok(name, &out);
+        assert!(String::from_utf8_lossy(&out.stdout).contains("你好！我是北科大 AI 助手。"));
+    }
+}
