@@ -5,51 +5,10 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// target/debug (or whatever profile dir holds this test binary).
-fn target_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
-}
-
-/// Builds the cdylib once (`cargo test` builds only the rlib) and gives it its soname link.
-fn library() -> &'static PathBuf {
-    static LIB: OnceLock<PathBuf> = OnceLock::new();
-    LIB.get_or_init(|| {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--lib", "--bin", "ustb-emulator"])
-            .current_dir(root())
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "cargo build of the library failed");
-        let dir = target_dir();
-        let link = dir.join("libustb_openai.so.0");
-        let _ = std::fs::remove_file(&link);
-        std::os::unix::fs::symlink("libustb_openai.so", &link).unwrap();
-        dir
-    })
-}
-
-fn run(cmd: &mut Command) -> Output {
-    cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (is the tool installed?)"))
-}
-
-fn assert_ok(what: &str, out: &Output) {
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use common::{assert_ok, library, root, run, target_dir};
 
 /// Compiles C sources into `name` in the target dir, linked to the shared library.
 fn compile_c(name: &str, sources: &[&str], extra: &[&str]) -> PathBuf {

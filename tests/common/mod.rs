@@ -2,7 +2,10 @@
 #![allow(dead_code)]
 
 use std::ffi::{c_char, CStr, CString};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 use std::ptr;
+use std::sync::OnceLock;
 
 use serde_json::Value;
 use ustb_openai::emulator::{Config, Emulator};
@@ -184,4 +187,48 @@ pub fn create(c: &Client, request: &Value) -> Result<Value, Failure> {
         return Err(f);
     }
     Ok(serde_json::from_str(&unsafe { take_string(out) }).unwrap())
+}
+
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// target/debug (or whatever profile dir holds this test binary).
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().to_path_buf()
+}
+
+/// Builds the cdylib and the emulator once (`cargo test` builds only the rlib), gives the
+/// library its soname link, and returns the directory holding both.
+pub fn library() -> &'static PathBuf {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--lib", "--bin", "ustb-emulator"])
+            .current_dir(root())
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "cargo build of the library failed");
+        let dir = target_dir();
+        let link = dir.join("libustb_openai.so.0");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink("libustb_openai.so", &link).unwrap();
+        dir
+    })
+}
+
+/// Runs a command; a missing tool fails the test (it is never skipped).
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (is the tool installed?)"))
+}
+
+pub fn assert_ok(what: &str, out: &Output) {
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
