@@ -15,7 +15,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 MAJOR := $(firstword $(subst ., ,$(VERSION)))
 PROFILE_FLAG := $(if $(filter release,$(PROFILE)),--release,)
 
-.PHONY: all build demo test install clean
+.PHONY: all build demo test bench install clean
 
 all: build
 
@@ -32,6 +32,11 @@ demo: $(TARGET_DIR)/chat
 
 test:
 	$(CARGO) test
+
+# Prints throughput, latency, cancel and memory figures (release build); asserts nothing.
+bench:
+	$(CARGO) build --release --bin ustb-emulator --example bench
+	target/release/examples/bench target/release/ustb-emulator
 
 install:
 	$(CARGO) build --lib $(PROFILE_FLAG)
