@@ -1,1 +1,94 @@
-fn main() {}
+//! `ustb-emulator`: runs the fake chat.ustb.edu.cn server on 127.0.0.1 until killed.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use ustb_openai::emulator::{Config, Emulator};
+
+const USAGE: &str = "\
+usage: ustb-emulator [--port N] [--chunk-chars N] [--delay-ms N] [--no-login] [--login-token T]
+
+Serves a fake 北科大 AI 助手 (chat.ustb.edu.cn) on 127.0.0.1 until killed.
+Prints `ustb-emulator listening on http://127.0.0.1:PORT` once ready.
+
+  --port N          port to bind (default 0: pick a free one)
+  --chunk-chars N   characters of text per streamed event (default 4)
+  --delay-ms N      pause between streamed events in milliseconds (default 0)
+  --no-login        allow chatting without a cookie_vjuid_login cookie
+  --login-token T   require cookie_vjuid_login to equal T
+  -h, --help        show this help";
+
+fn main() -> ExitCode {
+    let (port, config) = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(parsed)) => parsed,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(msg) => {
+            eprintln!("ustb-emulator: {msg}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let emulator = match Emulator::start(config, &format!("127.0.0.1:{port}")) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("ustb-emulator: cannot listen on 127.0.0.1:{port}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    // Scripts wait for this exact line, so it must not sit in a buffer.
+    let _ = writeln!(stdout, "ustb-emulator listening on {}", emulator.base_url());
+    let _ = stdout.flush();
+    drop(stdout);
+    loop {
+        std::thread::park();
+    }
+}
+
+/// `Ok(None)` means help was asked for.
+fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<(u16, Config)>, String> {
+    let mut config = Config::default();
+    let mut port = 0u16;
+    let mut args = args;
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = |name: &str| -> Result<String, String> {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--port" => port = number(&flag, &value(&flag)?)?,
+            "--chunk-chars" => {
+                config.chunk_chars = number(&flag, &value(&flag)?)?;
+                if config.chunk_chars == 0 {
+                    return Err("--chunk-chars must be at least 1".into());
+                }
+            }
+            "--delay-ms" => config.delay = Duration::from_millis(number(&flag, &value(&flag)?)?),
+            "--no-login" if inline.is_none() => config.require_login = false,
+            "--login-token" => {
+                let token = value(&flag)?;
+                if token.is_empty() {
+                    return Err("--login-token must not be empty".into());
+                }
+                config.login_token = Some(token);
+            }
+            _ => return Err(format!("unknown argument `{arg}`")),
+        }
+    }
+    Ok(Some((port, config)))
+}
+
+fn number<T: std::str::FromStr>(flag: &str, text: &str) -> Result<T, String> {
+    text.parse()
+        .map_err(|_| format!("{flag}: `{text}` is not a valid number"))
+}

@@ -1,1 +1,312 @@
-//! Protocol-faithful fake of the upstream server (being written).
+//! A protocol-faithful fake of the upstream server (chat.ustb.edu.cn), see PROTOCOL.md.
+//!
+//! Used by the tests and the `ustb-emulator` binary. Replies are deterministic functions of
+//! the request; `@emu:NAME` directives in the prompt inject faults (see `chat.rs`).
+
+mod chat;
+mod endpoints;
+mod events;
+mod http;
+mod json;
+mod multipart;
+mod util;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::io::{self, BufReader, Read};
+use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// Emulator settings.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Characters of text per streamed event.
+    pub chunk_chars: usize,
+    /// Pause between streamed events.
+    pub delay: Duration,
+    /// Chat needs a non-empty `cookie_vjuid_login`.
+    pub require_login: bool,
+    /// `Some(t)`: `cookie_vjuid_login` must equal `t`; `None`: any non-empty value.
+    pub login_token: Option<String>,
+    /// Longer content + history (in characters) is answered with 4028.
+    pub max_context_chars: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            chunk_chars: 4,
+            delay: Duration::ZERO,
+            require_login: true,
+            login_token: None,
+            max_context_chars: 220_000,
+        }
+    }
+}
+
+/// One request as received.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub method: String,
+    /// Includes the query string.
+    pub path: String,
+    /// Names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// Multipart fields in order; empty for non-multipart bodies.
+    pub form: Vec<(String, String)>,
+}
+
+/// A running emulator; stops on `stop` or drop.
+pub struct Emulator {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    accept: Option<JoinHandle<()>>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    stopping: AtomicBool,
+    requests: Mutex<Vec<Recorded>>,
+    /// Clones of live connections, so stopping can unblock their threads.
+    conns: Mutex<HashMap<u64, TcpStream>>,
+    next_conn: AtomicU64,
+    pub(crate) sessions: Mutex<endpoints::Sessions>,
+}
+
+/// What to do with the connection after a reply.
+pub(crate) enum Next {
+    Keep,
+    Close,
+}
+
+/// Locks even if another thread panicked while holding the lock: the data stays usable.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    pub(crate) fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// A valid login cookie per the config (ignores `require_login`).
+    pub(crate) fn logged_in(&self, req: &http::Request) -> bool {
+        match req.cookie("cookie_vjuid_login") {
+            Some(v) if !v.is_empty() => match &self.config.login_token {
+                Some(t) => *t == v,
+                None => true,
+            },
+            _ => false,
+        }
+    }
+
+    /// May this request chat (or see the chat page)?
+    pub(crate) fn authorized(&self, req: &http::Request) -> bool {
+        !self.config.require_login || self.logged_in(req)
+    }
+
+    /// Waits up to `limit` while writing nothing; returns early when the client goes away
+    /// or the emulator stops.
+    pub(crate) fn stall(&self, stream: &TcpStream, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
+        let mut probe = [0u8; 1];
+        while !self.stopping() && Instant::now() < deadline {
+            match stream.peek(&mut probe) {
+                Ok(0) => break,
+                Ok(_) => thread::sleep(Duration::from_millis(100)),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) => {}
+                Err(_) => break,
+            }
+        }
+        let _ = stream.set_read_timeout(None);
+    }
+}
+
+impl Emulator {
+    /// Binds `addr` (e.g. `127.0.0.1:0`) and serves in background threads.
+    pub fn start(config: Config, addr: &str) -> io::Result<Emulator> {
+        let listener = TcpListener::bind(addr)?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            config,
+            stopping: AtomicBool::new(false),
+            requests: Mutex::new(Vec::new()),
+            conns: Mutex::new(HashMap::new()),
+            next_conn: AtomicU64::new(0),
+            sessions: Mutex::new(endpoints::Sessions::default()),
+        });
+        let sh = Arc::clone(&shared);
+        let accept = thread::Builder::new()
+            .name("ustb-emulator-accept".into())
+            .spawn(move || accept_loop(listener, sh))?;
+        Ok(Emulator {
+            addr,
+            shared,
+            accept: Some(accept),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every request received so far, oldest first.
+    pub fn requests(&self) -> Vec<Recorded> {
+        lock(&self.shared.requests).clone()
+    }
+
+    /// How many TCP connections were accepted so far (to check that clients reuse them).
+    pub fn connections_accepted(&self) -> u64 {
+        self.shared.next_conn.load(Ordering::SeqCst)
+    }
+
+    /// Stops accepting, closes open connections and joins the accept thread.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        let Some(handle) = self.accept.take() else {
+            return;
+        };
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        // Wake the blocking accept() with a connection to ourselves.
+        let mut wake = self.addr;
+        if wake.ip().is_unspecified() {
+            wake.set_ip(if wake.is_ipv4() {
+                Ipv4Addr::LOCALHOST.into()
+            } else {
+                Ipv6Addr::LOCALHOST.into()
+            });
+        }
+        let woke = TcpStream::connect_timeout(&wake, Duration::from_secs(2)).is_ok();
+        for (_, c) in lock(&self.shared.conns).drain() {
+            let _ = c.shutdown(Shutdown::Both);
+        }
+        if woke {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    for conn in listener.incoming() {
+        if shared.stopping() {
+            break;
+        }
+        match conn {
+            Ok(stream) => {
+                let sh = Arc::clone(&shared);
+                let spawned = thread::Builder::new()
+                    .name("ustb-emulator-conn".into())
+                    .spawn(move || serve_connection(sh, stream));
+                if spawned.is_err() {
+                    thread::sleep(Duration::from_millis(10));
+                }
+            }
+            // e.g. out of file descriptors: back off instead of spinning.
+            Err(_) => thread::sleep(Duration::from_millis(10)),
+        }
+    }
+}
+
+fn serve_connection(shared: Arc<Shared>, stream: TcpStream) {
+    let id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
+    let _ = stream.set_nodelay(true);
+    match stream.try_clone() {
+        Ok(c) => {
+            lock(&shared.conns).insert(id, c);
+        }
+        Err(_) => return,
+    }
+    if !shared.stopping() {
+        if let Ok(read_half) = stream.try_clone() {
+            let mut reader = BufReader::new(read_half);
+            serve_requests(&shared, &mut reader, &stream);
+        }
+    }
+    lock(&shared.conns).remove(&id);
+}
+
+fn serve_requests(shared: &Shared, reader: &mut BufReader<TcpStream>, stream: &TcpStream) {
+    loop {
+        let req = match http::read_request(reader, stream) {
+            Ok(req) => req,
+            Err(http::ReadError::Gone) => return,
+            Err(http::ReadError::Status(code, partial)) => {
+                if let Some(req) = partial {
+                    record(shared, &req);
+                }
+                let body = format!(
+                    "<html><body><h1>{code} {}</h1></body></html>",
+                    http::reason(code)
+                );
+                let _ = http::respond(
+                    stream,
+                    code,
+                    "text/html; charset=utf-8",
+                    &[],
+                    body.as_bytes(),
+                    true,
+                );
+                close_gracefully(stream);
+                return;
+            }
+        };
+        record(shared, &req);
+        let close = req.wants_close();
+        match endpoints::route(shared, &req, stream, close) {
+            Ok(Next::Keep) if !close && !shared.stopping() => {}
+            Ok(_) => {
+                close_gracefully(stream);
+                return;
+            }
+            Err(_) => return, // client went away mid-reply
+        }
+    }
+}
+
+/// Half-closes, then drains briefly: dropping a socket with unread input sends a reset that
+/// can destroy the reply still in flight.
+fn close_gracefully(stream: &TcpStream) {
+    let _ = stream.shutdown(Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+    let mut sink = [0u8; 8192];
+    let mut budget = 1 << 20;
+    let mut s = stream;
+    while budget > 0 {
+        match s.read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => budget -= n.min(budget),
+        }
+    }
+}
+
+fn record(shared: &Shared, req: &http::Request) {
+    lock(&shared.requests).push(Recorded {
+        method: req.method.clone(),
+        path: req.target.clone(),
+        headers: req.headers.clone(),
+        form: req.form.clone().unwrap_or_default(),
+    });
+}

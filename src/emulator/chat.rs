@@ -1,0 +1,323 @@
+//! `POST /site/ai/compose_chat`: validation, the deterministic reply, and fault directives.
+//!
+//! Directives (`@emu:NAME` anywhere in the prompt; the reply text still echoes the prompt
+//! as is): moderation, answer-only, think-inline, final-e1, done, crlf, cr, truncate, reset,
+//! silent, silent-headers, malformed, malformed-inner, sse-error, http500, long=N.
+
+use std::io;
+use std::net::{Shutdown, TcpStream};
+use std::thread;
+use std::time::Duration;
+
+use super::events::{answer_only_events, char_ranges, d_fields, full_events, Ev, Reply};
+use super::http::{self, Request};
+use super::json::{error_envelope, obj, ok_envelope, J};
+use super::util::{stable_id, unix_now};
+use super::{Next, Shared};
+
+const INTRO: &str = "你好！我是北科大 AI 助手。";
+const INTRO_PROMPT: &str = "请介绍你自己。";
+const REFUSAL: &str = "抱歉，我无法回答这个问题，让我们换个话题再聊聊吧";
+const STALL: Duration = Duration::from_secs(60);
+const MAX_LONG: usize = 16 * 1024 * 1024;
+
+pub(crate) fn compose_chat(
+    sh: &Shared,
+    req: &Request,
+    out: &TcpStream,
+    close: bool,
+) -> io::Result<Next> {
+    let fail = |code, msg| reply_json(out, &error_envelope(code, msg), close);
+    if !sh.authorized(req) {
+        return fail(10042, "请登录");
+    }
+    let Some(form) = &req.form else {
+        return fail(1, "compose_id不能为空");
+    };
+    let field = |k: &str| {
+        form.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    };
+    let Some(compose_id) = field("compose_id") else {
+        return fail(1, "compose_id不能为空");
+    };
+    let Some(prompt) = field("content") else {
+        return fail(1, "content不能为空");
+    };
+    let Ok(history) = parse_history(form) else {
+        return fail(4028, "history参数异常");
+    };
+    let context = prompt.chars().count() + history.iter().map(|c| c.chars().count()).sum::<usize>();
+    if context > sh.config.max_context_chars {
+        return fail(4028, "history参数异常");
+    }
+
+    let dir = Directives::parse(prompt);
+    let session = field("session_id").or_else(|| field("sess_id"));
+    if dir.has("http500") {
+        let body = "<html>\r\n<head><title>500 Internal Server Error</title></head>\r\n<body>\r\n\
+                    <center><h1>500 Internal Server Error</h1></center>\r\n<hr><center>nginx</center>\r\n\
+                    </body>\r\n</html>\r\n";
+        http::respond(
+            out,
+            500,
+            "text/html; charset=utf-8",
+            &[],
+            body.as_bytes(),
+            close,
+        )?;
+        return Ok(Next::Keep);
+    }
+    if dir.has("silent-headers") {
+        sh.stall(out, STALL);
+        return Ok(Next::Close);
+    }
+    if dir.has("moderation") {
+        sh.record_chat(session, compose_id, prompt, REFUSAL);
+        return reply_json(
+            out,
+            &ok_envelope(d_fields(REFUSAL, "", J::Arr(vec![]))),
+            close,
+        );
+    }
+
+    let mut reply = build_reply(prompt, context, &dir, &field);
+    let n = sh.config.chunk_chars.max(1);
+    let mut events = if dir.has("sse-error") {
+        vec![Ev::Raw(error_envelope(10042, "请登录").compact())]
+    } else if dir.has("answer-only") || dir.has("final-e1") || dir.has("think-inline") {
+        // think-inline carries the reasoning even with deep_search=2: it exists to test tag parsing.
+        reply.plain = if dir.has("think-inline") {
+            format!("<think>{}</think>{}", reply.reasoning, reply.content)
+        } else {
+            reply.content.clone()
+        };
+        answer_only_events(char_ranges(&reply.plain, n))
+    } else {
+        let thinking = matches!(field("deep_search"), None | Some("1"));
+        let reasoning = if thinking {
+            char_ranges(&reply.reasoning, n)
+        } else {
+            Vec::new()
+        };
+        full_events(reasoning, char_ranges(&reply.content, n))
+    };
+    if !dir.has("sse-error") {
+        sh.record_chat(session, compose_id, prompt, &reply.content);
+    }
+    if dir.has("final-e1") {
+        events.push(Ev::Raw(error_envelope(1, "").compact()));
+    }
+    let first_content = events.iter().position(Ev::carries_content).unwrap_or(0);
+    if dir.has("malformed") {
+        events.insert(first_content + 1, Ev::Raw(r#"{"e":0,"m":"#.to_string()));
+    }
+    if dir.has("malformed-inner") {
+        let broken = format!(
+            r#"{{"id": "{}", "object": "chat.completion.chunk", "#,
+            reply.id
+        );
+        let ev = ok_envelope(d_fields(
+            "",
+            &reply.id,
+            obj! { "original_stream" => broken },
+        ));
+        events.insert(first_content + 1, Ev::Raw(ev.compact()));
+    }
+    let mut end = End::Clean;
+    if dir.has("silent") {
+        events.truncate(1);
+        end = End::Silent;
+    } else if dir.has("reset") || dir.has("truncate") {
+        events.truncate(first_content + 1);
+        end = if dir.has("reset") {
+            End::Reset
+        } else {
+            End::Clean
+        };
+    } else if dir.has("done") {
+        events.push(Ev::Raw("[DONE]".to_string()));
+    }
+    let eol = if dir.has("crlf") {
+        "\r\n"
+    } else if dir.has("cr") {
+        "\r"
+    } else {
+        "\n"
+    };
+    send_stream(sh, out, &reply, &events, eol, end, close)
+}
+
+fn reply_json(out: &TcpStream, body: &J, close: bool) -> io::Result<Next> {
+    http::respond(
+        out,
+        200,
+        "application/json; charset=utf-8",
+        &[],
+        body.compact().as_bytes(),
+        close,
+    )?;
+    Ok(Next::Keep)
+}
+
+/// History contents, if the `history[i][role|content]` fields are valid: i = 0,1,…
+/// contiguous, roles strictly user/assistant alternating and ending with assistant, no
+/// empty content.
+fn parse_history(form: &[(String, String)]) -> Result<Vec<&str>, ()> {
+    let mut slots: Vec<(Option<&str>, Option<&str>)> = Vec::new();
+    for (name, value) in form {
+        let Some(rest) = name.strip_prefix("history[") else {
+            continue;
+        };
+        let (idx, key) = rest.split_once("][").ok_or(())?;
+        let key = key.strip_suffix(']').ok_or(())?;
+        if idx.is_empty()
+            || !idx.bytes().all(|b| b.is_ascii_digit())
+            || (idx.len() > 1 && idx.starts_with('0'))
+        {
+            return Err(());
+        }
+        let i: usize = idx.parse().map_err(|_| ())?;
+        if i >= form.len() {
+            return Err(()); // cannot be contiguous
+        }
+        if slots.len() <= i {
+            slots.resize(i + 1, (None, None));
+        }
+        let slot = match key {
+            "role" => &mut slots[i].0,
+            "content" => &mut slots[i].1,
+            _ => return Err(()),
+        };
+        if slot.replace(value.as_str()).is_some() {
+            return Err(());
+        }
+    }
+    if slots.len() & 1 == 1 {
+        return Err(());
+    }
+    slots
+        .into_iter()
+        .enumerate()
+        .map(|(i, slot)| match slot {
+            (Some(role), Some(content))
+                if role == ["user", "assistant"][i % 2] && !content.is_empty() =>
+            {
+                Ok(content)
+            }
+            _ => Err(()),
+        })
+        .collect()
+}
+
+struct Directives(Vec<String>);
+
+impl Directives {
+    fn parse(prompt: &str) -> Directives {
+        let names = prompt
+            .match_indices("@emu:")
+            .map(|(i, m)| {
+                let rest = &prompt[i + m.len()..];
+                let end = rest
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '=' | '_')))
+                    .unwrap_or(rest.len());
+                rest[..end].to_string()
+            })
+            .collect();
+        Directives(names)
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|n| n == name)
+    }
+
+    fn long(&self) -> Option<usize> {
+        self.0
+            .iter()
+            .find_map(|n| n.strip_prefix("long=")?.parse::<usize>().ok())
+            .map(|n| n.min(MAX_LONG))
+    }
+}
+
+/// The reply is a function of the prompt (plus the request's switches).
+fn build_reply<'a>(
+    prompt: &str,
+    context: usize,
+    dir: &Directives,
+    field: &impl Fn(&str) -> Option<&'a str>,
+) -> Reply {
+    let mut content = if prompt == INTRO_PROMPT {
+        INTRO.to_string()
+    } else {
+        let head: String = prompt.chars().take(200).collect();
+        format!("{INTRO}你说：「{head}」")
+    };
+    if let Some(min) = dir.long() {
+        let unit = content.clone();
+        let unit_chars = unit.chars().count();
+        let mut chars = unit_chars;
+        while chars < min {
+            content.push_str(&unit);
+            chars += unit_chars;
+        }
+    }
+    let search = field("internet_search") == Some("1");
+    if search {
+        content.push_str("[citation:1]");
+    }
+    Reply {
+        id: stable_id(prompt),
+        created: unix_now(),
+        model: field("model_name").unwrap_or("DeepSeek").to_string(),
+        search,
+        prompt_tokens: context,
+        reasoning: format!("好的，用户问：{prompt}。"),
+        content,
+        plain: String::new(),
+    }
+}
+
+enum End {
+    /// The terminating chunk; the connection stays usable.
+    Clean,
+    /// Drop the connection without the terminating chunk.
+    Reset,
+    /// Go quiet (60 s, or until the client leaves or we stop), then drop the connection.
+    Silent,
+}
+
+fn send_stream(
+    sh: &Shared,
+    out: &TcpStream,
+    reply: &Reply,
+    events: &[Ev],
+    eol: &str,
+    end: End,
+    close: bool,
+) -> io::Result<Next> {
+    http::start_event_stream(out, close)?;
+    for (i, ev) in events.iter().enumerate() {
+        if i > 0 && !sh.config.delay.is_zero() {
+            thread::sleep(sh.config.delay);
+        }
+        let event = format!("data: {}{eol}{eol}", reply.render(i, ev));
+        http::write_chunk(out, event.as_bytes())?;
+    }
+    match end {
+        End::Clean => {
+            http::end_chunks(out)?;
+            Ok(Next::Keep)
+        }
+        End::Reset => {
+            let _ = out.shutdown(Shutdown::Both);
+            Ok(Next::Close)
+        }
+        End::Silent => {
+            sh.stall(out, STALL);
+            let _ = out.shutdown(Shutdown::Both);
+            Ok(Next::Close)
+        }
+    }
+}

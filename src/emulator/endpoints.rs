@@ -1,0 +1,346 @@
+//! Routing and the non-chat endpoints (PROTOCOL.md section 3), with in-memory sessions.
+
+use std::io;
+use std::net::TcpStream;
+
+use super::http::{self, Request};
+use super::json::{error_envelope, obj, ok_envelope, J};
+use super::util::{
+    beijing_time, parse_urlencoded, random_alnum32, random_hex32, stable_id, unix_now,
+};
+use super::{chat, lock, Next, Shared};
+
+const SSO_URL: &str = "https://sso.ustb.edu.cn/idp/authCenter/authenticate?client_id=YW2025007\
+                       &redirect_uri=http%3A%2F%2Fchat.ustb.edu.cn%2Fcommon%2FactionCasLogin\
+                       &login_return=true&state=ustb&response_type=code";
+const STUDENT_UID: i64 = 100_231;
+
+pub(crate) fn route(sh: &Shared, req: &Request, out: &TcpStream, close: bool) -> io::Result<Next> {
+    let json = |d: J| json_reply(out, &ok_envelope(d), &[], close);
+    match req.path() {
+        "/site/ai/compose_chat" => chat::compose_chat(sh, req, out, close),
+        "/site/user_info" => user_info(sh, req, out, close),
+        "/common/web_info" => json(web_info()),
+        "/site/ai/compose_list" => json(J::Arr(vec![deepseek_app(), qwen_app()])),
+        "/site/ai/compose_detail" => match req.query("id").as_deref() {
+            Some("3") => json(deepseek_app()),
+            Some("5") => json(qwen_app()),
+            _ => json_reply(out, &error_envelope(1, "应用不存在"), &[], close),
+        },
+        "/site/voom/page-setting" => json(page_setting()),
+        "/site/voom/get_new_session_id" => {
+            let compose_id = req.query("compose_id").unwrap_or_else(|| "3".into());
+            let sess_id = lock(&sh.sessions).create(None, &compose_id);
+            json(J::from(sess_id))
+        }
+        "/site/voom/session_list" => {
+            let page = req
+                .query("page")
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(1usize)
+                .max(1);
+            let size = req
+                .query("pageSize")
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(10usize)
+                .clamp(1, 100);
+            let uid = if sh.logged_in(req) { STUDENT_UID } else { 0 };
+            json(lock(&sh.sessions).list(page, size, uid))
+        }
+        "/site/voom/session_delete" => {
+            let id = form_value(req, "session_id").filter(|v| !v.is_empty());
+            match id {
+                Some(id) => {
+                    lock(&sh.sessions).delete(&id);
+                    json(J::Arr(vec![]))
+                }
+                None => json_reply(out, &error_envelope(1, "session_id不能为空"), &[], close),
+            }
+        }
+        "/site/voom/chat_history_info" => {
+            let id = req.query("session_id").unwrap_or_default();
+            json(lock(&sh.sessions).history(&id))
+        }
+        "/page/front/Mdefault/chat" => chat_page(sh, req, out, close),
+        _ => {
+            let body = "<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n\
+                        <center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx</center>\r\n\
+                        </body>\r\n</html>\r\n";
+            http::respond(
+                out,
+                404,
+                "text/html; charset=utf-8",
+                &[],
+                body.as_bytes(),
+                close,
+            )?;
+            Ok(Next::Keep)
+        }
+    }
+}
+
+fn json_reply(
+    out: &TcpStream,
+    body: &J,
+    extra: &[(&str, String)],
+    close: bool,
+) -> io::Result<Next> {
+    http::respond(
+        out,
+        200,
+        "application/json; charset=utf-8",
+        extra,
+        body.compact().as_bytes(),
+        close,
+    )?;
+    Ok(Next::Keep)
+}
+
+/// A form field from a multipart or urlencoded body, or from the query string.
+fn form_value(req: &Request, key: &str) -> Option<String> {
+    if let Some(form) = &req.form {
+        if let Some((_, v)) = form.iter().find(|(k, _)| k == key) {
+            return Some(v.clone());
+        }
+    }
+    let urlencoded = req.header("content-type").is_some_and(|t| {
+        t.to_ascii_lowercase()
+            .starts_with("application/x-www-form-urlencoded")
+    });
+    if urlencoded {
+        let body = String::from_utf8_lossy(&req.body);
+        if let Some((_, v)) = parse_urlencoded(&body).into_iter().find(|(k, _)| k == key) {
+            return Some(v);
+        }
+    }
+    req.query(key)
+}
+
+fn user_info(sh: &Shared, req: &Request, out: &TcpStream, close: bool) -> io::Result<Next> {
+    let mut extra = Vec::new();
+    if !req.has_cookies() {
+        extra.push((
+            "Set-Cookie",
+            format!("easy_session={}; path=/; HttpOnly", random_alnum32()),
+        ));
+    }
+    let d = if sh.logged_in(req) {
+        obj! {
+            "account" => "U202341234", "type_name" => "学生", "uid" => STUDENT_UID,
+            "user_name" => "张同学", "user_number" => "U202341234", "identity_name" => "本科生",
+        }
+    } else {
+        obj! {
+            "account" => "", "type_name" => "游客", "uid" => 0,
+            "user_name" => "游客", "user_number" => "", "identity_name" => "游客",
+        }
+    };
+    json_reply(out, &ok_envelope(d), &extra, close)
+}
+
+fn chat_page(sh: &Shared, req: &Request, out: &TcpStream, close: bool) -> io::Result<Next> {
+    let html = "text/html; charset=utf-8";
+    if sh.authorized(req) {
+        let body = "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head><meta charset=\"utf-8\">\
+                    <title>北科大AI助手</title></head>\n<body><div id=\"app\"></div></body>\n</html>\n";
+        http::respond(out, 200, html, &[], body.as_bytes(), close)?;
+    } else {
+        let body =
+            format!("<html><body>Redirecting to <a href=\"{SSO_URL}\">{SSO_URL}</a></body></html>");
+        http::respond(
+            out,
+            302,
+            html,
+            &[("Location", SSO_URL.to_string())],
+            body.as_bytes(),
+            close,
+        )?;
+    }
+    Ok(Next::Keep)
+}
+
+fn web_info() -> J {
+    obj! {
+        "name" => "北科大AI助手",
+        "title" => "北京科技大学 AI 助手",
+        "logo" => "/static/upload/web/logo.png",
+        "pc_logo" => "/static/upload/web/pc_logo.png",
+        "favicon" => "/favicon.ico",
+        "isCas" => true,
+        "cookie_login_key" => "cookie_vjuid_login",
+        "cas_login_url" => SSO_URL,
+        "copyright" => "© 北京科技大学",
+        "icp" => "京ICP备05016004号",
+    }
+}
+
+fn deepseek_app() -> J {
+    obj! {
+        "id" => 3, "classid" => 0, "name" => "DeepSeek",
+        "desc" => "基于 DeepSeek 大模型的北科大 AI 助手",
+        "icon" => "/static/upload/compose/deepseek.png",
+        "welcome_message" => "你好！我是北科大 AI 助手，有什么可以帮你？",
+        "is_stream" => 1, "model_ids" => "1", "sort" => 1, "status" => 1,
+        "create_time" => "2025-02-10 09:00:00",
+    }
+}
+
+fn qwen_app() -> J {
+    obj! {
+        "id" => 5, "classid" => 0, "name" => "通义千问",
+        "desc" => "通义千问大模型",
+        "icon" => "/static/upload/compose/qwen.png",
+        "welcome_message" => "你好！有什么可以帮你？",
+        "is_stream" => 1, "model_ids" => "2", "sort" => 2, "status" => 1,
+        "create_time" => "2025-03-01 09:00:00",
+    }
+}
+
+fn page_setting() -> J {
+    let models = J::Arr(vec![obj! { "label" => "DeepSeek", "value" => "DeepSeek" }]);
+    obj! {
+        "compose_id" => 3,
+        "type" => "pc",
+        "model_select" => obj! {
+            "is_show" => 1,
+            "model_content" => obj! { "label" => "模型", "value" => models },
+        },
+        "deepThinking_select" => obj! { "is_show" => 1, "label" => "深度思考", "default" => 1 },
+        "networking_select" => obj! { "is_show" => 1, "label" => "联网搜索", "default" => 2 },
+        "upload_select" => obj! { "is_show" => 0 },
+    }
+}
+
+struct Message {
+    id: u64,
+    role: &'static str,
+    content: String,
+    ct: u64,
+}
+
+struct Session {
+    id: u64,
+    sess_id: String,
+    compose_id: String,
+    created: u64,
+    updated: u64,
+    deleted: bool,
+    messages: Vec<Message>,
+}
+
+/// Chats as the session endpoints show them.
+#[derive(Default)]
+pub(crate) struct Sessions {
+    items: Vec<Session>,
+    next_id: u64,
+}
+
+impl Sessions {
+    pub(crate) fn create(&mut self, sess_id: Option<&str>, compose_id: &str) -> String {
+        let sess_id = sess_id.map_or_else(random_hex32, str::to_string);
+        self.next_id += 1;
+        let now = unix_now();
+        self.items.push(Session {
+            id: self.next_id,
+            sess_id: sess_id.clone(),
+            compose_id: compose_id.to_string(),
+            created: now,
+            updated: now,
+            deleted: false,
+            messages: Vec::new(),
+        });
+        sess_id
+    }
+
+    /// Accepts either the numeric id or the `sess_id` string.
+    fn find(&mut self, key: &str) -> Option<&mut Session> {
+        self.items
+            .iter_mut()
+            .find(|s| !s.deleted && (s.sess_id == key || s.id.to_string() == key))
+    }
+
+    fn add(&mut self, sess_key: Option<&str>, compose_id: &str, prompt: &str, answer: &str) {
+        let key = match sess_key {
+            Some(k) if self.find(k).is_some() => k.to_string(),
+            other => self.create(other, compose_id),
+        };
+        let base = self
+            .items
+            .iter()
+            .map(|s| s.messages.len() as u64)
+            .sum::<u64>();
+        if let Some(s) = self.find(&key) {
+            let now = unix_now();
+            s.updated = now;
+            s.messages.push(Message {
+                id: base + 1,
+                role: "user",
+                content: prompt.to_string(),
+                ct: now,
+            });
+            s.messages.push(Message {
+                id: base + 2,
+                role: "assistant",
+                content: answer.to_string(),
+                ct: now,
+            });
+        }
+    }
+
+    fn delete(&mut self, key: &str) {
+        if let Some(s) = self.find(key) {
+            s.deleted = true;
+        }
+    }
+
+    fn list(&self, page: usize, size: usize, uid: i64) -> J {
+        let mut live: Vec<&Session> = self
+            .items
+            .iter()
+            .filter(|s| !s.deleted && !s.messages.is_empty())
+            .collect();
+        live.sort_by_key(|s| std::cmp::Reverse((s.updated, s.id)));
+        let items = live.into_iter().skip((page - 1).saturating_mul(size)).take(size).map(|s| {
+            let last = s.messages.iter().rev().find(|m| m.role == "user").map_or("", |m| m.content.as_str());
+            obj! {
+                "id" => s.id, "sess_id" => &s.sess_id, "uid" => uid,
+                "compose_id" => compose_json(&s.compose_id),
+                "create_time" => beijing_time(s.created), "update_time" => beijing_time(s.updated),
+                "ext" => "", "last_content" => last.chars().take(100).collect::<String>(),
+                "is_delete" => 0, "youke_sign" => if uid == 0 { stable_id(&s.sess_id) } else { String::new() },
+                "ai_compose" => obj! { "id" => 3, "name" => "DeepSeek" },
+            }
+        });
+        J::Arr(items.collect())
+    }
+
+    fn history(&mut self, key: &str) -> J {
+        let Some(s) = self.find(key) else {
+            return J::Arr(vec![]);
+        };
+        let items = s.messages.iter().map(|m| {
+            obj! {
+                "id" => m.id, "sess_id" => &s.sess_id, "compose_id" => compose_json(&s.compose_id),
+                "role" => m.role, "content" => &m.content, "ct" => beijing_time(m.ct),
+            }
+        });
+        J::Arr(items.collect())
+    }
+}
+
+/// Numeric ids as numbers, anything else as sent.
+fn compose_json(id: &str) -> J {
+    id.parse::<i64>().map_or_else(|_| J::from(id), J::from)
+}
+
+impl Shared {
+    pub(crate) fn record_chat(
+        &self,
+        session: Option<&str>,
+        compose_id: &str,
+        prompt: &str,
+        answer: &str,
+    ) {
+        lock(&self.sessions).add(session, compose_id, prompt, answer);
+    }
+}
