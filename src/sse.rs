@@ -26,8 +26,10 @@ pub struct Event {
 /// Pulls events out of a byte stream.
 pub struct EventReader<R> {
     inner: R,
-    buf: Vec<u8>,
+    /// Read buffer, allocated once; `buf[pos..end]` is not parsed yet.
+    buf: Box<[u8]>,
     pos: usize,
+    end: usize,
     line: Vec<u8>,
     /// The previous line ended in CR: an LF right after it belongs to that terminator.
     after_cr: bool,
@@ -48,8 +50,9 @@ impl<R: Read> EventReader<R> {
     pub fn with_limit(inner: R, max_event_bytes: usize) -> EventReader<R> {
         EventReader {
             inner,
-            buf: Vec::with_capacity(READ_SIZE),
+            buf: vec![0u8; READ_SIZE].into_boxed_slice(),
             pos: 0,
+            end: 0,
             line: Vec::new(),
             after_cr: false,
             bom_checked: false,
@@ -133,8 +136,8 @@ impl<R: Read> EventReader<R> {
     /// The next complete line without its terminator, or `None` at end of input.
     fn next_line(&mut self) -> std::result::Result<Option<String>, ReadError> {
         loop {
-            if self.pos < self.buf.len() {
-                let rest = &self.buf[self.pos..];
+            if self.pos < self.end {
+                let rest = &self.buf[self.pos..self.end];
                 if self.after_cr {
                     self.after_cr = false;
                     if rest[0] == b'\n' {
@@ -154,7 +157,7 @@ impl<R: Read> EventReader<R> {
                 }
                 self.check_size(self.line.len() + rest.len())?;
                 self.line.extend_from_slice(rest);
-                self.pos = self.buf.len();
+                self.pos = self.end;
             }
             if self.eof || !self.fill()? {
                 return Ok(None);
@@ -171,20 +174,16 @@ impl<R: Read> EventReader<R> {
 
     /// Reads more input; false at end of input.
     fn fill(&mut self) -> std::result::Result<bool, ReadError> {
-        self.buf.clear();
         self.pos = 0;
-        self.buf.resize(READ_SIZE, 0);
+        self.end = 0;
         let n = loop {
             match self.inner.read(&mut self.buf) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.buf.clear();
-                    return Err(ReadError::Io(e));
-                }
+                Err(e) => return Err(ReadError::Io(e)),
             }
         };
-        self.buf.truncate(n);
+        self.end = n;
         if n == 0 {
             self.eof = true;
             return Ok(false);
@@ -197,16 +196,15 @@ impl<R: Read> EventReader<R> {
 
     /// Skips a BOM at the very start, reading more if the first read split it.
     fn skip_bom(&mut self) -> std::result::Result<(), ReadError> {
-        while self.buf.len() < BOM.len() && BOM.starts_with(&self.buf) {
-            let mut more = [0u8; 3];
-            let n = self.inner.read(&mut more[..BOM.len() - self.buf.len()]).map_err(ReadError::Io)?;
+        while self.end < BOM.len() && BOM.starts_with(&self.buf[..self.end]) {
+            let n = self.inner.read(&mut self.buf[self.end..BOM.len()]).map_err(ReadError::Io)?;
             if n == 0 {
                 break;
             }
-            self.buf.extend_from_slice(&more[..n]);
+            self.end += n;
         }
         self.bom_checked = true;
-        if self.buf.starts_with(BOM) {
+        if self.buf[..self.end].starts_with(BOM) {
             self.pos = BOM.len();
         }
         Ok(())

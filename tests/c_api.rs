@@ -521,3 +521,40 @@ fn chunk_delta_reads_chunks_without_a_json_parser() {
     let st = unsafe { ustb_chunk_delta(ptr::null(), ptr::null_mut(), ptr::null_mut(), ptr::null_mut(), &mut err) };
     assert_eq!(check(st, err).unwrap_err().status, ustb_status::USTB_INVALID_ARGUMENT);
 }
+
+#[test]
+fn connections_are_kept_alive_and_reused() {
+    let emu = emulator();
+    let c = login_client(&emu);
+    for i in 0..10 {
+        let chunks = stream_all(&c, &user(&format!("第 {i} 问")));
+        assert!(!chunks.is_empty());
+        create(&c, &user("hi")).unwrap();
+    }
+    assert_eq!(emu.requests().len(), 20);
+    assert_eq!(emu.connections_accepted(), 1, "one kept-alive connection served every request");
+    // A stream dropped half-way does not put its connection back in the pool.
+    let s = open(&c, &user("@emu:long=5000")).unwrap();
+    next(&s).unwrap();
+    drop(s);
+    stream_all(&c, &user("hi"));
+    assert_eq!(emu.connections_accepted(), 2);
+}
+
+#[test]
+fn retries_reach_a_server_that_comes_up_late() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let c = client(&json!({ "base_url": format!("http://127.0.0.1:{port}"), "vjuid_login": LOGIN, "max_retries": 4 })).unwrap();
+    let late = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(150));
+        emulator_with_addr(&format!("127.0.0.1:{port}"))
+    });
+    let v = create(&c, &user("hi"));
+    let emu = late.join().unwrap();
+    assert!(v.is_ok(), "{v:?}");
+    assert_eq!(emu.requests().len(), 1);
+}
+
+fn emulator_with_addr(addr: &str) -> ustb_openai::emulator::Emulator {
+    ustb_openai::emulator::Emulator::start(Config::default(), addr).expect("emulator starts")
+}
