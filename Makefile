@@ -15,7 +15,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 MAJOR := $(firstword $(subst ., ,$(VERSION)))
 PROFILE_FLAG := $(if $(filter release,$(PROFILE)),--release,)
 
-.PHONY: all build demo test bench install clean
+.PHONY: all build demo deps test bench install clean
 
 all: build
 
@@ -30,7 +30,11 @@ $(TARGET_DIR)/chat: examples/c/chat.c include/ustb_openai.h build
 demo: $(TARGET_DIR)/chat
 	@TARGET_DIR=$(TARGET_DIR) sh examples/c/demo.sh "$(PROMPT)"
 
-test:
+# Installs the test tools that are missing (see .ci/deps.sh), then runs every test.
+deps:
+	bash .ci/deps.sh
+
+test: deps
 	$(CARGO) test
 
 # Prints throughput, latency, cancel and memory figures (release build); asserts nothing.

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs beyond Rust, a C compiler, Go, Node and Python, only
+# where it is missing (so a second run is quick): valgrind and Mono from Debian's packages,
+# koffi from npm (examples/node), and openai-python in target/venv (for the output-schema test).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_packages=()
+command -v valgrind >/dev/null || apt_packages+=(valgrind)
+command -v pkg-config >/dev/null || apt_packages+=(pkg-config)
+command -v mcs >/dev/null || apt_packages+=(mono-mcs)
+command -v mono >/dev/null || apt_packages+=(mono-runtime)
+if [ ${#apt_packages[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "deps: please install with your package manager: ${apt_packages[*]}" >&2
+        exit 1
+    fi
+    echo "deps: apt-get install ${apt_packages[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
+fi
+
+if [ -f examples/node/package-lock.json ] && [ ! -d examples/node/node_modules ]; then
+    echo "deps: npm ci (examples/node)"
+    (cd examples/node && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+if ! target/venv/bin/python -c "import openai" 2>/dev/null; then
+    echo "deps: openai-python into target/venv"
+    python3 -m venv target/venv
+    target/venv/bin/pip install -q --disable-pip-version-check openai==3.57.0
+fi

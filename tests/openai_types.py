@@ -1,0 +1,37 @@
+"""Validates the library's output with the official openai-python types.
+
+usage: openai_types.py FILE   (FILE: one JSON document per line, "chunk <json>" or "completion <json>")
+Strict where it matters: the validated model must give back the same texts, ids and usage.
+"""
+import json
+import sys
+
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
+checked = 0
+with open(sys.argv[1], encoding="utf-8") as f:
+    for line in f:
+        kind, _, raw = line.partition(" ")
+        data = json.loads(raw)
+        if kind == "chunk":
+            chunk = ChatCompletionChunk.model_validate(data, strict=False)
+            assert chunk.object == "chat.completion.chunk"
+            assert chunk.id == data["id"] and chunk.created == data["created"]
+            for choice, want in zip(chunk.choices, data["choices"]):
+                assert choice.delta.content == want["delta"].get("content")
+                assert (choice.delta.role or None) == want["delta"].get("role")
+                assert choice.finish_reason == want["finish_reason"]
+            if data.get("usage"):
+                assert chunk.usage.total_tokens == data["usage"]["total_tokens"]
+        elif kind == "completion":
+            completion = ChatCompletion.model_validate(data, strict=False)
+            message = completion.choices[0].message
+            assert message.role == "assistant"
+            assert message.content == data["choices"][0]["message"]["content"]
+            assert completion.choices[0].finish_reason == data["choices"][0]["finish_reason"]
+            if data.get("usage"):
+                assert completion.usage.prompt_tokens == data["usage"]["prompt_tokens"]
+        else:
+            raise SystemExit(f"unknown kind {kind!r}")
+        checked += 1
+print(f"openai types: {checked} documents valid")
