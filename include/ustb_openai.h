@@ -5,7 +5,8 @@
  * Conventions for every function:
  * - Fallible functions return ustb_status and take a last `ustb_error **error`. If `error` is
  *   not NULL, *error is set to NULL on success and to a new error on failure (free it with
- *   ustb_error_free). Errors belong to the call that made them (no thread-local state).
+ *   ustb_error_free). USTB_OK, USTB_END_OF_STREAM and USTB_STOPPED are not failures: *error
+ *   is NULL after them. Errors belong to the call that made them (no thread-local state).
  * - Strings passed in are NUL-terminated UTF-8, borrowed for the call only.
  * - Strings handed out through `char **` belong to the caller: free them with
  *   ustb_string_free. On failure those out-pointers are set to NULL.
@@ -111,6 +112,15 @@ typedef enum {
    */
   USTB_PANIC = 15,
 } ustb_status;
+
+/**
+ * A handle that cancels one stream and stays valid after the stream is freed, so a host
+ * need not order cancel against free (e.g. a Go context watcher or a JS AbortSignal).
+ *
+ * Thread-safety: fully thread-safe. Owned by the caller, freed with `ustb_canceller_free`
+ * (independently of the stream).
+ */
+typedef struct ustb_canceller ustb_canceller;
 
 /**
  * A client of one server (base URL and identity cookies).
@@ -235,7 +245,9 @@ ustb_status ustb_chat_stream_for_each(ustb_stream *stream, ustb_chunk_callback c
 
 /**
  * One call, push style: opens a stream, runs `ustb_chat_stream_for_each`, frees it.
- * Returns what `ustb_chat_stream_open` or `ustb_chat_stream_for_each` returns.
+ * Returns what `ustb_chat_stream_open` or `ustb_chat_stream_for_each` returns. No other
+ * thread can cancel it; for a cancellable push use `ustb_chat_stream_open`, a
+ * `ustb_canceller`, then `ustb_chat_stream_for_each`.
  *
  * # Safety
  * Pointers are NULL or valid; `callback` is safe to call with `userdata`.
@@ -265,6 +277,38 @@ ustb_status ustb_chunk_delta(const char *chunk_json, char **content_out, char **
  * `stream` is NULL or a stream not yet freed (the caller orders `cancel` before `free`).
  */
 void ustb_chat_stream_cancel(const ustb_stream *stream);
+
+/**
+ * Gives a `ustb_canceller` for `stream`: `ustb_canceller_cancel` then acts like
+ * `ustb_chat_stream_cancel`, but may be called at any time, also after
+ * `ustb_chat_stream_free(stream)` (it is then a no-op).
+ *
+ * `*canceller_out` receives a handle owned by the caller (`ustb_canceller_free`); NULL on
+ * failure. Returns `USTB_OK` or `USTB_INVALID_ARGUMENT`. Thread-safe.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `stream` is not freed during the call.
+ */
+ustb_status ustb_chat_stream_canceller(const ustb_stream *stream, ustb_canceller **canceller_out, ustb_error **error);
+
+/**
+ * Cancels the stream the canceller was made for (see `ustb_chat_stream_cancel`); a no-op
+ * once that stream is complete or freed. Idempotent, thread-safe, never blocks; NULL is a
+ * no-op.
+ *
+ * # Safety
+ * `canceller` is NULL or a canceller not yet freed.
+ */
+void ustb_canceller_cancel(const ustb_canceller *canceller);
+
+/**
+ * Frees a canceller (the stream is not affected). NULL is a no-op.
+ *
+ * # Safety
+ * `canceller` is NULL or from `ustb_chat_stream_canceller`, freed once, with no call on it
+ * still running.
+ */
+void ustb_canceller_free(ustb_canceller *canceller);
 
 /**
  * Frees a stream, closing its connection if the reply was not read to the end (a

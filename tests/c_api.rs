@@ -558,3 +558,40 @@ fn retries_reach_a_server_that_comes_up_late() {
 fn emulator_with_addr(addr: &str) -> ustb_openai::emulator::Emulator {
     ustb_openai::emulator::Emulator::start(Config::default(), addr).expect("emulator starts")
 }
+
+#[test]
+fn canceller_outlives_its_stream() {
+    let emu = emulator();
+    let c = login_client(&emu);
+    let s = open(&c, &user("@emu:silent")).unwrap();
+    let mut canceller = ptr::null_mut();
+    let mut err = ptr::null_mut();
+    check(unsafe { ustb_chat_stream_canceller(s.0, &mut canceller, &mut err) }, err).unwrap();
+    let handle = canceller as usize;
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        unsafe { ustb_canceller_cancel(handle as *const ustb_canceller) };
+    });
+    assert_eq!(drain(&s).1.unwrap().status, ustb_status::USTB_CANCELLED);
+    t.join().unwrap();
+    drop(s);
+    // After the stream is freed the canceller is still safe to use, and does nothing.
+    unsafe {
+        ustb_canceller_cancel(canceller);
+        ustb_canceller_free(canceller);
+        ustb_canceller_cancel(ptr::null());
+        ustb_canceller_free(ptr::null_mut());
+    }
+    // A canceller of a finished stream does not disturb the connection the next request reuses.
+    let s = open(&c, &user("hi")).unwrap();
+    check(unsafe { ustb_chat_stream_canceller(s.0, &mut canceller, &mut err) }, err).unwrap();
+    assert!(drain(&s).1.is_none());
+    drop(s);
+    let s2 = open(&c, &user("@emu:long=3000")).unwrap();
+    assert!(next(&s2).unwrap().is_some());
+    unsafe { ustb_canceller_cancel(canceller) };
+    assert!(drain(&s2).1.is_none(), "the other stream is unaffected");
+    unsafe { ustb_canceller_free(canceller) };
+    let st = unsafe { ustb_chat_stream_canceller(ptr::null(), &mut canceller, &mut err) };
+    assert_eq!(check(st, err).unwrap_err().status, ustb_status::USTB_INVALID_ARGUMENT);
+}

@@ -197,6 +197,13 @@ impl ChatStream {
     }
 }
 
+impl Drop for ChatStream {
+    /// A canceller may outlive the stream: leave it nothing to shut down.
+    fn drop(&mut self) {
+        self.token.release();
+    }
+}
+
 /// A JSON reply to a chat: `e != 0` is an error; `d.answer` is a moderation block.
 fn moderation_or_error(body: &[u8]) -> Result<Delta> {
     let text = std::str::from_utf8(body).map_err(|_| Error::protocol("reply is not UTF-8"))?;

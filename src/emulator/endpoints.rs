@@ -118,7 +118,8 @@ fn form_value(req: &Request, key: &str) -> Option<String> {
 
 fn user_info(sh: &Shared, req: &Request, out: &TcpStream, close: bool) -> io::Result<Next> {
     let mut extra = Vec::new();
-    if !req.has_cookies() {
+    // Any request without a session gets one, logged in or not (browsers hold both cookies).
+    if req.cookie("easy_session").is_none_or(|v| v.is_empty()) {
         extra.push((
             "Set-Cookie",
             format!("easy_session={}; path=/; HttpOnly", random_alnum32()),

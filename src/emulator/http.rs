@@ -51,12 +51,6 @@ impl Request {
             .map(|(_, v)| v.trim().to_string())
     }
 
-    pub(crate) fn has_cookies(&self) -> bool {
-        self.headers
-            .iter()
-            .any(|(n, v)| n == "cookie" && !v.trim().is_empty())
-    }
-
     /// Whether the client wants the connection closed after this exchange.
     pub(crate) fn wants_close(&self) -> bool {
         let tokens: Vec<String> = self

@@ -18,6 +18,15 @@ pub struct ustb_stream {
     inner: Mutex<ChatStream>,
 }
 
+/// A handle that cancels one stream and stays valid after the stream is freed, so a host
+/// need not order cancel against free (e.g. a Go context watcher or a JS AbortSignal).
+///
+/// Thread-safety: fully thread-safe. Owned by the caller, freed with `ustb_canceller_free`
+/// (independently of the stream).
+pub struct ustb_canceller {
+    token: CancelToken,
+}
+
 /// Receives one `chat.completion.chunk` JSON. `chunk_json` is NUL-terminated UTF-8 of `len`
 /// bytes, borrowed for the duration of the call only (copy it to keep it). Runs on the thread
 /// that called `ustb_chat_stream_for_each` / `ustb_chat_stream_callback`. Return 0 to continue,
@@ -170,7 +179,9 @@ unsafe fn for_each(stream: &ustb_stream, callback: ustb_chunk_callback, userdata
 }
 
 /// One call, push style: opens a stream, runs `ustb_chat_stream_for_each`, frees it.
-/// Returns what `ustb_chat_stream_open` or `ustb_chat_stream_for_each` returns.
+/// Returns what `ustb_chat_stream_open` or `ustb_chat_stream_for_each` returns. No other
+/// thread can cancel it; for a cancellable push use `ustb_chat_stream_open`, a
+/// `ustb_canceller`, then `ustb_chat_stream_for_each`.
 ///
 /// # Safety
 /// Pointers are NULL or valid; `callback` is safe to call with `userdata`.
@@ -236,6 +247,54 @@ pub unsafe extern "C" fn ustb_chunk_delta(
 pub unsafe extern "C" fn ustb_chat_stream_cancel(stream: *const ustb_stream) {
     if let Some(stream) = stream.as_ref() {
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| stream.token.cancel()));
+    }
+}
+
+/// Gives a `ustb_canceller` for `stream`: `ustb_canceller_cancel` then acts like
+/// `ustb_chat_stream_cancel`, but may be called at any time, also after
+/// `ustb_chat_stream_free(stream)` (it is then a no-op).
+///
+/// `*canceller_out` receives a handle owned by the caller (`ustb_canceller_free`); NULL on
+/// failure. Returns `USTB_OK` or `USTB_INVALID_ARGUMENT`. Thread-safe.
+///
+/// # Safety
+/// Pointers are NULL or valid; `stream` is not freed during the call.
+#[no_mangle]
+pub unsafe extern "C" fn ustb_chat_stream_canceller(
+    stream: *const ustb_stream,
+    canceller_out: *mut *mut ustb_canceller,
+    error: *mut *mut ustb_error,
+) -> ustb_status {
+    guard(error, || {
+        let out = out_arg(canceller_out, "canceller_out")?;
+        let stream = ref_arg(stream, "stream")?;
+        *out = Box::into_raw(Box::new(ustb_canceller { token: stream.token.clone() }));
+        Ok(ustb_status::USTB_OK)
+    })
+}
+
+/// Cancels the stream the canceller was made for (see `ustb_chat_stream_cancel`); a no-op
+/// once that stream is complete or freed. Idempotent, thread-safe, never blocks; NULL is a
+/// no-op.
+///
+/// # Safety
+/// `canceller` is NULL or a canceller not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn ustb_canceller_cancel(canceller: *const ustb_canceller) {
+    if let Some(c) = canceller.as_ref() {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.token.cancel()));
+    }
+}
+
+/// Frees a canceller (the stream is not affected). NULL is a no-op.
+///
+/// # Safety
+/// `canceller` is NULL or from `ustb_chat_stream_canceller`, freed once, with no call on it
+/// still running.
+#[no_mangle]
+pub unsafe extern "C" fn ustb_canceller_free(canceller: *mut ustb_canceller) {
+    if !canceller.is_null() {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(Box::from_raw(canceller))));
     }
 }
 

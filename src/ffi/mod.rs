@@ -5,8 +5,9 @@
 //! Rules that hold for every function:
 //! - Every fallible function returns `ustb_status` and takes a last `ustb_error **error`
 //!   argument. If `error` is not NULL, `*error` is set to NULL on success and to a new error
-//!   object on failure, which the caller frees with `ustb_error_free`. Errors belong to the call
-//!   that made them: nothing is kept in thread-local state.
+//!   object on failure, which the caller frees with `ustb_error_free`. `USTB_OK`,
+//!   `USTB_END_OF_STREAM` and `USTB_STOPPED` are not failures: `*error` is NULL after them.
+//!   Errors belong to the call that made them: nothing is kept in thread-local state.
 //! - Strings passed in are NUL-terminated UTF-8 and borrowed for the duration of the call.
 //! - Strings handed out through `char **` are owned by the caller and freed with
 //!   `ustb_string_free`; on failure the out-pointer is set to NULL.

@@ -19,6 +19,8 @@ fn site_endpoints() {
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
     );
     assert_eq!(r.json()["d"]["uid"], 0);
+    let r = request(&e, &get_raw("/site/user_info", Some("cookie_vjuid_login=test-login"), ""));
+    assert!(r.header("set-cookie").is_some(), "a login without a session gets one");
     let r = request(&e, &get_raw("/site/user_info", Some(COOKIE), ""));
     assert!(r.header("set-cookie").is_none());
     let d = &r.json()["d"];
