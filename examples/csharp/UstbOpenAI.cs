@@ -1,0 +1,863 @@
+// UstbOpenAI.cs: a C# 7 wrapper (Mono / .NET) over the ustb-openai C API (include/ustb_openai.h).
+//
+// Marshalling rules kept throughout:
+// - strings go in as NUL-terminated UTF-8 byte arrays, never with the default ANSI marshalling;
+// - every char* the library hands out is taken as IntPtr, copied to a managed string as UTF-8
+//   and released with ustb_string_free (never declared `string`: the marshaller would free it
+//   with its own allocator);
+// - every ustb_error* is turned into a UstbException and freed before the exception is thrown.
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Runtime.ExceptionServices;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace UstbOpenAI
+{
+    /// <summary>Mirrors the C enum ustb_status.</summary>
+    public enum UstbStatus
+    {
+        Ok = 0,
+        EndOfStream = 1,
+        Stopped = 2,
+        InvalidArgument = 3,
+        InvalidRequest = 4,
+        ConnectError = 5,
+        Timeout = 6,
+        ConnectionLost = 7,
+        HttpStatus = 8,
+        ApiError = 9,
+        AuthError = 10,
+        ProtocolError = 11,
+        Truncated = 12,
+        TooLarge = 13,
+        Cancelled = 14,
+        Panic = 15,
+    }
+
+    internal static class Native
+    {
+        // Resolved by Mono as libustb_openai.so through LD_LIBRARY_PATH (or a dllmap).
+        private const string Lib = "ustb_openai";
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate int ChunkCallback(IntPtr userdata, IntPtr chunkJson, UIntPtr len);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr ustb_version();
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr ustb_status_name(int status);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void ustb_string_free(IntPtr s);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int ustb_client_new(byte[] optionsJson, out IntPtr client, out IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void ustb_client_free(IntPtr client);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int ustb_client_cookies(ClientHandle client, out IntPtr json, out IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int ustb_client_user_info(ClientHandle client, out IntPtr json, out IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int ustb_chat_create(ClientHandle client, byte[] requestJson, out IntPtr json, out IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int ustb_chat_stream_open(ClientHandle client, byte[] requestJson, out IntPtr stream, out IntPtr error);
+
+        // The stream is passed as a raw pointer: ChatStream pins it with DangerousAddRef itself,
+        // so that it can order cancel and free under its own lock.
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int ustb_chat_stream_next(IntPtr stream, out IntPtr chunk, out UIntPtr len, out IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int ustb_chat_stream_for_each(IntPtr stream, ChunkCallback callback, IntPtr userdata, out IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int ustb_chat_stream_callback(ClientHandle client, byte[] requestJson, ChunkCallback callback, IntPtr userdata, out IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void ustb_chat_stream_cancel(IntPtr stream);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void ustb_chat_stream_free(IntPtr stream);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int ustb_error_status(IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr ustb_error_message(IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr ustb_error_detail(IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern long ustb_error_api_code(IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern ushort ustb_error_http_status(IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void ustb_error_free(IntPtr error);
+
+        /// <summary>NUL-terminated UTF-8 for a `const char*` parameter (null stays null).</summary>
+        internal static byte[] Utf8Z(string s)
+        {
+            if (s == null) return null;
+            var bytes = new byte[Encoding.UTF8.GetByteCount(s) + 1];
+            Encoding.UTF8.GetBytes(s, 0, s.Length, bytes, 0);
+            return bytes;
+        }
+
+        /// <summary>Copies a borrowed UTF-8 string; len &lt; 0 means "up to the NUL".</summary>
+        internal static string ReadUtf8(IntPtr p, long len = -1)
+        {
+            if (p == IntPtr.Zero) return null;
+            if (len < 0)
+            {
+                len = 0;
+                while (Marshal.ReadByte(p, (int)len) != 0) len++;
+            }
+            if (len > int.MaxValue) throw new OverflowException("string longer than 2 GiB");
+            var bytes = new byte[len];
+            Marshal.Copy(p, bytes, 0, (int)len);
+            return Encoding.UTF8.GetString(bytes);
+        }
+
+        /// <summary>Copies a caller-owned string and frees it exactly once.</summary>
+        internal static string TakeUtf8(IntPtr p, long len = -1)
+        {
+            try { return ReadUtf8(p, len); }
+            finally { ustb_string_free(p); }
+        }
+
+        /// <summary>Throws for an error status; frees the error object in every case.</summary>
+        internal static void Check(int status, IntPtr error)
+        {
+            if (status == (int)UstbStatus.Ok || status == (int)UstbStatus.EndOfStream || status == (int)UstbStatus.Stopped)
+            {
+                ustb_error_free(error); // normally NULL here; a no-op then
+                return;
+            }
+            throw UstbException.Take(status, error);
+        }
+    }
+
+    /// <summary>Owns a ustb_client*; the P/Invoke marshaller holds a reference during each call,
+    /// so disposing the client while another thread is inside a call defers the free.</summary>
+    internal sealed class ClientHandle : SafeHandle
+    {
+        internal ClientHandle(IntPtr p) : base(IntPtr.Zero, true) { SetHandle(p); }
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+        protected override bool ReleaseHandle() { Native.ustb_client_free(handle); return true; }
+    }
+
+    /// <summary>Owns a ustb_stream*; freed when the last DangerousAddRef is released.</summary>
+    internal sealed class StreamHandle : SafeHandle
+    {
+        internal StreamHandle(IntPtr p) : base(IntPtr.Zero, true) { SetHandle(p); }
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+        protected override bool ReleaseHandle() { Native.ustb_chat_stream_free(handle); return true; }
+    }
+
+    /// <summary>A failed library call: the contents of its ustb_error.</summary>
+    public sealed class UstbException : Exception
+    {
+        public UstbStatus Status { get; private set; }
+        /// <summary>The server's envelope code `e` (e.g. 10042, 4028), or 0.</summary>
+        public long ApiCode { get; private set; }
+        /// <summary>The reply's HTTP status, or 0 when no reply was received.</summary>
+        public int HttpStatus { get; private set; }
+        /// <summary>The detail's "type", e.g. "auth_error", "truncated".</summary>
+        public string Type { get; private set; }
+        /// <summary>The server's envelope message `m`, if any.</summary>
+        public string ServerMessage { get; private set; }
+        /// <summary>The raw detail JSON from ustb_error_detail.</summary>
+        public string DetailJson { get; private set; }
+
+        private UstbException(UstbStatus status, string message, long apiCode, int httpStatus, string detailJson)
+            : base(message)
+        {
+            Status = status;
+            ApiCode = apiCode;
+            HttpStatus = httpStatus;
+            DetailJson = detailJson;
+            var detail = Json.Parse(detailJson) as Dictionary<string, object>;
+            Type = Json.GetString(detail, "type");
+            ServerMessage = Json.GetString(detail, "m");
+        }
+
+        /// <summary>Reads and frees a ustb_error*.</summary>
+        internal static UstbException Take(int status, IntPtr error)
+        {
+            if (error == IntPtr.Zero)
+                return new UstbException((UstbStatus)status, UstbClient.StatusName((UstbStatus)status), 0, 0, "{}");
+            try
+            {
+                return new UstbException(
+                    (UstbStatus)Native.ustb_error_status(error),
+                    Native.ReadUtf8(Native.ustb_error_message(error)),
+                    Native.ustb_error_api_code(error),
+                    Native.ustb_error_http_status(error),
+                    Native.ReadUtf8(Native.ustb_error_detail(error)));
+            }
+            finally { Native.ustb_error_free(error); }
+        }
+
+        public override string ToString()
+        {
+            return UstbClient.StatusName(Status) + ": " + Message;
+        }
+    }
+
+    /// <summary>Options for ustb_client_new; unset (null) members keep the library's defaults.</summary>
+    public sealed class ClientOptions
+    {
+        public string BaseUrl { get; set; }
+        public string EasySession { get; set; }
+        public string VjuidLogin { get; set; }
+        /// <summary>A raw "easy_session=…; cookie_vjuid_login=…" header value.</summary>
+        public string Cookie { get; set; }
+        public long? ConnectTimeoutMs { get; set; }
+        public long? IdleTimeoutMs { get; set; }
+        public long? TimeoutMs { get; set; }
+        public int? MaxRetries { get; set; }
+        public string UserAgent { get; set; }
+        public int? ComposeId { get; set; }
+        public string Model { get; set; }
+
+        public string ToJson()
+        {
+            var w = new Json.ObjectWriter();
+            w.Add("base_url", BaseUrl).Add("easy_session", EasySession).Add("vjuid_login", VjuidLogin)
+             .Add("cookie", Cookie).Add("connect_timeout_ms", ConnectTimeoutMs).Add("idle_timeout_ms", IdleTimeoutMs)
+             .Add("timeout_ms", TimeoutMs).Add("max_retries", MaxRetries).Add("user_agent", UserAgent)
+             .Add("compose_id", ComposeId).Add("model", Model);
+            return w.ToString();
+        }
+    }
+
+    public sealed class ChatMessage
+    {
+        public string Role { get; set; }
+        public string Content { get; set; }
+        /// <summary>The model's thinking (only in replies); null when it did not think.</summary>
+        public string ReasoningContent { get; set; }
+
+        public ChatMessage() { }
+        public ChatMessage(string role, string content) { Role = role; Content = content; }
+    }
+
+    /// <summary>An OpenAI chat-completions request with the USTB extras.</summary>
+    public sealed class ChatRequest
+    {
+        public string Model { get; set; }
+        public List<ChatMessage> Messages { get; private set; }
+        public bool IncludeUsage { get; set; }
+        public bool? DeepThinking { get; set; }
+        public bool? WebSearch { get; set; }
+        public int? ThinkingBudget { get; set; }
+        public int? ComposeId { get; set; }
+
+        public ChatRequest() { Messages = new List<ChatMessage>(); }
+
+        /// <summary>A one-message request: { role: user, content: prompt }.</summary>
+        public static ChatRequest FromPrompt(string prompt, string model = "deepseek-r1")
+        {
+            var r = new ChatRequest { Model = model };
+            r.Messages.Add(new ChatMessage("user", prompt));
+            return r;
+        }
+
+        public string ToJson()
+        {
+            var sb = new StringBuilder("[");
+            for (int i = 0; i < Messages.Count; i++)
+            {
+                if (i > 0) sb.Append(',');
+                sb.Append(new Json.ObjectWriter().Add("role", Messages[i].Role).Add("content", Messages[i].Content));
+            }
+            sb.Append(']');
+            var w = new Json.ObjectWriter().Add("model", Model).AddRaw("messages", sb.ToString());
+            if (IncludeUsage) w.AddRaw("stream_options", "{\"include_usage\":true}");
+            w.Add("deep_thinking", DeepThinking).Add("web_search", WebSearch)
+             .Add("thinking_budget", ThinkingBudget).Add("compose_id", ComposeId);
+            return w.ToString();
+        }
+    }
+
+    public sealed class Usage
+    {
+        public long PromptTokens { get; private set; }
+        public long CompletionTokens { get; private set; }
+        public long TotalTokens { get; private set; }
+
+        internal static Usage From(object o)
+        {
+            var d = o as Dictionary<string, object>;
+            if (d == null) return null;
+            return new Usage
+            {
+                PromptTokens = Json.GetLong(d, "prompt_tokens"),
+                CompletionTokens = Json.GetLong(d, "completion_tokens"),
+                TotalTokens = Json.GetLong(d, "total_tokens"),
+            };
+        }
+    }
+
+    public sealed class ChatChoice
+    {
+        public int Index { get; internal set; }
+        public ChatMessage Message { get; internal set; }
+        public string FinishReason { get; internal set; }
+    }
+
+    /// <summary>An OpenAI `chat.completion`, with its raw JSON.</summary>
+    public sealed class ChatCompletion
+    {
+        public string Id { get; private set; }
+        public long Created { get; private set; }
+        public string Model { get; private set; }
+        public IList<ChatChoice> Choices { get; private set; }
+        /// <summary>Null when the server reported none.</summary>
+        public Usage Usage { get; private set; }
+        public string Json { get; private set; }
+
+        public static ChatCompletion Parse(string json)
+        {
+            var root = (Dictionary<string, object>)UstbOpenAI.Json.Parse(json);
+            var choices = new List<ChatChoice>();
+            foreach (var o in UstbOpenAI.Json.GetList(root, "choices"))
+            {
+                var c = (Dictionary<string, object>)o;
+                var m = UstbOpenAI.Json.GetObject(c, "message");
+                choices.Add(new ChatChoice
+                {
+                    Index = (int)UstbOpenAI.Json.GetLong(c, "index"),
+                    FinishReason = UstbOpenAI.Json.GetString(c, "finish_reason"),
+                    Message = new ChatMessage
+                    {
+                        Role = UstbOpenAI.Json.GetString(m, "role"),
+                        Content = UstbOpenAI.Json.GetString(m, "content"),
+                        ReasoningContent = UstbOpenAI.Json.GetString(m, "reasoning_content"),
+                    },
+                });
+            }
+            return new ChatCompletion
+            {
+                Id = UstbOpenAI.Json.GetString(root, "id"),
+                Created = UstbOpenAI.Json.GetLong(root, "created"),
+                Model = UstbOpenAI.Json.GetString(root, "model"),
+                Choices = choices.AsReadOnly(),
+                Usage = Usage.From(UstbOpenAI.Json.Get(root, "usage")),
+                Json = json,
+            };
+        }
+    }
+
+    public sealed class ChatDelta
+    {
+        public string Role { get; internal set; }
+        public string Content { get; internal set; }
+        public string ReasoningContent { get; internal set; }
+    }
+
+    public sealed class ChunkChoice
+    {
+        public int Index { get; internal set; }
+        public ChatDelta Delta { get; internal set; }
+        public string FinishReason { get; internal set; }
+    }
+
+    /// <summary>An OpenAI `chat.completion.chunk`, with its raw JSON.</summary>
+    public sealed class ChatCompletionChunk
+    {
+        public string Id { get; private set; }
+        public long Created { get; private set; }
+        public string Model { get; private set; }
+        /// <summary>Empty in the final usage chunk.</summary>
+        public IList<ChunkChoice> Choices { get; private set; }
+        public Usage Usage { get; private set; }
+        public string Json { get; private set; }
+
+        public static ChatCompletionChunk Parse(string json)
+        {
+            var root = (Dictionary<string, object>)UstbOpenAI.Json.Parse(json);
+            var choices = new List<ChunkChoice>();
+            foreach (var o in UstbOpenAI.Json.GetList(root, "choices"))
+            {
+                var c = (Dictionary<string, object>)o;
+                var d = UstbOpenAI.Json.GetObject(c, "delta");
+                choices.Add(new ChunkChoice
+                {
+                    Index = (int)UstbOpenAI.Json.GetLong(c, "index"),
+                    FinishReason = UstbOpenAI.Json.GetString(c, "finish_reason"),
+                    Delta = new ChatDelta
+                    {
+                        Role = UstbOpenAI.Json.GetString(d, "role"),
+                        Content = UstbOpenAI.Json.GetString(d, "content"),
+                        ReasoningContent = UstbOpenAI.Json.GetString(d, "reasoning_content"),
+                    },
+                });
+            }
+            return new ChatCompletionChunk
+            {
+                Id = UstbOpenAI.Json.GetString(root, "id"),
+                Created = UstbOpenAI.Json.GetLong(root, "created"),
+                Model = UstbOpenAI.Json.GetString(root, "model"),
+                Choices = choices.AsReadOnly(),
+                Usage = Usage.From(UstbOpenAI.Json.Get(root, "usage")),
+                Json = json,
+            };
+        }
+    }
+
+    /// <summary>The identity cookies from ustb_client_cookies. Secrets: do not log them.</summary>
+    public sealed class ClientCookies
+    {
+        public string EasySession { get; internal set; }
+        public string VjuidLogin { get; internal set; }
+        public string Cookie { get; internal set; }
+    }
+
+    /// <summary>A client of one server. Thread-safe: share it between threads.</summary>
+    public sealed class UstbClient : IDisposable
+    {
+        private readonly ClientHandle _handle;
+
+        public UstbClient() : this((string)null) { }
+        public UstbClient(ClientOptions options) : this(options == null ? null : options.ToJson()) { }
+
+        /// <summary>Takes the options as JSON (null, "" or "{}" for all defaults).</summary>
+        public UstbClient(string optionsJson)
+        {
+            IntPtr client, error;
+            int status = Native.ustb_client_new(Native.Utf8Z(optionsJson), out client, out error);
+            Native.Check(status, error);
+            _handle = new ClientHandle(client);
+        }
+
+        /// <summary>The library version, e.g. "0.1.0".</summary>
+        public static string Version { get { return Native.ReadUtf8(Native.ustb_version()); } }
+
+        /// <summary>The C name of a status, e.g. "USTB_TIMEOUT".</summary>
+        public static string StatusName(UstbStatus status)
+        {
+            return Native.ReadUtf8(Native.ustb_status_name((int)status));
+        }
+
+        public ChatCompletion CreateChatCompletion(ChatRequest request)
+        {
+            return ChatCompletion.Parse(CreateChatCompletionJson(request.ToJson()));
+        }
+
+        /// <summary>The raw `chat.completion` JSON for a raw request JSON.</summary>
+        public string CreateChatCompletionJson(string requestJson)
+        {
+            IntPtr json, error;
+            int status = Native.ustb_chat_create(_handle, Native.Utf8Z(requestJson), out json, out error);
+            Native.Check(status, error);
+            return Native.TakeUtf8(json);
+        }
+
+        /// <summary>Opens a pull stream. Request errors throw here; the request is sent by the first read.</summary>
+        public ChatStream StreamChatCompletion(ChatRequest request)
+        {
+            return StreamChatCompletion(request.ToJson());
+        }
+
+        public ChatStream StreamChatCompletion(string requestJson)
+        {
+            IntPtr stream, error;
+            int status = Native.ustb_chat_stream_open(_handle, Native.Utf8Z(requestJson), out stream, out error);
+            Native.Check(status, error);
+            return new ChatStream(new StreamHandle(stream));
+        }
+
+        /// <summary>Push style on the calling thread: onChunk returns true to go on, false to stop.
+        /// Returns Ok when the reply completed, Stopped when onChunk asked to stop.</summary>
+        public UstbStatus StreamChatCompletion(ChatRequest request, Func<ChatCompletionChunk, bool> onChunk)
+        {
+            return StreamChatCompletion(request.ToJson(), onChunk);
+        }
+
+        public UstbStatus StreamChatCompletion(string requestJson, Func<ChatCompletionChunk, bool> onChunk)
+        {
+            var body = Native.Utf8Z(requestJson);
+            return Push.Run(onChunk, (cb, userdata) =>
+            {
+                IntPtr error;
+                int status = Native.ustb_chat_stream_callback(_handle, body, cb, userdata, out error);
+                return new KeyValuePair<int, IntPtr>(status, error);
+            });
+        }
+
+        public ClientCookies GetCookies()
+        {
+            IntPtr json, error;
+            int status = Native.ustb_client_cookies(_handle, out json, out error);
+            Native.Check(status, error);
+            var d = Json.Parse(Native.TakeUtf8(json)) as Dictionary<string, object>;
+            return new ClientCookies
+            {
+                EasySession = Json.GetString(d, "easy_session"),
+                VjuidLogin = Json.GetString(d, "vjuid_login"),
+                Cookie = Json.GetString(d, "cookie"),
+            };
+        }
+
+        /// <summary>GET /site/user_info: the profile JSON (the envelope's `d`).</summary>
+        public string GetUserInfoJson()
+        {
+            IntPtr json, error;
+            int status = Native.ustb_client_user_info(_handle, out json, out error);
+            Native.Check(status, error);
+            return Native.TakeUtf8(json);
+        }
+
+        /// <summary>Frees the client (deferred until calls still running on other threads return).
+        /// Streams opened from it stay usable.</summary>
+        public void Dispose() { _handle.Dispose(); }
+    }
+
+    /// <summary>Runs a push call: user callback behind a GCHandle, exceptions carried back across the native frames.</summary>
+    internal static class Push
+    {
+        private sealed class State
+        {
+            public Func<ChatCompletionChunk, bool> OnChunk;
+            public ExceptionDispatchInfo Error;
+        }
+
+        // One static delegate: a static field is never collected, so the function pointer the
+        // library holds stays valid for every call; the per-call state travels in userdata.
+        private static readonly Native.ChunkCallback Trampoline = OnChunk;
+
+        private static int OnChunk(IntPtr userdata, IntPtr chunkJson, UIntPtr len)
+        {
+            var state = (State)GCHandle.FromIntPtr(userdata).Target;
+            try
+            {
+                // chunkJson is borrowed for this call only: copy, never free.
+                var chunk = ChatCompletionChunk.Parse(Native.ReadUtf8(chunkJson, (long)len.ToUInt64()));
+                return state.OnChunk(chunk) ? 0 : 1;
+            }
+            catch (Exception e)
+            {
+                // Never let an exception unwind through native frames: stop, rethrow after.
+                state.Error = ExceptionDispatchInfo.Capture(e);
+                return 1;
+            }
+        }
+
+        internal static UstbStatus Run(Func<ChatCompletionChunk, bool> onChunk,
+                                       Func<Native.ChunkCallback, IntPtr, KeyValuePair<int, IntPtr>> call)
+        {
+            if (onChunk == null) throw new ArgumentNullException("onChunk");
+            var state = new State { OnChunk = onChunk };
+            var gch = GCHandle.Alloc(state);
+            KeyValuePair<int, IntPtr> result;
+            try
+            {
+                result = call(Trampoline, GCHandle.ToIntPtr(gch));
+                GC.KeepAlive(Trampoline);
+            }
+            finally { gch.Free(); }
+            if (state.Error != null)
+            {
+                Native.ustb_error_free(result.Value);
+                state.Error.Throw();
+            }
+            Native.Check(result.Key, result.Value);
+            return result.Key == (int)UstbStatus.Stopped ? UstbStatus.Stopped : UstbStatus.Ok;
+        }
+    }
+
+    /// <summary>One streamed reply. Read it from one thread at a time (Next, foreach or ForEach);
+    /// Cancel and Dispose may be called from any thread.</summary>
+    public sealed class ChatStream : IDisposable, IEnumerable<ChatCompletionChunk>
+    {
+        private readonly StreamHandle _handle;
+        // Orders Cancel/Dispose against each other and against the start and end of reads, so the
+        // native stream is never cancelled after it was freed, nor freed during a read.
+        private readonly object _gate = new object();
+        private bool _disposed;
+        private bool _reading;
+
+        internal ChatStream(StreamHandle handle) { _handle = handle; }
+
+        /// <summary>The next chunk, or null when the reply is complete. Throws UstbException
+        /// (Cancelled, Truncated, ConnectionLost, Timeout, …) on failure; later reads throw the same.</summary>
+        public ChatCompletionChunk Next()
+        {
+            var json = NextJson();
+            return json == null ? null : ChatCompletionChunk.Parse(json);
+        }
+
+        /// <summary>The next chunk's raw JSON, or null at the end.</summary>
+        public string NextJson()
+        {
+            IntPtr p = BeginRead();
+            try
+            {
+                IntPtr chunk, error;
+                UIntPtr len;
+                int status = Native.ustb_chat_stream_next(p, out chunk, out len, out error);
+                Native.Check(status, error);
+                return status == (int)UstbStatus.Ok ? Native.TakeUtf8(chunk, (long)len.ToUInt64()) : null;
+            }
+            finally { EndRead(); }
+        }
+
+        /// <summary>Push style on the calling thread; see UstbClient.StreamChatCompletion(request, onChunk).</summary>
+        public UstbStatus ForEach(Func<ChatCompletionChunk, bool> onChunk)
+        {
+            IntPtr p = BeginRead();
+            try
+            {
+                return Push.Run(onChunk, (cb, userdata) =>
+                {
+                    IntPtr error;
+                    int status = Native.ustb_chat_stream_for_each(p, cb, userdata, out error);
+                    return new KeyValuePair<int, IntPtr>(status, error);
+                });
+            }
+            finally { EndRead(); }
+        }
+
+        /// <summary>Makes a read blocked in another thread end promptly with Status Cancelled.
+        /// Thread-safe, idempotent; a no-op after Dispose.</summary>
+        public void Cancel()
+        {
+            lock (_gate)
+            {
+                if (_disposed) return;
+                Native.ustb_chat_stream_cancel(_handle.DangerousGetHandle());
+            }
+        }
+
+        /// <summary>Frees the stream. If another thread is reading, it is cancelled first and the
+        /// native free waits (via the SafeHandle reference) until that read has returned.</summary>
+        public void Dispose()
+        {
+            lock (_gate)
+            {
+                if (_disposed) return;
+                _disposed = true;
+                if (_reading) Native.ustb_chat_stream_cancel(_handle.DangerousGetHandle());
+                _handle.Dispose();
+            }
+        }
+
+        public IEnumerator<ChatCompletionChunk> GetEnumerator()
+        {
+            ChatCompletionChunk chunk;
+            while ((chunk = Next()) != null) yield return chunk;
+        }
+
+        IEnumerator IEnumerable.GetEnumerator() { return GetEnumerator(); }
+
+        private IntPtr BeginRead()
+        {
+            lock (_gate)
+            {
+                if (_disposed) throw new ObjectDisposedException("ChatStream");
+                if (_reading) throw new InvalidOperationException("ChatStream is already being read by another thread");
+                bool added = false;
+                _handle.DangerousAddRef(ref added);
+                _reading = true;
+                return _handle.DangerousGetHandle();
+            }
+        }
+
+        private void EndRead()
+        {
+            lock (_gate) _reading = false;
+            _handle.DangerousRelease(); // frees the native stream here if Dispose ran meanwhile
+        }
+    }
+
+    /// <summary>A small JSON reader/writer: objects become Dictionary&lt;string, object&gt;, arrays
+    /// List&lt;object&gt;, numbers long or double, plus string, bool and null.</summary>
+    public static class Json
+    {
+        public static object Parse(string text)
+        {
+            if (text == null) return null;
+            int i = 0;
+            var v = ParseValue(text, ref i);
+            SkipWs(text, ref i);
+            if (i != text.Length) throw new FormatException("trailing characters in JSON at " + i);
+            return v;
+        }
+
+        public static object Get(Dictionary<string, object> o, string key)
+        {
+            object v;
+            return o != null && o.TryGetValue(key, out v) ? v : null;
+        }
+
+        public static string GetString(Dictionary<string, object> o, string key) { return Get(o, key) as string; }
+        public static Dictionary<string, object> GetObject(Dictionary<string, object> o, string key) { return Get(o, key) as Dictionary<string, object>; }
+
+        public static List<object> GetList(Dictionary<string, object> o, string key)
+        {
+            return Get(o, key) as List<object> ?? new List<object>();
+        }
+
+        public static long GetLong(Dictionary<string, object> o, string key)
+        {
+            var v = Get(o, key);
+            if (v is long) return (long)v;
+            if (v is double) return (long)(double)v;
+            return 0;
+        }
+
+        public static string Quote(string s)
+        {
+            var sb = new StringBuilder(s.Length + 2).Append('"');
+            foreach (char c in s)
+            {
+                switch (c)
+                {
+                    case '"': sb.Append("\\\""); break;
+                    case '\\': sb.Append("\\\\"); break;
+                    case '\n': sb.Append("\\n"); break;
+                    case '\r': sb.Append("\\r"); break;
+                    case '\t': sb.Append("\\t"); break;
+                    default:
+                        if (c < 0x20) sb.Append("\\u").Append(((int)c).ToString("x4"));
+                        else sb.Append(c);
+                        break;
+                }
+            }
+            return sb.Append('"').ToString();
+        }
+
+        /// <summary>Builds one object, skipping null members.</summary>
+        public sealed class ObjectWriter
+        {
+            private readonly StringBuilder _sb = new StringBuilder("{");
+
+            public ObjectWriter AddRaw(string key, string rawJson)
+            {
+                if (rawJson == null) return this;
+                if (_sb.Length > 1) _sb.Append(',');
+                _sb.Append(Quote(key)).Append(':').Append(rawJson);
+                return this;
+            }
+
+            public ObjectWriter Add(string key, string value) { return AddRaw(key, value == null ? null : Quote(value)); }
+            public ObjectWriter Add(string key, long? value) { return AddRaw(key, value.HasValue ? value.Value.ToString(CultureInfo.InvariantCulture) : null); }
+            public ObjectWriter Add(string key, bool? value) { return AddRaw(key, value.HasValue ? (value.Value ? "true" : "false") : null); }
+            public override string ToString() { return _sb.ToString() + "}"; }
+        }
+
+        private static void SkipWs(string s, ref int i)
+        {
+            while (i < s.Length && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++;
+        }
+
+        private static FormatException Bad(string s, int i) { return new FormatException("bad JSON at " + i); }
+
+        private static object ParseValue(string s, ref int i)
+        {
+            SkipWs(s, ref i);
+            if (i >= s.Length) throw Bad(s, i);
+            char c = s[i];
+            if (c == '{')
+            {
+                var o = new Dictionary<string, object>();
+                i++;
+                SkipWs(s, ref i);
+                if (i < s.Length && s[i] == '}') { i++; return o; }
+                while (true)
+                {
+                    SkipWs(s, ref i);
+                    if (i >= s.Length || s[i] != '"') throw Bad(s, i);
+                    string key = ParseString(s, ref i);
+                    SkipWs(s, ref i);
+                    if (i >= s.Length || s[i] != ':') throw Bad(s, i);
+                    i++;
+                    o[key] = ParseValue(s, ref i);
+                    SkipWs(s, ref i);
+                    if (i < s.Length && s[i] == ',') { i++; continue; }
+                    if (i < s.Length && s[i] == '}') { i++; return o; }
+                    throw Bad(s, i);
+                }
+            }
+            if (c == '[')
+            {
+                var a = new List<object>();
+                i++;
+                SkipWs(s, ref i);
+                if (i < s.Length && s[i] == ']') { i++; return a; }
+                while (true)
+                {
+                    a.Add(ParseValue(s, ref i));
+                    SkipWs(s, ref i);
+                    if (i < s.Length && s[i] == ',') { i++; continue; }
+                    if (i < s.Length && s[i] == ']') { i++; return a; }
+                    throw Bad(s, i);
+                }
+            }
+            if (c == '"') return ParseString(s, ref i);
+            if (Literal(s, ref i, "true")) return true;
+            if (Literal(s, ref i, "false")) return false;
+            if (Literal(s, ref i, "null")) return null;
+            int start = i;
+            while (i < s.Length && "+-0123456789.eE".IndexOf(s[i]) >= 0) i++;
+            if (start == i) throw Bad(s, i);
+            string num = s.Substring(start, i - start);
+            long l;
+            if (long.TryParse(num, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out l)) return l;
+            double d;
+            if (double.TryParse(num, NumberStyles.Float, CultureInfo.InvariantCulture, out d)) return d;
+            throw Bad(s, start);
+        }
+
+        private static bool Literal(string s, ref int i, string word)
+        {
+            if (string.CompareOrdinal(s, i, word, 0, word.Length) != 0) return false;
+            i += word.Length;
+            return true;
+        }
+
+        private static string ParseString(string s, ref int i)
+        {
+            i++; // opening quote
+            var sb = new StringBuilder();
+            while (true)
+            {
+                if (i >= s.Length) throw Bad(s, i);
+                char c = s[i++];
+                if (c == '"') return sb.ToString();
+                if (c != '\\') { sb.Append(c); continue; }
+                if (i >= s.Length) throw Bad(s, i);
+                char e = s[i++];
+                switch (e)
+                {
+                    case 'n': sb.Append('\n'); break;
+                    case 't': sb.Append('\t'); break;
+                    case 'r': sb.Append('\r'); break;
+                    case 'b': sb.Append('\b'); break;
+                    case 'f': sb.Append('\f'); break;
+                    case 'u':
+                        // UTF-16 code units: a surrogate pair arrives as two \u escapes, appended in turn.
+                        if (i + 4 > s.Length) throw Bad(s, i);
+                        sb.Append((char)int.Parse(s.Substring(i, 4), NumberStyles.HexNumber, CultureInfo.InvariantCulture));
+                        i += 4;
+                        break;
+                    default: sb.Append(e); break; // \" \\ \/
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+"""Starts the bundled ustb-emulator on a free port (port 0) for a test module."""
+
+import os
+import subprocess
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PACKAGE_ROOT = os.path.dirname(HERE)  # examples/python, the directory holding ustb_openai/
+
+INTRO_PROMPT = "请介绍你自己。"
+INTRO_REASONING = "好的，用户问：请介绍你自己。。"
+INTRO_CONTENT = "你好！我是北科大 AI 助手。"
+
+
+def reply_to(prompt):
+    """The emulator's deterministic content for any prompt other than INTRO_PROMPT."""
+    return "%s你说：「%s」" % (INTRO_CONTENT, prompt)
+
+
+def emulator_path():
+    path = os.environ.get("USTB_EMULATOR") or os.path.join(
+        PACKAGE_ROOT, "..", "..", "target", "debug", "ustb-emulator"
+    )
+    if not os.access(path, os.X_OK):
+        raise RuntimeError("ustb-emulator not found at %s (set USTB_EMULATOR)" % path)
+    return path
+
+
+class Emulator(object):
+    """`with Emulator("--delay-ms", "5") as emu: emu.url`; the child is killed on exit."""
+
+    def __init__(self, *args):
+        # stdout goes to a file rather than a pipe, so nobody has to keep draining it.
+        self._out = tempfile.TemporaryFile(mode="w+")
+        self._proc = subprocess.Popen(
+            [emulator_path(), "--port", "0"] + list(args),
+            stdout=self._out,
+            stderr=subprocess.DEVNULL,
+        )
+        self.url = self._wait_for_address()
+
+    def _wait_for_address(self):
+        deadline = time.monotonic() + 10
+        prefix = "ustb-emulator listening on "
+        while time.monotonic() < deadline:
+            self._out.seek(0)
+            first = self._out.readline()
+            if first.endswith("\n"):
+                if not first.startswith(prefix):
+                    self.stop()
+                    raise RuntimeError("unexpected emulator output: %r" % first)
+                return first[len(prefix):].strip()
+            if self._proc.poll() is not None:
+                raise RuntimeError("ustb-emulator exited with %s" % self._proc.returncode)
+            time.sleep(0.02)
+        self.stop()
+        raise RuntimeError("ustb-emulator printed no address within 10 s")
+
+    def stop(self):
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait()
+        self._out.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stop()
