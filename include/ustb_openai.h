@@ -233,6 +233,19 @@ ustb_status ustb_chat_stream_open(const ustb_client *client, const char *request
 ustb_status ustb_chat_stream_next(ustb_stream *stream, char **chunk_out, size_t *len_out, ustb_error **error);
 
 /**
+ * Reads the rest of an open stream into one `chat.completion` JSON, as `ustb_chat_create`
+ * returns it, but cancellable: `ustb_chat_stream_cancel` (or a canceller) from another
+ * thread makes it return `USTB_CANCELLED`. Texts already read with `next` are not included.
+ *
+ * `*json_out` receives a string owned by the caller (`ustb_string_free`); NULL on failure.
+ * Returns what `ustb_chat_create` returns, and `USTB_CANCELLED`.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `stream` is not freed during the call.
+ */
+ustb_status ustb_chat_stream_collect(ustb_stream *stream, char **json_out, ustb_error **error);
+
+/**
  * Push style: calls `callback(userdata, chunk_json, len)` for every chunk, on the calling
  * thread, until the reply is complete (`USTB_OK`), the callback returns non-zero
  * (`USTB_STOPPED`; the stream is then cancelled), or an error (as for

@@ -595,3 +595,29 @@ fn canceller_outlives_its_stream() {
     let st = unsafe { ustb_chat_stream_canceller(ptr::null(), &mut canceller, &mut err) };
     assert_eq!(check(st, err).unwrap_err().status, ustb_status::USTB_INVALID_ARGUMENT);
 }
+
+#[test]
+fn collect_is_a_cancellable_create() {
+    let emu = emulator();
+    let c = login_client(&emu);
+    let collect = |s: &Stream| -> Result<Value, Failure> {
+        let mut out = ptr::null_mut();
+        let mut err = ptr::null_mut();
+        check(unsafe { ustb_chat_stream_collect(s.0, &mut out, &mut err) }, err)?;
+        Ok(serde_json::from_str(&unsafe { take_string(out) }).unwrap())
+    };
+    let s = open(&c, &user("请介绍你自己。")).unwrap();
+    let v = collect(&s).unwrap();
+    assert_eq!(v["object"], "chat.completion");
+    assert_eq!(v["choices"][0]["message"]["content"], INTRO);
+    assert!(next(&s).unwrap().is_none(), "collect read the stream to its end");
+
+    let s = Arc::new(open(&c, &user("@emu:silent")).unwrap());
+    let s2 = s.clone();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        unsafe { ustb_chat_stream_cancel(s2.0) };
+    });
+    assert_eq!(collect(&s).unwrap_err().status, ustb_status::USTB_CANCELLED);
+    t.join().unwrap();
+}

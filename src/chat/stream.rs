@@ -83,8 +83,8 @@ impl ChatStream {
         }
     }
 
-    /// Reads the whole reply into a `chat.completion` JSON.
-    pub fn collect(mut self) -> Result<String> {
+    /// Reads the (rest of the) reply into a `chat.completion` JSON.
+    pub fn collect(&mut self) -> Result<String> {
         let mut completion = Completion::default();
         while let Some(delta) = self.next_delta()? {
             completion.add(delta);

@@ -142,6 +142,30 @@ pub unsafe extern "C" fn ustb_chat_stream_next(
     })
 }
 
+/// Reads the rest of an open stream into one `chat.completion` JSON, as `ustb_chat_create`
+/// returns it, but cancellable: `ustb_chat_stream_cancel` (or a canceller) from another
+/// thread makes it return `USTB_CANCELLED`. Texts already read with `next` are not included.
+///
+/// `*json_out` receives a string owned by the caller (`ustb_string_free`); NULL on failure.
+/// Returns what `ustb_chat_create` returns, and `USTB_CANCELLED`.
+///
+/// # Safety
+/// Pointers are NULL or valid; `stream` is not freed during the call.
+#[no_mangle]
+pub unsafe extern "C" fn ustb_chat_stream_collect(
+    stream: *mut ustb_stream,
+    json_out: *mut *mut c_char,
+    error: *mut *mut ustb_error,
+) -> ustb_status {
+    guard(error, || {
+        let out = out_arg(json_out, "json_out")?;
+        let stream = ref_arg(stream.cast_const(), "stream")?;
+        let json = stream.inner.lock().unwrap_or_else(|p| p.into_inner()).collect()?;
+        give_string(json, out, std::ptr::null_mut());
+        Ok(ustb_status::USTB_OK)
+    })
+}
+
 /// Push style: calls `callback(userdata, chunk_json, len)` for every chunk, on the calling
 /// thread, until the reply is complete (`USTB_OK`), the callback returns non-zero
 /// (`USTB_STOPPED`; the stream is then cancelled), or an error (as for

@@ -1,0 +1,3 @@
+module ustbopenai.example/ustb
+
+go 1.26
