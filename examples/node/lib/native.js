@@ -1,0 +1,103 @@
+// koffi bindings for libustb_openai. Only this file knows about pointers; everything it
+// hands out is BigInt handles, JS strings and plain objects.
+import koffi from 'koffi';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** Where to look for the library when `loadLibrary()` is not given a path. */
+function defaultLibraryPath() {
+  if (process.env.USTB_LIB_PATH) return process.env.USTB_LIB_PATH;
+  if (process.env.USTB_LIB_DIR) return join(process.env.USTB_LIB_DIR, 'libustb_openai.so');
+  // In the repository: examples/node/lib -> target/debug.
+  const repo = join(here, '..', '..', '..', 'target', 'debug', 'libustb_openai.so');
+  if (existsSync(repo)) return repo;
+  return 'libustb_openai.so.0'; // installed: let the dynamic loader search
+}
+
+// The C functions used, as koffi prototypes. `_Out_` marks out-parameters, which koffi copies
+// back into one-element arrays. Library-owned strings (`char **` outs, and the argument of
+// ustb_string_free) are declared `void` pointers on purpose: koffi must not convert, and so
+// lose, the pointer; takeString() decodes it and hands it back to ustb_string_free exactly
+// once. Borrowed `const char *` returns (error message/detail, names) are copied by koffi,
+// which frees nothing. Not bound: ustb_chat_create, since open + collect does the same and can
+// be cancelled; the push API (ustb_chat_stream_for_each/_callback), since koffi would have to
+// queue each callback from the worker thread to the main thread;
+// ustb_chunk_delta, since JSON.parse does that job here; and the ustb_canceller functions,
+// since cancel and free both run on the JS main thread, which orders them already.
+export const PROTOTYPES = Object.freeze({
+  version: 'const char *ustb_version(void)',
+  statusName: 'const char *ustb_status_name(int status)',
+  stringFree: 'void ustb_string_free(void *s)',
+
+  clientNew: 'int ustb_client_new(const char *options, _Out_ ustb_client **client, _Out_ ustb_error **err)',
+  clientFree: 'void ustb_client_free(ustb_client *client)',
+  clientCookies: 'int ustb_client_cookies(const ustb_client *client, _Out_ void **json, _Out_ ustb_error **err)',
+  clientUserInfo: 'int ustb_client_user_info(const ustb_client *client, _Out_ void **json, _Out_ ustb_error **err)',
+
+  streamOpen: 'int ustb_chat_stream_open(const ustb_client *client, const char *req, _Out_ ustb_stream **stream, _Out_ ustb_error **err)',
+  streamNext: 'int ustb_chat_stream_next(ustb_stream *stream, _Out_ void **chunk, _Out_ size_t *len, _Out_ ustb_error **err)',
+  streamCollect: 'int ustb_chat_stream_collect(ustb_stream *stream, _Out_ void **json, _Out_ ustb_error **err)',
+  streamCancel: 'void ustb_chat_stream_cancel(const ustb_stream *stream)',
+  streamFree: 'void ustb_chat_stream_free(ustb_stream *stream)',
+
+  errorStatus: 'int ustb_error_status(const ustb_error *err)',
+  errorMessage: 'const char *ustb_error_message(const ustb_error *err)',
+  errorDetail: 'const char *ustb_error_detail(const ustb_error *err)',
+  errorApiCode: 'int64_t ustb_error_api_code(const ustb_error *err)',
+  errorHttpStatus: 'uint16_t ustb_error_http_status(const ustb_error *err)',
+  errorFree: 'void ustb_error_free(ustb_error *err)',
+});
+
+/** @type {Record<string, any> | null} the bound functions, by PROTOTYPES name */
+let api = null;
+
+/**
+ * Loads the C library once and declares its functions. Later calls return the same bindings
+ * (a second, different path is an error: two copies of the library would not share handles).
+ * @param {string} [path]
+ */
+export function loadLibrary(path) {
+  if (api) {
+    if (path && path !== api.path) throw new Error(`libustb_openai already loaded from ${api.path}`);
+    return api;
+  }
+  const file = path ?? defaultLibraryPath();
+  const lib = koffi.load(file);
+  // Opaque handles. They come back as BigInt (koffi 3) or null.
+  koffi.opaque('ustb_client');
+  koffi.opaque('ustb_stream');
+  koffi.opaque('ustb_error');
+  api = { path: file };
+  for (const [name, proto] of Object.entries(PROTOTYPES)) api[name] = lib.func(proto);
+  return api;
+}
+
+/**
+ * Copies a library-owned string into a JS string and frees it. NULL gives null.
+ * @param {bigint|null} ptr
+ * @param {number} [len] byte length, if known (saves a strlen)
+ */
+export function takeString(ptr, len) {
+  if (ptr === null || ptr === undefined || ptr === 0n) return null;
+  try {
+    return len === undefined ? koffi.decode.string(ptr) : koffi.decode.string(ptr, len);
+  } finally {
+    api.stringFree(ptr);
+  }
+}
+
+/**
+ * Runs a declared function on a libuv worker thread; resolves with its return value once
+ * koffi has copied the out-parameters back (on the main thread).
+ * @param {Function & {async: Function}} fn
+ * @param {...any} args
+ * @returns {Promise<any>}
+ */
+export function callAsync(fn, ...args) {
+  return new Promise((resolve, reject) => {
+    fn.async(...args, (err, res) => (err ? reject(err) : resolve(res)));
+  });
+}

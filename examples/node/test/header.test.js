@@ -1,0 +1,46 @@
+// The koffi prototypes must agree with the C header (USTB_INCLUDE_DIR/ustb_openai.h): a
+// changed signature would otherwise be a silent memory-safety bug, not a compile error.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PROTOTYPES } from '../lib/native.js';
+
+const includeDir = process.env.USTB_INCLUDE_DIR
+  ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'include');
+
+/**
+ * Reduces a C declaration to `ret name(type,type)`: no parameter names, qualifiers or koffi
+ * directions. ustb_status is an int-sized enum; the `void` pointers stand for the library's
+ * `char` strings we keep as raw pointers (see lib/native.js).
+ */
+function normalise(decl) {
+  const m = /^\s*(.*?)\s*\b(ustb_\w+)\s*\(([^)]*)\)/s.exec(decl);
+  assert.ok(m, `not a declaration: ${decl}`);
+  const type = (t) => t
+    .replace(/\b(const|_Out_|_Inout_)\b/g, '')
+    .replace(/\bustb_status\b/g, 'int')
+    .replace(/\bchar\b/g, 'void')
+    .replace(/\s+/g, '');
+  // Every parameter is named in both, so the last word after a space or `*` is the name.
+  const params = m[3].trim() === 'void' ? [] : m[3].split(',').map((p) => type(p.trim().replace(/([\s*])\w+$/, '$1')));
+  return `${type(m[1])} ${m[2]}(${params.join(',')})`;
+}
+
+test('every bound function matches its declaration in ustb_openai.h', () => {
+  const header = readFileSync(join(includeDir, 'ustb_openai.h'), 'utf8');
+  const declared = new Map();
+  for (const m of header.matchAll(/^[A-Za-z_][^;{}#]*?\b(ustb_\w+)\s*\([^)]*\)\s*;/gm)) {
+    declared.set(m[1], normalise(m[0]));
+  }
+  assert.ok(declared.size >= 18, `only ${declared.size} functions found in the header`);
+  for (const proto of Object.values(PROTOTYPES)) {
+    const mine = normalise(proto);
+    const name = /\b(ustb_\w+)\(/.exec(mine)[1];
+    assert.equal(mine, declared.get(name), `${name}: koffi prototype vs header`);
+  }
+  const bound = new Set(Object.values(PROTOTYPES).map((p) => /\b(ustb_\w+)\(/.exec(p)[1]));
+  const unbound = [...declared.keys()].filter((n) => !bound.has(n));
+  console.log(`not bound (by design or new): ${unbound.join(', ')}`);
+});
