@@ -10,19 +10,19 @@ use std::process::{Child, Command, Stdio};
 
 use common::{assert_ok, library, root, run, target_dir};
 
-/// Compiles C sources into `name` in the target dir, linked to the shared library.
-fn compile_c(name: &str, sources: &[&str], extra: &[&str]) -> PathBuf {
+/// Compiles `sources` into `name` in the target dir, linked to the shared library, with
+/// warnings as errors: C as C99, C++ as C++17.
+fn compile(cpp: bool, name: &str, sources: &[&str]) -> PathBuf {
     let dir = library();
     let exe = dir.join(name);
-    let out = run(Command::new("cc")
-        .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-g"])
+    let (compiler, std) = if cpp { ("c++", "-std=c++17") } else { ("cc", "-std=c99") };
+    let out = run(Command::new(compiler)
+        .args([std, "-Wall", "-Wextra", "-Werror", "-g"])
         .arg(format!("-I{}", root().join("include").display()))
         .args(sources.iter().map(|s| root().join(s)))
         .arg(format!("-L{}", dir.display()))
         .arg(format!("-Wl,-rpath,{}", dir.display()))
-        .args(["-lustb_openai"])
-        .args(extra)
-        .arg("-o")
+        .args(["-lustb_openai", "-lpthread", "-o"])
         .arg(&exe));
     assert_ok(&format!("compiling {name}"), &out);
     exe
@@ -76,7 +76,7 @@ fn header_compiles_as_strict_c99_and_cpp() {
 
 #[test]
 fn example_chat_streams_from_the_emulator() {
-    let exe = compile_c("chat", &["examples/c/chat.c"], &[]);
+    let exe = compile(false, "chat", &["examples/c/chat.c"]);
     let emu = EmulatorProcess::start();
     let out = run(Command::new(&exe).args(["--base-url", &emu.url, "--cookie", "cookie_vjuid_login=demo", "--usage", "请介绍你自己。"]));
     assert_ok("chat", &out);
@@ -98,7 +98,7 @@ fn example_chat_streams_from_the_emulator() {
 
 #[test]
 fn c_api_test_program_passes_under_valgrind() {
-    let exe = compile_c("api_test", &["tests/c/api_test.c"], &["-lpthread"]);
+    let exe = compile(false, "api_test", &["tests/c/api_test.c"]);
     let emu = EmulatorProcess::start();
     let out = run(Command::new(&exe).arg(&emu.url));
     assert_ok("api_test", &out);
@@ -110,26 +110,10 @@ fn c_api_test_program_passes_under_valgrind() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("all checks passed"));
 }
 
-/// Compiles C++ sources with `-std=c++17 -Wall -Wextra -Werror`, linked to the shared library.
-fn compile_cpp(name: &str, sources: &[&str]) -> PathBuf {
-    let dir = library();
-    let exe = dir.join(name);
-    let out = run(Command::new("c++")
-        .args(["-std=c++17", "-Wall", "-Wextra", "-Werror", "-g"])
-        .arg(format!("-I{}", root().join("include").display()))
-        .args(sources.iter().map(|s| root().join(s)))
-        .arg(format!("-L{}", dir.display()))
-        .arg(format!("-Wl,-rpath,{}", dir.display()))
-        .args(["-lustb_openai", "-lpthread", "-o"])
-        .arg(&exe));
-    assert_ok(&format!("compiling {name}"), &out);
-    exe
-}
-
 #[test]
 fn cpp_wrapper_and_example() {
-    let test = compile_cpp("wrapper_test", &["tests/cpp/wrapper_test.cpp"]);
-    let example = compile_cpp("chat_cpp", &["examples/cpp/chat.cpp"]);
+    let test = compile(true, "wrapper_test", &["tests/cpp/wrapper_test.cpp"]);
+    let example = compile(true, "chat_cpp", &["examples/cpp/chat.cpp"]);
     let emu = EmulatorProcess::start();
     let out = run(Command::new(&test).arg(&emu.url));
     assert_ok("wrapper_test", &out);

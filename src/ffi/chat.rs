@@ -3,7 +3,7 @@
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::sync::Mutex;
 
-use super::{give_string, guard, out_arg, ref_arg, str_arg, ustb_client, ustb_error, ustb_status};
+use super::{give_string, guard, out_arg, ref_arg, str_arg, string_call, ustb_client, ustb_error, ustb_status};
 use crate::chat::ChatStream;
 use crate::error::Result;
 use crate::upstream::CancelToken;
@@ -61,12 +61,9 @@ pub unsafe extern "C" fn ustb_chat_create(
     json_out: *mut *mut c_char,
     error: *mut *mut ustb_error,
 ) -> ustb_status {
-    guard(error, || {
-        let out = out_arg(json_out, "json_out")?;
+    string_call(json_out, error, || {
         let client = ref_arg(client, "client")?;
-        let request = str_arg(request_json, "request_json")?;
-        give_string(client.client.chat_create(request)?, out, std::ptr::null_mut());
-        Ok(ustb_status::USTB_OK)
+        client.client.chat_create(str_arg(request_json, "request_json")?)
     })
 }
 
@@ -157,12 +154,9 @@ pub unsafe extern "C" fn ustb_chat_stream_collect(
     json_out: *mut *mut c_char,
     error: *mut *mut ustb_error,
 ) -> ustb_status {
-    guard(error, || {
-        let out = out_arg(json_out, "json_out")?;
+    string_call(json_out, error, || {
         let stream = ref_arg(stream.cast_const(), "stream")?;
-        let json = stream.inner.lock().unwrap_or_else(|p| p.into_inner()).collect()?;
-        give_string(json, out, std::ptr::null_mut());
-        Ok(ustb_status::USTB_OK)
+        stream.inner.lock().unwrap_or_else(|p| p.into_inner()).collect()
     })
 }
 

@@ -2,7 +2,7 @@
 
 use std::ffi::c_char;
 
-use super::{give_string, guard, out_arg, ref_arg, str_arg, ustb_error, ustb_status};
+use super::{guard, out_arg, ref_arg, str_arg, string_call, ustb_error, ustb_status};
 use crate::client::{Client, Options};
 
 /// A client of one server (base URL and identity cookies).
@@ -77,12 +77,7 @@ pub unsafe extern "C" fn ustb_client_cookies(
     json_out: *mut *mut c_char,
     error: *mut *mut ustb_error,
 ) -> ustb_status {
-    guard(error, || {
-        let out = out_arg(json_out, "json_out")?;
-        let client = ref_arg(client, "client")?;
-        give_string(client.client.cookies_json(), out, std::ptr::null_mut());
-        Ok(ustb_status::USTB_OK)
-    })
+    string_call(json_out, error, || Ok(ref_arg(client, "client")?.client.cookies_json()))
 }
 
 /// `GET /site/user_info`: the caller's profile (the envelope's `d`, as JSON). For a
@@ -102,10 +97,5 @@ pub unsafe extern "C" fn ustb_client_user_info(
     json_out: *mut *mut c_char,
     error: *mut *mut ustb_error,
 ) -> ustb_status {
-    guard(error, || {
-        let out = out_arg(json_out, "json_out")?;
-        let client = ref_arg(client, "client")?;
-        give_string(client.client.user_info()?, out, std::ptr::null_mut());
-        Ok(ustb_status::USTB_OK)
-    })
+    string_call(json_out, error, || ref_arg(client, "client")?.client.user_info())
 }

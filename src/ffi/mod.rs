@@ -79,6 +79,20 @@ pub(crate) unsafe fn guard(error: *mut *mut ustb_error, f: impl FnOnce() -> Resu
     }
 }
 
+/// The shape of every call that hands out one string: checks `out`, runs `f` behind the
+/// guard, and gives its string to the caller.
+pub(crate) unsafe fn string_call(
+    out: *mut *mut c_char,
+    error: *mut *mut ustb_error,
+    f: impl FnOnce() -> Result<String>,
+) -> ustb_status {
+    guard(error, || {
+        let out = out_arg(out, "json_out")?;
+        give_string(f()?, out, std::ptr::null_mut());
+        Ok(ustb_status::USTB_OK)
+    })
+}
+
 /// A required string argument.
 pub(crate) unsafe fn str_arg<'a>(p: *const c_char, name: &str) -> Result<&'a str> {
     if p.is_null() {
