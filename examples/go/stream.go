@@ -2,6 +2,7 @@ package ustb
 
 /*
 #include <stdlib.h>
+#include <string.h>
 #include "ustb_openai.h"
 */
 import "C"
@@ -186,4 +187,27 @@ func (s *Stream) Recv() (*ChatCompletionChunk, error) {
 	default:
 		return nil, st.fail(status, cerr)
 	}
+}
+
+// collect reads the rest of the reply into one chat.completion (ustb_chat_stream_collect);
+// a cancel interrupts it as it does Recv.
+func (s *Stream) collect() (*ChatCompletion, error) {
+	defer runtime.KeepAlive(s)
+	st := s.st
+	ptr, err := st.beginRead()
+	if err != nil {
+		return nil, err
+	}
+	defer st.endRead()
+	var out *C.char
+	var cerr *C.ustb_error
+	if status := C.ustb_chat_stream_collect(ptr, &out, &cerr); status != C.USTB_OK {
+		return nil, st.fail(status, cerr)
+	}
+	defer C.ustb_string_free(out)
+	var cc ChatCompletion
+	if err := json.Unmarshal(C.GoBytes(unsafe.Pointer(out), C.int(C.strlen(out))), &cc); err != nil {
+		return nil, decodeError("chat.completion", err)
+	}
+	return &cc, nil
 }

@@ -145,35 +145,16 @@ func callString(call func(out **C.char, cerr **C.ustb_error) C.ustb_status) ([]b
 	return C.GoBytes(unsafe.Pointer(out), C.int(C.strlen(out))), nil
 }
 
-// CreateChatCompletion sends a chat and waits for the whole reply.
-//
-// ctx is checked before the request is sent, but the C call it maps to
-// (ustb_chat_create) has no cancel hook: once sent, it runs until the reply is complete or
-// one of the client's timeouts fires. Use CreateChatCompletionStream to cancel mid-reply.
+// CreateChatCompletion sends a chat and waits for the whole reply. Cancelling ctx stops it
+// at any point, also while waiting on a silent server: it opens a stream and reads it whole
+// with ustb_chat_stream_collect, which the stream's cancel interrupts.
 func (c *Client) CreateChatCompletion(ctx context.Context, req ChatCompletionRequest) (*ChatCompletion, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	creq, err := req.cString()
+	s, err := c.CreateChatCompletionStream(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	defer C.free(unsafe.Pointer(creq))
-	var data []byte
-	err = c.with(func(p *C.ustb_client) (err error) {
-		data, err = callString(func(out **C.char, cerr **C.ustb_error) C.ustb_status {
-			return C.ustb_chat_create(p, creq, out, cerr)
-		})
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	var cc ChatCompletion
-	if err := json.Unmarshal(data, &cc); err != nil {
-		return nil, decodeError("chat.completion", err)
-	}
-	return &cc, nil
+	defer s.Close()
+	return s.collect()
 }
 
 // Cookies are the client's identity cookies. They are secrets: do not log them.

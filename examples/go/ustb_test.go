@@ -416,6 +416,15 @@ func TestContextCancel(t *testing.T) {
 		t.Errorf("StreamCallback with a deadline: %v after %d chunks and %v", err, n, time.Since(start))
 	}
 
+	// The non-stream call is cancellable too, also while the server is silent.
+	ctx, cancel = context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start = time.Now()
+	_, err = c.CreateChatCompletion(ctx, ask("等待 @emu:silent"))
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, ustb.ErrCancelled) || time.Since(start) > 5*time.Second {
+		t.Errorf("CreateChatCompletion with a deadline: %v after %v", err, time.Since(start))
+	}
+
 	// An already-cancelled context fails before anything is sent.
 	ctx, cancel = context.WithCancel(context.Background())
 	cancel()
