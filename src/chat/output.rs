@@ -152,14 +152,12 @@ pub struct Completion {
 }
 
 impl Completion {
+    /// Adds a delta's texts and finish_reason (usage is set by the caller, once).
     pub fn add(&mut self, d: Delta) {
         self.reasoning.push_str(&d.reasoning);
         self.content.push_str(&d.content);
         if d.finish_reason.is_some() {
             self.finish_reason = d.finish_reason;
-        }
-        if d.usage.is_some() {
-            self.usage = d.usage;
         }
     }
 

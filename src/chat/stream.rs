@@ -2,7 +2,6 @@
 //! into OpenAI chunks one at a time. A JSON reply instead of SSE is an error envelope or a
 //! moderation block (a short normal completion, `finish_reason: "content_filter"`).
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -35,7 +34,7 @@ pub struct ChatStream {
     state: State,
     decoder: Decoder,
     writer: ChunkWriter,
-    queue: VecDeque<String>,
+    /// Reported by the server at any point; handed out at the end.
     usage: Option<Usage>,
 }
 
@@ -50,7 +49,6 @@ impl ChatStream {
             state: State::NotSent(multipart::encode(&refs)),
             decoder: Decoder::new(),
             writer: ChunkWriter::new(&req.model_name, req.include_usage),
-            queue: VecDeque::new(),
             usage: None,
         }
     }
@@ -62,23 +60,15 @@ impl ChatStream {
 
     /// The next chunk JSON, `Ok(None)` at the end. After an error, the same error again.
     pub fn next_chunk(&mut self) -> Result<Option<String>> {
-        self.check_cancel();
         loop {
-            if let Some(chunk) = self.queue.pop_front() {
-                return Ok(Some(chunk));
-            }
             match self.next_delta()? {
                 Some(delta) => {
                     if let Some(chunk) = self.writer.delta_chunk(&delta) {
-                        self.queue.push_back(chunk);
-                    }
-                }
-                None => {
-                    if let Some(chunk) = self.writer.usage_chunk(self.usage.take()) {
                         return Ok(Some(chunk));
                     }
-                    return Ok(None);
                 }
+                // The usage chunk comes last, once.
+                None => return Ok(self.writer.usage_chunk(self.usage.take())),
             }
         }
     }
@@ -89,9 +79,7 @@ impl ChatStream {
         while let Some(delta) = self.next_delta()? {
             completion.add(delta);
         }
-        if completion.usage.is_none() {
-            completion.usage = self.usage;
-        }
+        completion.usage = self.usage;
         Ok(completion.to_json(self.writer.id(), self.writer.created(), self.writer.model()))
     }
 
@@ -103,7 +91,7 @@ impl ChatStream {
                 State::Failed(e) => return Err(e.clone()),
                 State::Drained => return Ok(None),
                 State::NotSent(form) => {
-                    let form = std::mem::replace(form, Multipart { content_type: String::new(), body: Vec::new() });
+                    let form = std::mem::take(form);
                     self.start(form)
                 }
                 State::Reading(reader) => {
@@ -151,7 +139,6 @@ impl ChatStream {
     /// A cancel wins over anything not yet read, but not over a reply already complete.
     fn check_cancel(&mut self) {
         if self.token.is_cancelled() && !matches!(self.state, State::Drained | State::Failed(_)) {
-            self.queue.clear();
             self.fail(cancelled());
         }
     }

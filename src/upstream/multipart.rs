@@ -2,6 +2,7 @@
 //! `Content-Disposition: form-data; name="…"`, CRLF line ends, a closing `--boundary--`.
 
 /// An encoded body and the `Content-Type` header value that goes with it.
+#[derive(Default)]
 pub struct Multipart {
     pub content_type: String,
     pub body: Vec<u8>,
