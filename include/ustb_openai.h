@@ -178,7 +178,8 @@ void ustb_string_free(char *s);
  * `choices[0].message.content`, `choices[0].message.reasoning_content` (null when the model
  * did not think), `choices[0].finish_reason` (`"stop"`, or `"content_filter"` when the
  * server's moderation answered instead of the model) and `usage` (null if the server sent
- * none).
+ * none). With `web_search`, a top-level `search_results` list (`{title, url, content}`, a
+ * USTB extension) holds the pages the answer cites as `[citation:N]`.
  *
  * `request_json` is an OpenAI chat-completions request: `messages` (required), `model`
  * (`"DeepSeek"`; `deepseek-r1`, `deepseek-chat` and `deepseek-reasoner` are aliases),
@@ -217,7 +218,8 @@ ustb_status ustb_chat_stream_open(const ustb_client *client, const char *request
  * Chunks share one `id` and `created`; the first delta carries `"role": "assistant"`;
  * deltas carry `reasoning_content` (thinking) and/or `content`; one chunk carries the
  * `finish_reason`; with `stream_options.include_usage` a last chunk has `"choices": []` and
- * `usage` (only when the server reported usage).
+ * `usage` (only when the server reported usage). With `web_search`, the chunk that brings
+ * them has a top-level `search_results` list (a USTB extension).
  *
  * Returns `USTB_OK` with `*chunk_out` set (owned by the caller, `ustb_string_free`) and
  * `*len_out` (if not NULL) its length in bytes; `USTB_END_OF_STREAM` with `*chunk_out` NULL

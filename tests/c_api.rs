@@ -621,3 +621,24 @@ fn collect_is_a_cancellable_create() {
     assert_eq!(collect(&s).unwrap_err().status, ustb_status::USTB_CANCELLED);
     t.join().unwrap();
 }
+
+#[test]
+fn web_search_results_are_passed_on() {
+    let emu = emulator();
+    let c = login_client(&emu);
+    let mut req = user("北科大图书馆几点开门？");
+    req["web_search"] = json!(true);
+    let chunks = stream_all(&c, &req);
+    let with_results: Vec<&Value> = chunks.iter().filter(|c| c.get("search_results").is_some()).collect();
+    assert_eq!(with_results.len(), 1, "the results come once, in the chunk that brings them");
+    let results = with_results[0]["search_results"].as_array().unwrap();
+    assert!(!results.is_empty());
+    assert!(results.iter().all(|r| r["title"].is_string() && r["url"].is_string()));
+    assert!(texts(&chunks).1.contains("[citation:1]"));
+    let form = emu.requests().pop().unwrap().form;
+    assert!(form.contains(&("internet_search".into(), "1".into())));
+    let v = create(&c, &req).unwrap();
+    assert_eq!(v["search_results"], with_results[0]["search_results"]);
+    // Without web search there is no such field.
+    assert!(create(&c, &user("hi")).unwrap().get("search_results").is_none());
+}

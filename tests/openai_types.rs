@@ -13,9 +13,10 @@ fn output_parses_with_openai_python_types() {
     let emu = emulator();
     let c = login_client(&emu);
     let mut lines = Vec::new();
-    for prompt in ["请介绍你自己。", "@emu:answer-only", "@emu:moderation", "@emu:think-inline"] {
+    for prompt in ["请介绍你自己。", "@emu:answer-only", "@emu:moderation", "@emu:think-inline", "web"] {
         let mut req = user(prompt);
         req["stream_options"] = json!({ "include_usage": true });
+        req["web_search"] = json!(prompt == "web");
         for chunk in stream_all(&c, &req) {
             lines.push(format!("chunk {chunk}"));
         }

@@ -30,11 +30,18 @@ pub struct Delta {
     pub content: String,
     pub finish_reason: Option<String>,
     pub usage: Option<Usage>,
+    /// With web search on: the pages found (`d.ext.site_search`, a list of
+    /// `{title, url, content}`), which the answer cites as `[citation:N]`.
+    pub search_results: Option<Value>,
 }
 
 impl Delta {
     pub fn is_empty(&self) -> bool {
-        self.reasoning.is_empty() && self.content.is_empty() && self.finish_reason.is_none() && self.usage.is_none()
+        self.reasoning.is_empty()
+            && self.content.is_empty()
+            && self.finish_reason.is_none()
+            && self.usage.is_none()
+            && self.search_results.is_none()
     }
 }
 
@@ -127,11 +134,13 @@ impl Decoder {
             return Err(Error::from_envelope(env.e, &env.m, None));
         }
         let d = env.d;
-        let original = d.get("ext").and_then(|ext| ext.get("original_stream")).and_then(Value::as_str);
-        match original {
+        let ext = d.get("ext");
+        let search_results = ext.and_then(|e| e.get("site_search")).filter(|v| v.is_array()).cloned();
+        let original = ext.and_then(|e| e.get("original_stream")).and_then(Value::as_str);
+        let mut delta = match original {
             Some(raw) => {
                 self.form = Form::OriginalStream;
-                self.decode_original(raw)
+                self.decode_original(raw)?
             }
             None => {
                 if self.form == Form::Unknown {
@@ -142,9 +151,11 @@ impl Decoder {
                     None | Some(Value::Null) => "",
                     Some(_) => return Err(Error::protocol("event field d.answer is not a string")),
                 };
-                Ok(self.split_think(answer))
+                self.split_think(answer)
             }
-        }
+        };
+        delta.search_results = search_results;
+        Ok(delta)
     }
 
     fn decode_original(&mut self, raw: &str) -> Result<Delta> {

@@ -24,6 +24,9 @@ struct Chunk<'a> {
     choices: Vec<ChunkChoice<'a>>,
     #[serde(skip_serializing_if = "Skip::skip")]
     usage: Skip<Option<Usage>>,
+    /// USTB extension: web search results, in the chunk that brings them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    search_results: Option<&'a serde_json::Value>,
 }
 
 /// A field present only when `include_usage` asked for it (then null until the last chunk).
@@ -82,9 +85,10 @@ impl ChunkWriter {
         &self.model
     }
 
-    /// The chunk for one delta's text and finish_reason, or None if it carries neither.
+    /// The chunk for one delta's text, finish_reason and search results, or None if it
+    /// carries none of them.
     pub fn delta_chunk(&mut self, d: &Delta) -> Option<String> {
-        if d.reasoning.is_empty() && d.content.is_empty() && d.finish_reason.is_none() {
+        if d.reasoning.is_empty() && d.content.is_empty() && d.finish_reason.is_none() && d.search_results.is_none() {
             return None;
         }
         let role = (!self.role_sent).then_some("assistant");
@@ -96,18 +100,23 @@ impl ChunkWriter {
             reasoning_content: (!d.reasoning.is_empty()).then_some(d.reasoning.as_str()),
         };
         let choice = ChunkChoice { index: 0, delta, logprobs: None, finish_reason: d.finish_reason.as_deref() };
-        Some(self.render(vec![choice], None))
+        Some(self.render(vec![choice], None, d.search_results.as_ref()))
     }
 
     /// The final usage chunk, when the request asked for it and the server reported usage.
     pub fn usage_chunk(&self, usage: Option<Usage>) -> Option<String> {
         match (self.include_usage, usage) {
-            (true, Some(u)) => Some(self.render(Vec::new(), Some(u))),
+            (true, Some(u)) => Some(self.render(Vec::new(), Some(u), None)),
             _ => None,
         }
     }
 
-    fn render(&self, choices: Vec<ChunkChoice<'_>>, usage: Option<Usage>) -> String {
+    fn render<'a>(
+        &'a self,
+        choices: Vec<ChunkChoice<'a>>,
+        usage: Option<Usage>,
+        search_results: Option<&'a serde_json::Value>,
+    ) -> String {
         let chunk = Chunk {
             id: &self.id,
             object: "chat.completion.chunk",
@@ -116,6 +125,7 @@ impl ChunkWriter {
             system_fingerprint: None,
             choices,
             usage: Skip(self.include_usage.then_some(usage)),
+            search_results,
         };
         serde_json::to_string(&chunk).expect("chunk serialises")
     }
@@ -149,6 +159,7 @@ pub struct Completion {
     pub content: String,
     pub finish_reason: Option<String>,
     pub usage: Option<Usage>,
+    pub search_results: Option<serde_json::Value>,
 }
 
 impl Completion {
@@ -159,11 +170,15 @@ impl Completion {
         if d.finish_reason.is_some() {
             self.finish_reason = d.finish_reason;
         }
+        if d.search_results.is_some() {
+            self.search_results = d.search_results;
+        }
     }
 
-    /// `chat.completion` JSON; `reasoning_content` is null when the model did not think.
+    /// `chat.completion` JSON; `reasoning_content` is null when the model did not think;
+    /// `search_results` (a USTB extension) is present only when the server sent some.
     pub fn to_json(&self, id: &str, created: u64, model: &str) -> String {
-        serde_json::json!({
+        let mut v = serde_json::json!({
             "id": id,
             "object": "chat.completion",
             "created": created,
@@ -181,8 +196,11 @@ impl Completion {
                 "finish_reason": self.finish_reason.as_deref().unwrap_or("stop"),
             }],
             "usage": self.usage,
-        })
-        .to_string()
+        });
+        if let Some(results) = &self.search_results {
+            v["search_results"] = results.clone();
+        }
+        v.to_string()
     }
 }
 
@@ -192,7 +210,7 @@ mod tests {
     use serde_json::Value;
 
     fn delta(r: &str, c: &str, f: Option<&str>) -> Delta {
-        Delta { reasoning: r.into(), content: c.into(), finish_reason: f.map(Into::into), usage: None }
+        Delta { reasoning: r.into(), content: c.into(), finish_reason: f.map(Into::into), ..Delta::default() }
     }
 
     #[test]
