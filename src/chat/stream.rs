@@ -178,7 +178,9 @@ impl ChatStream {
                 return Error::from_envelope(env.e, &env.m, Some(status));
             }
         }
-        let mut err = Error::new(ErrorKind::HttpStatus, format!("HTTP status {status}: {}", excerpt(&text)));
+        // The site answers a missing login with a redirect to the university's sign-in page.
+        let hint = if (300..400).contains(&status) { " (a redirect: usually the login cookie is missing or expired)" } else { "" };
+        let mut err = Error::new(ErrorKind::HttpStatus, format!("HTTP status {status}{hint}: {}", excerpt(&text)));
         err.http_status = Some(status);
         err
     }
