@@ -159,3 +159,16 @@ fn mutated_replies_never_crash() {
     assert!(outcomes.get("ok").copied().unwrap_or(0) > 10, "{outcomes:?}");
     assert!(outcomes.len() >= 4, "{outcomes:?}");
 }
+
+#[test]
+fn redirects_are_not_followed_and_are_explained() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (url, server) = serve(rx);
+    tx.send(b"HTTP/1.1 302 Found\r\nLocation: https://sso.ustb.edu.cn/login\r\nContent-Length: 0\r\n\r\n".to_vec()).unwrap();
+    drop(tx);
+    let c = client(&json!({ "base_url": url, "vjuid_login": LOGIN, "max_retries": 0 })).unwrap();
+    let f = create(&c, &user("hi")).unwrap_err();
+    assert_eq!((f.status, f.http_status), (ustb_status::USTB_HTTP_STATUS, 302));
+    assert!(f.message.contains("login cookie"), "{}", f.message);
+    server.join().unwrap();
+}
