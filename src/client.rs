@@ -232,16 +232,10 @@ impl Client {
     /// issues an `easy_session`, which the client keeps (see `cookies_json`).
     pub fn user_info(&self) -> Result<String> {
         let token = CancelToken::default();
-        let reply = self.wire.send("GET", USER_INFO_PATH, None, &token)?;
+        let reply = self.wire.send("GET", USER_INFO_PATH, None, &token)?.check_status(&token)?;
         let status = reply.status;
         let body = reply.read_all(&token, 1 << 20)?;
-        let text = String::from_utf8_lossy(&body);
-        if !(200..300).contains(&status) {
-            let mut e = Error::new(crate::error::ErrorKind::HttpStatus, format!("HTTP status {status} from {USER_INFO_PATH}"));
-            e.http_status = Some(status);
-            return Err(e);
-        }
-        Ok(Envelope::parse(&text)?.into_data(Some(status))?.to_string())
+        Ok(Envelope::parse(&String::from_utf8_lossy(&body))?.into_data(Some(status))?.to_string())
     }
 }
 

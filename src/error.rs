@@ -95,6 +95,10 @@ impl Error {
         Error::new(ErrorKind::Protocol, message)
     }
 
+    pub fn cancelled() -> Error {
+        Error::new(ErrorKind::Cancelled, "the request was cancelled")
+    }
+
     /// The detail as JSON: `{"type","message","e","m","http_status"}` (absent values are null).
     pub fn detail_json(&self) -> String {
         serde_json::json!({

@@ -9,13 +9,13 @@ use serde_json::Value;
 use super::decode::{Decoder, Delta, Usage};
 use super::output::{ChunkWriter, Completion};
 use super::request::UpstreamRequest;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::sse::{EventReader, ReadError};
 use crate::upstream::envelope::excerpt;
 use crate::upstream::http::body_error;
 use crate::upstream::multipart::{self, Multipart};
 use crate::upstream::transport::CancelScope;
-use crate::upstream::{CancelToken, Envelope, Reply, Wire, CHAT_PATH};
+use crate::upstream::{CancelToken, Envelope, Wire, CHAT_PATH};
 
 /// Non-stream bodies (error envelopes, moderation replies) larger than this are refused.
 const MAX_JSON_REPLY: usize = 4 << 20;
@@ -129,7 +129,7 @@ impl ChatStream {
                 }
                 Ok(None) => {}
                 Err(e) => {
-                    let e = if self.token.is_cancelled() { cancelled() } else { e };
+                    let e = if self.token.is_cancelled() { Error::cancelled() } else { e };
                     self.fail(e);
                 }
             }
@@ -139,7 +139,7 @@ impl ChatStream {
     /// A cancel wins over anything not yet read, but not over a reply already complete.
     fn check_cancel(&mut self) {
         if self.token.is_cancelled() && !matches!(self.state, State::Drained | State::Failed(_)) {
-            self.fail(cancelled());
+            self.fail(Error::cancelled());
         }
     }
 
@@ -155,10 +155,7 @@ impl ChatStream {
 
     /// Sends the request and sets up reading the reply.
     fn start(&mut self, form: Multipart) -> Result<Option<Delta>> {
-        let reply = self.wire.send("POST", CHAT_PATH, Some(&form), &self.token)?;
-        if !(200..300).contains(&reply.status) {
-            return Err(self.http_status_error(reply));
-        }
+        let reply = self.wire.send("POST", CHAT_PATH, Some(&form), &self.token)?.check_status(&self.token)?;
         if reply.is_event_stream() {
             self.state = State::Reading(EventReader::new(reply.body));
             return Ok(None);
@@ -166,23 +163,6 @@ impl ChatStream {
         let body = reply.read_all(&self.token, MAX_JSON_REPLY)?;
         self.drain();
         moderation_or_error(&body).map(Some)
-    }
-
-    fn http_status_error(&self, reply: Reply) -> Error {
-        let status = reply.status;
-        let body = reply.read_all(&self.token, 64 << 10).unwrap_or_default();
-        let text = String::from_utf8_lossy(&body);
-        // Some gateways put an envelope in an error status; keep its words.
-        if let Ok(env) = Envelope::parse(&text) {
-            if env.e != 0 {
-                return Error::from_envelope(env.e, &env.m, Some(status));
-            }
-        }
-        // The site answers a missing login with a redirect to the university's sign-in page.
-        let hint = if (300..400).contains(&status) { " (a redirect: usually the login cookie is missing or expired)" } else { "" };
-        let mut err = Error::new(ErrorKind::HttpStatus, format!("HTTP status {status}{hint}: {}", excerpt(&text)));
-        err.http_status = Some(status);
-        err
     }
 }
 
@@ -209,13 +189,11 @@ fn moderation_or_error(body: &[u8]) -> Result<Delta> {
     }
 }
 
-fn cancelled() -> Error {
-    Error::new(ErrorKind::Cancelled, "the stream was cancelled")
-}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorKind;
 
     fn vector(name: &str) -> Vec<u8> {
         std::fs::read(format!("{}/tests/vectors/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()

@@ -8,6 +8,7 @@ use std::time::Duration;
 use ureq::http;
 use ureq::unversioned::resolver::DefaultResolver;
 
+use super::envelope::{excerpt, Envelope};
 use super::transport::{CancelScope, CancelToken, CancellableConnector};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -64,6 +65,28 @@ pub struct Reply {
 impl Reply {
     pub fn is_event_stream(&self) -> bool {
         self.content_type.to_ascii_lowercase().contains("text/event-stream")
+    }
+
+    /// The reply itself when its status is 2xx, else the error that status is: the server's
+    /// envelope if the body holds one, otherwise `HttpStatus` with the start of the body.
+    pub fn check_status(self, token: &CancelToken) -> Result<Reply> {
+        let status = self.status;
+        if (200..300).contains(&status) {
+            return Ok(self);
+        }
+        let body = self.read_all(token, 64 << 10).unwrap_or_default();
+        let text = String::from_utf8_lossy(&body);
+        // Some gateways put an envelope in an error status; keep its words.
+        if let Ok(env) = Envelope::parse(&text) {
+            if env.e != 0 {
+                return Err(Error::from_envelope(env.e, &env.m, Some(status)));
+            }
+        }
+        // The site answers a missing login with a redirect to the university's sign-in page.
+        let hint = if (300..400).contains(&status) { " (a redirect: usually the login cookie is missing or expired)" } else { "" };
+        let mut err = Error::new(ErrorKind::HttpStatus, format!("HTTP status {status}{hint}: {}", excerpt(&text)));
+        err.http_status = Some(status);
+        Err(err)
     }
 
     /// Reads the whole (non-stream) body, up to `limit` bytes.
@@ -147,7 +170,7 @@ impl Wire {
                     attempt += 1;
                     backoff(attempt, token);
                     if token.is_cancelled() {
-                        return Err(cancelled());
+                        return Err(Error::cancelled());
                     }
                 }
             }
@@ -217,10 +240,6 @@ impl Wire {
     }
 }
 
-fn cancelled() -> Error {
-    Error::new(ErrorKind::Cancelled, "the request was cancelled")
-}
-
 /// Sleeps 2^attempt × 100 ms (capped at 5 s) plus up to 50% jitter, waking early on cancel.
 fn backoff(attempt: u32, token: &CancelToken) {
     let base = 100u64.saturating_mul(1 << attempt.min(6)).min(5_000);
@@ -235,7 +254,7 @@ fn backoff(attempt: u32, token: &CancelToken) {
 fn send_error(e: ureq::Error, token: &CancelToken) -> (Error, bool) {
     use std::io::ErrorKind as Io;
     if token.is_cancelled() {
-        return (cancelled(), false);
+        return (Error::cancelled(), false);
     }
     match e {
         ureq::Error::Timeout(ureq::Timeout::Connect) => {
@@ -276,7 +295,7 @@ fn timeout_error(t: ureq::Timeout) -> Error {
 /// Maps a failure while the reply body is read (after the headers arrived).
 pub fn body_error(e: std::io::Error, token: &CancelToken) -> Error {
     if token.is_cancelled() {
-        return cancelled();
+        return Error::cancelled();
     }
     // ureq wraps its own errors (timeouts, bad chunking) in io::Error.
     let inner = e.get_ref().and_then(|i| i.downcast_ref::<ureq::Error>());
