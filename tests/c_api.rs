@@ -547,16 +547,12 @@ fn retries_reach_a_server_that_comes_up_late() {
     let c = client(&json!({ "base_url": format!("http://127.0.0.1:{port}"), "vjuid_login": LOGIN, "max_retries": 4 })).unwrap();
     let late = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(150));
-        emulator_with_addr(&format!("127.0.0.1:{port}"))
+        emulator_at(Config::default(), &format!("127.0.0.1:{port}"))
     });
     let v = create(&c, &user("hi"));
     let emu = late.join().unwrap();
     assert!(v.is_ok(), "{v:?}");
     assert_eq!(emu.requests().len(), 1);
-}
-
-fn emulator_with_addr(addr: &str) -> ustb_openai::emulator::Emulator {
-    ustb_openai::emulator::Emulator::start(Config::default(), addr).expect("emulator starts")
 }
 
 #[test]

@@ -18,7 +18,11 @@ pub fn emulator() -> Emulator {
 }
 
 pub fn emulator_with(config: Config) -> Emulator {
-    Emulator::start(config, "127.0.0.1:0").expect("emulator starts")
+    emulator_at(config, "127.0.0.1:0")
+}
+
+pub fn emulator_at(config: Config, addr: &str) -> Emulator {
+    Emulator::start(config, addr).expect("emulator starts")
 }
 
 /// An owned `ustb_client`, freed on drop.
