@@ -21,6 +21,18 @@
 #include <stdint.h>
 
 /**
+ * A request JSON larger than this is refused before it is parsed: even fully escaped, a
+ * context under `MAX_CONTEXT_CHARS` is a fraction of it.
+ */
+#define MAX_REQUEST_BYTES (16 << 20)
+
+/**
+ * What `chat_create` and `collect` hold at most (content plus reasoning): far above the
+ * longest reply seen (≈ 200 kB), far below what would hurt a host process.
+ */
+#define DEFAULT_MAX_REPLY_BYTES (64 << 20)
+
+/**
  * Major version, as in `ustb_version()`.
  */
 #define USTB_VERSION_MAJOR 0
@@ -34,6 +46,11 @@
  * Patch version.
  */
 #define USTB_VERSION_PATCH 0
+
+/**
+ * The longest cookie value accepted (real ones are a few dozen characters).
+ */
+#define Cookies_MAX_VALUE 4096
 
 /**
  * The result of every fallible call. `USTB_OK` is 0; `USTB_END_OF_STREAM` and `USTB_STOPPED`
@@ -140,9 +157,12 @@ typedef struct ustb_error ustb_error;
 /**
  * One streamed chat reply.
  *
- * Thread-safety: read it (`ustb_chat_stream_next`, `ustb_chat_stream_for_each`) from one
- * thread at a time; the thread may change between calls. `ustb_chat_stream_cancel` may be
- * called from any thread at any time until `ustb_chat_stream_free`.
+ * Thread-safety: read it (`ustb_chat_stream_next`, `_collect`, `_for_each`) from one
+ * thread at a time; the thread may change between calls. A read that starts while another
+ * read of the same stream is running (from another thread, or from the stream's own
+ * `for_each` callback) does not wait: it returns `USTB_INVALID_ARGUMENT` ("the stream is
+ * busy") at once and leaves the stream as it was. `ustb_chat_stream_cancel` may be called
+ * from any thread at any time until `ustb_chat_stream_free`, including from the callback.
  */
 typedef struct ustb_stream ustb_stream;
 
@@ -191,7 +211,10 @@ void ustb_string_free(char *s);
  * Returns `USTB_OK`, `USTB_INVALID_ARGUMENT`, `USTB_INVALID_REQUEST` (both before any
  * network traffic), or a network/server error: `USTB_CONNECT_ERROR`, `USTB_TIMEOUT`,
  * `USTB_CONNECTION_LOST`, `USTB_HTTP_STATUS`, `USTB_API_ERROR`, `USTB_AUTH_ERROR`,
- * `USTB_PROTOCOL_ERROR`, `USTB_TRUNCATED`, `USTB_TOO_LARGE`. Thread-safe.
+ * `USTB_PROTOCOL_ERROR`, `USTB_TRUNCATED`, `USTB_TOO_LARGE` (an event over 16 MiB, or a
+ * reply over the client's `max_reply_bytes`). Thread-safe. Not cancellable (use
+ * `ustb_chat_stream_open` + `ustb_chat_stream_collect` for that); bounded by the client's
+ * timeouts.
  *
  * # Safety
  * Pointers are NULL or valid; strings are NUL-terminated.
@@ -227,7 +250,9 @@ ustb_status ustb_chat_stream_open(const ustb_client *client, const char *request
  * `*chunk_out` NULL: `USTB_CANCELLED`, `USTB_TRUNCATED` (ended before a finish_reason),
  * `USTB_CONNECTION_LOST`, `USTB_TIMEOUT`, `USTB_PROTOCOL_ERROR`, `USTB_API_ERROR`,
  * `USTB_AUTH_ERROR`, `USTB_HTTP_STATUS`, `USTB_CONNECT_ERROR`, `USTB_TOO_LARGE`,
- * `USTB_INVALID_ARGUMENT`. After an error, later calls return the same error.
+ * `USTB_INVALID_ARGUMENT`. After an error, later calls return the same error. While another
+ * read of this stream runs (e.g. this is called from its own `for_each` callback) it returns
+ * `USTB_INVALID_ARGUMENT` ("the stream is busy") at once and changes nothing.
  *
  * # Safety
  * Pointers are NULL or valid; `stream` is not freed during the call.
@@ -240,7 +265,8 @@ ustb_status ustb_chat_stream_next(ustb_stream *stream, char **chunk_out, size_t 
  * thread makes it return `USTB_CANCELLED`. Texts already read with `next` are not included.
  *
  * `*json_out` receives a string owned by the caller (`ustb_string_free`); NULL on failure.
- * Returns what `ustb_chat_create` returns, and `USTB_CANCELLED`.
+ * Returns what `ustb_chat_create` returns (`USTB_TOO_LARGE` past `max_reply_bytes`, after
+ * which the stream stays failed), `USTB_CANCELLED`, and "busy" as `ustb_chat_stream_next`.
  *
  * # Safety
  * Pointers are NULL or valid; `stream` is not freed during the call.
@@ -252,6 +278,10 @@ ustb_status ustb_chat_stream_collect(ustb_stream *stream, char **json_out, ustb_
  * thread, until the reply is complete (`USTB_OK`), the callback returns non-zero
  * (`USTB_STOPPED`; the stream is then cancelled), or an error (as for
  * `ustb_chat_stream_next`). The stream is not freed by this call.
+ *
+ * Inside the callback, reading the same stream (`next`, `collect`, `for_each`) returns
+ * `USTB_INVALID_ARGUMENT` ("busy") at once; `ustb_chat_stream_cancel` works, and makes this
+ * call return `USTB_CANCELLED` after the callback returns.
  *
  * # Safety
  * Pointers are NULL or valid; `callback` is safe to call with `userdata`.
@@ -283,8 +313,10 @@ ustb_status ustb_chat_stream_callback(const ustb_client *client, const char *req
 ustb_status ustb_chunk_delta(const char *chunk_json, char **content_out, char **reasoning_out, char **finish_reason_out, ustb_error **error);
 
 /**
- * Cancels a stream: a `next`/`for_each` blocked in another thread (connecting, or waiting
- * on a silent server) returns `USTB_CANCELLED` promptly, and so does every later read.
+ * Cancels a stream: a `next`/`collect`/`for_each` running in another thread (connecting,
+ * waiting for headers, reading the body, or waiting on a silent server) returns
+ * `USTB_CANCELLED` promptly (the socket is shut down; a connect in progress notices within
+ * 10 ms), and so does every later read.
  * A reply that was already complete still ends with `USTB_END_OF_STREAM`. Idempotent,
  * thread-safe, never blocks; NULL is a no-op.
  *
@@ -343,13 +375,17 @@ void ustb_chat_stream_free(ustb_stream *stream);
  * `"easy_session=…; cookie_vjuid_login=…"` string, as copied from a browser),
  * `connect_timeout_ms` (default 10000), `idle_timeout_ms` (longest silence allowed while
  * waiting for or reading a reply, default 300000), `timeout_ms` (whole request, default none),
- * `max_retries` (connection-stage failures only, default 2, at most 10), `user_agent`,
- * `compose_id` (default 3) and `model` (default `"DeepSeek"`). Unknown keys are an error.
- * Environment proxy variables are ignored.
+ * `max_retries` (failures before the reply starts, including an unknown host name; default
+ * 2, at most 10), `user_agent` (at most 512 bytes), `compose_id` (default 3), `model`
+ * (default `"DeepSeek"`) and `max_reply_bytes` (the most `ustb_chat_create` and
+ * `ustb_chat_stream_collect` hold, content plus reasoning; default 67108864 = 64 MiB;
+ * streaming is not limited by it). Unknown keys are an error. Environment proxy variables
+ * are ignored. Sizes are checked first: the options JSON may be at most 64 KiB, `base_url`
+ * 2048 bytes, a cookie value 4096 bytes.
  *
  * On success `*client_out` is a new client, freed with `ustb_client_free`; on failure it is
  * NULL. Returns `USTB_OK` or `USTB_INVALID_ARGUMENT` (NULL `client_out`, invalid UTF-8, bad
- * JSON, unknown key, bad value).
+ * JSON, unknown key, bad value, too long). Messages never repeat cookie values.
  *
  * # Safety
  * Pointers are NULL or valid; `options_json` is NUL-terminated.
@@ -381,7 +417,8 @@ ustb_status ustb_client_cookies(const ustb_client *client, char **json_out, ustb
 /**
  * `GET /site/user_info`: the caller's profile (the envelope's `d`, as JSON). For a
  * cookieless visitor the server issues an `easy_session`, which the client keeps from then
- * on (see `ustb_client_cookies`). Blocks until the reply is read.
+ * on (see `ustb_client_cookies`). Blocks until the reply is read; not cancellable, but
+ * bounded by the client's `connect_timeout_ms`, `idle_timeout_ms` and `timeout_ms`.
  *
  * `*json_out` receives a string owned by the caller (`ustb_string_free`); NULL on failure.
  * Returns `USTB_OK`, `USTB_INVALID_ARGUMENT`, `USTB_CONNECT_ERROR`, `USTB_TIMEOUT`,

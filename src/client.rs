@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use crate::chat::request::{self, Defaults};
 use crate::chat::stream::ChatStream;
 use crate::error::{Error, Result};
+use crate::upstream::envelope::excerpt;
 use crate::upstream::{CancelToken, Cookies, Envelope, Wire, WireConfig, USER_INFO_PATH};
 
 pub const DEFAULT_BASE_URL: &str = "http://chat.ustb.edu.cn";
@@ -18,6 +19,13 @@ pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 10_000;
 /// The first token can take tens of seconds with deep thinking; allow a long silence.
 pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 300_000;
 pub const DEFAULT_MAX_RETRIES: u32 = 2;
+/// What `chat_create` and `collect` hold at most (content plus reasoning): far above the
+/// longest reply seen (≈ 200 kB), far below what would hurt a host process.
+pub const DEFAULT_MAX_REPLY_BYTES: u64 = 64 << 20;
+/// The options JSON and each string in it are checked against these before anything else.
+const MAX_OPTIONS_JSON: usize = 64 << 10;
+const MAX_URL: usize = 2048;
+const MAX_USER_AGENT: usize = 512;
 
 /// Client options, as parsed from the options JSON (see `Options::from_json`).
 #[derive(Debug, Clone)]
@@ -29,6 +37,7 @@ pub struct Options {
     pub timeout_ms: Option<u64>,
     pub max_retries: u32,
     pub user_agent: String,
+    pub max_reply_bytes: u64,
     pub defaults: Defaults,
 }
 
@@ -42,6 +51,7 @@ impl Default for Options {
             timeout_ms: None,
             max_retries: DEFAULT_MAX_RETRIES,
             user_agent: format!("ustb-openai/{}", env!("CARGO_PKG_VERSION")),
+            max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
             defaults: Defaults { compose_id: "3".into(), model: "DeepSeek".into() },
         }
     }
@@ -49,7 +59,7 @@ impl Default for Options {
 
 const KEYS: &[&str] = &[
     "base_url", "easy_session", "vjuid_login", "cookie", "connect_timeout_ms", "idle_timeout_ms",
-    "timeout_ms", "max_retries", "user_agent", "compose_id", "model",
+    "timeout_ms", "max_retries", "user_agent", "compose_id", "model", "max_reply_bytes",
 ];
 
 impl Options {
@@ -60,6 +70,12 @@ impl Options {
         if json.trim().is_empty() {
             return Ok(o);
         }
+        if json.len() > MAX_OPTIONS_JSON {
+            return Err(Error::invalid_argument(format!(
+                "options are {} bytes; at most {MAX_OPTIONS_JSON} are accepted",
+                json.len()
+            )));
+        }
         let value: Value = serde_json::from_str(json)
             .map_err(|e| Error::invalid_argument(format!("options are not valid JSON: {e}")))?;
         let Value::Object(map) = value else {
@@ -67,7 +83,8 @@ impl Options {
         };
         if let Some(bad) = map.keys().find(|k| !KEYS.contains(&k.as_str())) {
             return Err(Error::invalid_argument(format!(
-                "unknown option {bad:?}; known options: {}",
+                "unknown option {}; known options: {}",
+                excerpt(bad),
                 KEYS.join(", ")
             )));
         }
@@ -94,9 +111,14 @@ impl Options {
         if let Some(v) = opt_u64(&map, "max_retries", 0)? {
             o.max_retries = u32::try_from(v.min(10)).unwrap_or(10);
         }
+        if let Some(v) = opt_u64(&map, "max_reply_bytes", 1)? {
+            o.max_reply_bytes = v;
+        }
         if let Some(v) = opt_str(&map, "user_agent")? {
-            if v.is_empty() || v.chars().any(|c| c.is_control()) {
-                return Err(Error::invalid_argument("user_agent must be non-empty printable text"));
+            if v.is_empty() || v.len() > MAX_USER_AGENT || v.chars().any(|c| c.is_control()) {
+                return Err(Error::invalid_argument(format!(
+                    "user_agent must be non-empty printable text of at most {MAX_USER_AGENT} bytes"
+                )));
             }
             o.user_agent = v.to_string();
         }
@@ -133,6 +155,9 @@ fn opt_u64(map: &Map<String, Value>, key: &str, min: u64) -> Result<Option<u64>>
 
 /// `http://host[:port]` without a trailing slash; plain http only (the upstream has no TLS).
 fn base_url(url: &str) -> Result<String> {
+    if url.len() > MAX_URL {
+        return Err(Error::invalid_argument(format!("base_url is longer than {MAX_URL} bytes")));
+    }
     let trimmed = url.trim().trim_end_matches('/');
     let rest = trimmed.strip_prefix("http://").ok_or_else(|| {
         Error::invalid_argument(format!("base_url must start with http:// (got {url:?}); https is not supported"))
@@ -145,6 +170,12 @@ fn base_url(url: &str) -> Result<String> {
 
 /// `easy_session=…; cookie_vjuid_login=…` as copied from a browser; other cookies are ignored.
 fn parse_cookie_header(raw: &str) -> Result<Cookies> {
+    if raw.len() > 2 * Cookies::MAX_VALUE {
+        return Err(Error::invalid_argument(format!(
+            "option \"cookie\" is longer than {} bytes",
+            2 * Cookies::MAX_VALUE
+        )));
+    }
     let mut c = Cookies::default();
     for pair in raw.split(';') {
         let pair = pair.trim();
@@ -166,17 +197,14 @@ fn parse_cookie_header(raw: &str) -> Result<Cookies> {
 /// The seed's rule for easy_session, and no characters that could break the header.
 /// Messages never include the values: they are secrets.
 fn check_cookies(c: &Cookies) -> Result<()> {
-    if let Some(s) = c.easy_session.as_deref() {
-        if s.len() != 32 || !s.chars().all(|ch| ch.is_ascii_alphanumeric()) {
-            return Err(Error::invalid_argument("easy_session must be 32 alphanumeric characters"));
-        }
+    if c.easy_session.as_deref().is_some_and(|s| !Cookies::valid_easy_session(s)) {
+        return Err(Error::invalid_argument("easy_session must be 32 alphanumeric characters"));
     }
-    if let Some(v) = c.vjuid_login.as_deref() {
-        if v.is_empty() || !v.chars().all(|ch| ch.is_ascii_graphic() && ch != ';' && ch != ',') {
-            return Err(Error::invalid_argument(
-                "vjuid_login must be a non-empty cookie value (printable ASCII, no ';' or ',')",
-            ));
-        }
+    if c.vjuid_login.as_deref().is_some_and(|v| !Cookies::valid_vjuid_login(v)) {
+        return Err(Error::invalid_argument(format!(
+            "vjuid_login must be a non-empty cookie value of at most {} characters (printable ASCII, no ';' or ',')",
+            Cookies::MAX_VALUE
+        )));
     }
     Ok(())
 }
@@ -186,6 +214,7 @@ fn check_cookies(c: &Cookies) -> Result<()> {
 pub struct Client {
     wire: Arc<Wire>,
     defaults: Arc<Defaults>,
+    max_reply_bytes: u64,
 }
 
 impl Client {
@@ -198,7 +227,11 @@ impl Client {
             max_retries: options.max_retries,
             user_agent: options.user_agent,
         };
-        Client { wire: Arc::new(Wire::new(config, options.cookies)), defaults: Arc::new(options.defaults) }
+        Client {
+            wire: Arc::new(Wire::new(config, options.cookies)),
+            defaults: Arc::new(options.defaults),
+            max_reply_bytes: options.max_reply_bytes,
+        }
     }
 
     pub fn from_json(options: &str) -> Result<Client> {
@@ -208,7 +241,7 @@ impl Client {
     /// Opens a streamed chat. The request is validated now; it is sent on the first read.
     pub fn chat_stream(&self, request_json: &str) -> Result<ChatStream> {
         let req = request::parse(request_json, &self.defaults)?;
-        Ok(ChatStream::new(self.wire.clone(), &req))
+        Ok(ChatStream::new(self.wire.clone(), &req, self.max_reply_bytes))
     }
 
     /// A whole `chat.completion` JSON.
@@ -230,12 +263,16 @@ impl Client {
 
     /// `GET /site/user_info`: the caller's profile (`d`). For a cookieless visitor the server
     /// issues an `easy_session`, which the client keeps (see `cookies_json`).
+    /// Not cancellable: bounded by the connect, idle and total timeouts.
     pub fn user_info(&self) -> Result<String> {
         let token = CancelToken::default();
-        let reply = self.wire.send("GET", USER_INFO_PATH, None, &token)?.check_status(&token)?;
-        let status = reply.status;
-        let body = reply.read_all(&token, 1 << 20)?;
-        Ok(Envelope::parse(&String::from_utf8_lossy(&body))?.into_data(Some(status))?.to_string())
+        let info = || -> Result<String> {
+            let reply = self.wire.send("GET", USER_INFO_PATH, None, &token)?.check_status()?;
+            let status = reply.status;
+            let body = reply.body.read_all(1 << 20)?;
+            Ok(Envelope::parse(&String::from_utf8_lossy(&body))?.into_data(Some(status))?.to_string())
+        };
+        info().map_err(|e| self.wire.redact(e))
     }
 }
 
@@ -271,6 +308,27 @@ mod tests {
             let err = Options::from_json(bad).unwrap_err();
             assert_eq!(err.kind, ErrorKind::InvalidArgument, "{bad}");
         }
+    }
+
+    #[test]
+    fn oversized_options_are_refused_up_front_without_echo() {
+        let big = "x".repeat(10 << 20);
+        for key in ["user_agent", "vjuid_login", "base_url", "cookie"] {
+            let value = if key == "base_url" { format!("http://h/{big}") } else { big.clone() };
+            let err = Options::from_json(&serde_json::json!({ key: value }).to_string()).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::InvalidArgument, "{key}");
+            assert!(err.message.len() < 1024, "{key}: {} bytes", err.message.len());
+        }
+        let err = Options::from_json(&format!("{{\"{big}\": 1}}")).unwrap_err();
+        assert!(err.message.len() < 1024);
+        // Under the JSON cap, each field still has its own bound, and a long key is cut.
+        let err = Options::from_json(&serde_json::json!({ "user_agent": "u".repeat(600) }).to_string()).unwrap_err();
+        assert!(err.message.contains("512"));
+        let err = Options::from_json(&format!("{{\"{}\": 1}}", "k".repeat(5000))).unwrap_err();
+        assert!(err.message.len() < 1024);
+        let err = Options::from_json(r#"{"max_reply_bytes": 0}"#).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidArgument);
+        assert_eq!(Options::from_json(r#"{"max_reply_bytes": 5}"#).unwrap().max_reply_bytes, 5);
     }
 
     #[test]

@@ -120,4 +120,83 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// Carries a library error through `Read` (kind `Other`, never `Interrupted`).
+impl From<Error> for std::io::Error {
+    fn from(e: Error) -> std::io::Error {
+        std::io::Error::other(e)
+    }
+}
+
+impl Error {
+    /// The library error inside an `io::Error` made by `From<Error>`, else a lost connection.
+    pub fn from_io(e: std::io::Error) -> Error {
+        match e.get_ref().and_then(|inner| inner.downcast_ref::<Error>()) {
+            Some(inner) => inner.clone(),
+            None => Error::new(ErrorKind::ConnectionLost, format!("the connection broke during the reply: {e}")),
+        }
+    }
+
+    pub fn too_large(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::TooLarge, message)
+    }
+
+    /// Replaces each secret (and its JSON/Debug-escaped form) in the texts this error reports,
+    /// and a secret's start left at the end of a cut excerpt. Secrets shorter than
+    /// `MIN_SECRET` are left alone: they would match ordinary words.
+    pub fn redact(mut self, secrets: &[&str]) -> Error {
+        for s in secrets.iter().filter(|s| s.len() >= MIN_SECRET) {
+            self.message = redact_text(&self.message, s);
+            if let Some(m) = self.api_message.take() {
+                self.api_message = Some(redact_text(&m, s));
+            }
+        }
+        self
+    }
+}
+
+const MIN_SECRET: usize = 4;
+const REDACTED: &str = "<redacted>";
+
+fn redact_text(text: &str, secret: &str) -> String {
+    let escaped = format!("{secret:?}");
+    let escaped = &escaped[1..escaped.len() - 1];
+    let mut out = text.to_string();
+    for form in [secret, escaped] {
+        out = out.replace(form, REDACTED);
+        // `excerpt` cuts at 120 characters and adds "…": a secret's start may sit right before it.
+        for cut in ["…", "\"…"] {
+            let found = (MIN_SECRET..form.len()).rev().find_map(|k| {
+                let tail = format!("{}{cut}", form.get(..k)?);
+                out.contains(&tail).then_some(tail)
+            });
+            if let Some(tail) = found {
+                out = out.replace(&tail, &format!("{REDACTED}{cut}"));
+            }
+        }
+    }
+    out
+}
+
 pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_covers_whole_escaped_and_cut_secrets() {
+        let secret = "Sekret\"Value-42abc";
+        let mut e = Error::new(ErrorKind::Protocol, format!("body: {secret} and {secret:?}"));
+        e.api_message = Some(format!("m={secret}"));
+        let e = e.redact(&[secret, "ab"]);
+        assert!(!e.message.contains("Sekret"), "{}", e.message);
+        assert!(!e.api_message.as_deref().unwrap().contains("Sekret"));
+        assert!(e.message.contains("<redacted>"));
+        // An excerpt cut inside the secret leaves only its start: that goes too.
+        let cut = Error::new(ErrorKind::Protocol, "x=\"Sekret\\\"Va\"…").redact(&[secret]);
+        assert!(!cut.message.contains("Sekret"), "{}", cut.message);
+        // Short values are left alone (they would match ordinary words).
+        let short = Error::new(ErrorKind::Protocol, "ab cd").redact(&["ab"]);
+        assert_eq!(short.message, "ab cd");
+    }
+}

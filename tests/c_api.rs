@@ -207,13 +207,26 @@ fn not_logged_in_is_an_auth_error() {
 
 #[test]
 fn server_4028_is_an_api_error() {
-    let emu = emulator();
+    // An emulator with a smaller context than the library's own limit, so the server refuses.
+    let emu = emulator_with(Config { max_context_chars: 1000, ..Config::default() });
     let c = login_client(&emu);
-    // Past the emulator's context limit but short of the library's own refusal.
-    let f = create(&c, &user(&"长".repeat(221_000))).unwrap_err();
+    let f = create(&c, &user(&"长".repeat(1000))).unwrap_err();
     assert_eq!(f.status, ustb_status::USTB_API_ERROR);
     assert_eq!((f.api_code, f.http_status), (4028, 200));
     assert_eq!(f.detail["m"], "history参数异常");
+}
+
+#[test]
+fn library_and_emulator_share_the_context_limit() {
+    let emu = emulator();
+    let c = login_client(&emu);
+    let limit = ustb_openai::chat::request::MAX_CONTEXT_CHARS;
+    // One character short of the limit: the library sends it and the emulator answers.
+    let reply = create(&c, &user(&"长".repeat(limit - 1))).unwrap();
+    assert_eq!(reply["choices"][0]["finish_reason"], "stop");
+    // At the limit: refused by the library before any traffic.
+    let f = create(&c, &user(&"长".repeat(limit))).unwrap_err();
+    assert_eq!(f.status, ustb_status::USTB_INVALID_REQUEST);
 }
 
 #[test]

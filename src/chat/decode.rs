@@ -64,6 +64,9 @@ enum Think {
 
 const OPEN: &str = "<think>";
 const CLOSE: &str = "</think>";
+/// Leading whitespace held back while a `<think>` may still open. Past this much, the reply
+/// is taken as plain content: holding more would make every event copy it again.
+const MAX_HELD_WHITESPACE: usize = 4096;
 
 pub struct Decoder {
     form: Form,
@@ -192,7 +195,7 @@ impl Decoder {
                     } else if !trimmed.is_empty() && OPEN.starts_with(trimmed) {
                         self.pending = rest.to_string(); // maybe a split "<think>"
                         break;
-                    } else if trimmed.is_empty() {
+                    } else if trimmed.is_empty() && rest.len() <= MAX_HELD_WHITESPACE {
                         self.pending = rest.to_string();
                         break;
                     } else {
@@ -381,5 +384,29 @@ mod tests {
         let ev = serde_json::json!({"e":0,"m":"","d":{"answer":"ignored","ext":{"original_stream":inner}}}).to_string();
         let (r, c, f, _) = run(&[&ev]).unwrap();
         assert_eq!((r.as_str(), c.as_str(), f.as_deref()), ("<x/>", "｜DSML｜<tool>", Some("stop")));
+    }
+
+    #[test]
+    fn whitespace_only_answers_hold_back_a_bounded_amount() {
+        let mut dec = Decoder::new();
+        let event = serde_json::json!({"e": 0, "m": "", "d": {"answer": " ".repeat(1000)}}).to_string();
+        let mut passed = 0;
+        for _ in 0..1000 {
+            passed += dec.feed(&event).unwrap().content.len();
+            assert!(dec.pending.len() <= MAX_HELD_WHITESPACE, "held {}", dec.pending.len());
+        }
+        passed += dec.finish(false).unwrap().content.len();
+        assert_eq!(passed, 1000 * 1000, "no whitespace is lost");
+    }
+
+    #[test]
+    fn think_after_some_leading_whitespace_still_opens_reasoning() {
+        let (r, c, _, _) = run(&[
+            r#"{"e":0,"m":"","d":{"answer":"\n\n "}}"#,
+            r#"{"e":0,"m":"","d":{"answer":"<thi"}}"#,
+            r#"{"e":0,"m":"","d":{"answer":"nk>想</think>答"}}"#,
+        ])
+        .unwrap();
+        assert_eq!((r.as_str(), c.as_str()), ("想", "答"));
     }
 }

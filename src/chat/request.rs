@@ -6,12 +6,19 @@
 //! dropped; same-role neighbours are merged. Whatever cannot be made to fit is refused here,
 //! before any network traffic.
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 
-/// Contexts at least this long failed upstream at once with 4028 (≈223k characters).
+/// Contexts at least this long failed upstream at once with 4028 (≈223k characters). The
+/// emulator refuses from the same figure.
 pub const MAX_CONTEXT_CHARS: usize = 223_000;
+
+/// A request JSON larger than this is refused before it is parsed: even fully escaped, a
+/// context under `MAX_CONTEXT_CHARS` is a fraction of it.
+pub const MAX_REQUEST_BYTES: usize = 16 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -86,6 +93,12 @@ pub fn upstream_model(name: &str) -> &str {
 
 /// Parses and normalises a chat-completions request.
 pub fn parse(json: &str, defaults: &Defaults) -> Result<UpstreamRequest> {
+    if json.len() > MAX_REQUEST_BYTES {
+        return Err(Error::invalid_request(format!(
+            "the request JSON is {} bytes; at most {MAX_REQUEST_BYTES} are accepted",
+            json.len()
+        )));
+    }
     let value: Value = serde_json::from_str(json)
         .map_err(|e| Error::invalid_argument(format!("request is not valid JSON: {e}")))?;
     let Value::Object(req) = value else {
@@ -159,6 +172,8 @@ fn messages(req: &Map<String, Value>) -> Result<Vec<Turn>> {
         None => return Err(Error::invalid_request("\"messages\" is missing")),
     };
     let mut turns = Vec::with_capacity(list.len());
+    let mut total_chars = 0usize;
+    let mut tool_names: Option<HashMap<&str, &str>> = None;
     for (i, msg) in list.iter().enumerate() {
         let Value::Object(msg) = msg else {
             return Err(Error::invalid_request(format!("messages[{i}] must be an object")));
@@ -172,16 +187,37 @@ fn messages(req: &Map<String, Value>) -> Result<Vec<Turn>> {
             "system" | "developer" => (None, text),
             "user" => (Some(Role::User), text),
             "assistant" => (Some(Role::Assistant), text),
-            "tool" | "function" => (Some(Role::User), tool_result(msg, list, &text)),
+            "tool" | "function" => {
+                let names = tool_names.get_or_insert_with(|| tool_call_names(list));
+                (Some(Role::User), tool_result(msg, names, &text))
+            }
             other => {
                 return Err(Error::invalid_request(format!(
                     "messages[{i}].role {other:?} is not one of system, developer, user, assistant, tool"
                 )))
             }
         };
+        // Checked as the texts are read, so an oversized request fails before more work.
+        if !turn.1.trim().is_empty() {
+            total_chars += turn.1.chars().count();
+            if total_chars >= MAX_CONTEXT_CHARS {
+                return Err(Error::invalid_request(format!(
+                    "the conversation has at least {total_chars} characters; the server refuses {MAX_CONTEXT_CHARS} or more"
+                )));
+            }
+        }
         turns.push(turn);
     }
     Ok(turns)
+}
+
+/// Tool call id → function name, over every assistant message's `tool_calls`.
+fn tool_call_names(all: &[Value]) -> HashMap<&str, &str> {
+    all.iter()
+        .filter_map(|m| m.get("tool_calls")?.as_array())
+        .flatten()
+        .filter_map(|c| Some((c.get("id")?.as_str()?, c.get("function")?.get("name")?.as_str()?)))
+        .collect()
 }
 
 /// A string, null, or a list of `{"type":"text","text":…}` parts (joined with "\n").
@@ -223,15 +259,9 @@ fn flatten(content: Option<&Value>, i: usize) -> Result<String> {
 
 /// `[工具 NAME 执行结果]\n…`, naming the tool by `name`, or by the assistant tool call the
 /// result answers (`tool_call_id`), else by the id itself.
-fn tool_result(msg: &Map<String, Value>, all: &[Value], text: &str) -> String {
+fn tool_result(msg: &Map<String, Value>, names: &HashMap<&str, &str>, text: &str) -> String {
     let call_id = msg.get("tool_call_id").and_then(Value::as_str);
-    let by_call = call_id.and_then(|id| {
-        all.iter()
-            .filter_map(|m| m.get("tool_calls")?.as_array())
-            .flatten()
-            .find(|c| c.get("id").and_then(Value::as_str) == Some(id))
-            .and_then(|c| c.get("function")?.get("name")?.as_str())
-    });
+    let by_call = call_id.and_then(|id| names.get(id).copied());
     let name = msg.get("name").and_then(Value::as_str).or(by_call).or(call_id).unwrap_or("tool");
     format!("[工具 {name} 执行结果]\n{text}")
 }
@@ -239,12 +269,10 @@ fn tool_result(msg: &Map<String, Value>, all: &[Value], text: &str) -> String {
 fn normalise(turns: Vec<Turn>) -> Result<(String, Vec<(Role, String)>)> {
     let mut systems: Vec<String> = Vec::new();
     let mut merged: Vec<(Role, String)> = Vec::new();
-    let mut total_chars = 0usize;
     for (role, text) in turns {
         if text.trim().is_empty() {
             continue;
         }
-        total_chars += text.chars().count();
         match role {
             None => systems.push(text),
             Some(role) => match merged.last_mut() {
@@ -264,11 +292,6 @@ fn normalise(turns: Vec<Turn>) -> Result<(String, Vec<(Role, String)>)> {
         return Err(Error::invalid_request(
             "the last message must be from the user (the server answers only a user turn)",
         ));
-    }
-    if total_chars >= MAX_CONTEXT_CHARS {
-        return Err(Error::invalid_request(format!(
-            "the conversation has {total_chars} characters; the server refuses {MAX_CONTEXT_CHARS} or more"
-        )));
     }
     let content = if systems.is_empty() {
         last_text
@@ -408,5 +431,34 @@ mod tests {
         let a = chat_only_id();
         assert_ne!(a, chat_only_id());
         assert!(a.len() >= 32 + 13 && a.chars().all(|c| c.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn many_tool_messages_are_checked_in_linear_time() {
+        // 40k tool results answering 40k calls: this took minutes when each result searched
+        // every message for its call. Run on a worker with a deadline far above linear cost.
+        let mut messages = vec![json!({"role": "user", "content": "go"})];
+        let calls: Vec<Value> =
+            (0..40_000).map(|i| json!({"id": format!("c{i}"), "type": "function", "function": {"name": "f", "arguments": "{}"}})).collect();
+        messages.push(json!({"role": "assistant", "content": null, "tool_calls": calls}));
+        for i in 0..40_000 {
+            messages.push(json!({"role": "tool", "tool_call_id": format!("c{i}"), "content": "1"}));
+        }
+        let body = json!({ "messages": messages }).to_string();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(parse(&body, &defaults()).map(|r| r.content.len()));
+        });
+        let got = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("parse finishes (linear)");
+        // 40k results of "[工具 f 执行结果]\n1" exceed the context: refused, before any traffic.
+        assert_eq!(got.unwrap_err().kind, ErrorKind::InvalidRequest);
+    }
+
+    #[test]
+    fn oversized_request_json_is_refused_before_parsing() {
+        let body = format!("{{\"messages\":[{{\"role\":\"user\",\"content\":\"{}\"}}]}}", "a".repeat(MAX_REQUEST_BYTES));
+        let e = parse(&body, &defaults()).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidRequest);
+        assert!(e.message.len() < 200);
     }
 }

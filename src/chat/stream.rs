@@ -11,10 +11,10 @@ use super::output::{ChunkWriter, Completion};
 use super::request::UpstreamRequest;
 use crate::error::{Error, Result};
 use crate::sse::{EventReader, ReadError};
+use crate::upstream::body::Body;
 use crate::upstream::envelope::excerpt;
-use crate::upstream::http::body_error;
+use crate::upstream::http::LOGIN_HINT;
 use crate::upstream::multipart::{self, Multipart};
-use crate::upstream::transport::CancelScope;
 use crate::upstream::{CancelToken, Envelope, Wire, CHAT_PATH};
 
 /// Non-stream bodies (error envelopes, moderation replies) larger than this are refused.
@@ -22,7 +22,7 @@ const MAX_JSON_REPLY: usize = 4 << 20;
 
 enum State {
     NotSent(Multipart),
-    Reading(EventReader<ureq::BodyReader<'static>>),
+    Reading(EventReader<Body>),
     /// Body done; what is left are queued chunks.
     Drained,
     Failed(Error),
@@ -36,11 +36,13 @@ pub struct ChatStream {
     writer: ChunkWriter,
     /// Reported by the server at any point; handed out at the end.
     usage: Option<Usage>,
+    /// The most `collect` holds (content plus reasoning bytes).
+    max_reply_bytes: u64,
 }
 
 impl ChatStream {
     /// Prepares the stream; nothing is sent until the first `next_delta`/`next_chunk`.
-    pub fn new(wire: Arc<Wire>, req: &UpstreamRequest) -> ChatStream {
+    pub fn new(wire: Arc<Wire>, req: &UpstreamRequest, max_reply_bytes: u64) -> ChatStream {
         let fields = req.form_fields();
         let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         ChatStream {
@@ -50,6 +52,7 @@ impl ChatStream {
             decoder: Decoder::new(),
             writer: ChunkWriter::new(&req.model_name, req.include_usage),
             usage: None,
+            max_reply_bytes,
         }
     }
 
@@ -76,8 +79,16 @@ impl ChatStream {
     /// Reads the (rest of the) reply into a `chat.completion` JSON.
     pub fn collect(&mut self) -> Result<String> {
         let mut completion = Completion::default();
+        let limit = usize::try_from(self.max_reply_bytes).unwrap_or(usize::MAX);
         while let Some(delta) = self.next_delta()? {
             completion.add(delta);
+            if completion.content.len() + completion.reasoning.len() > limit {
+                let e = Error::too_large(format!(
+                    "the reply exceeds max_reply_bytes ({limit} bytes); raise the option or read it as a stream"
+                ));
+                self.fail(e.clone());
+                return Err(e);
+            }
         }
         completion.usage = self.usage;
         Ok(completion.to_json(self.writer.id(), self.writer.created(), self.writer.model()))
@@ -85,8 +96,9 @@ impl ChatStream {
 
     /// The next delta that carries something, `Ok(None)` at the end.
     fn next_delta(&mut self) -> Result<Option<Delta>> {
-        self.check_cancel();
         loop {
+            // Also between events: a server flooding empty events must not outrun a cancel.
+            self.check_cancel();
             let step = match &mut self.state {
                 State::Failed(e) => return Err(e.clone()),
                 State::Drained => return Ok(None),
@@ -95,7 +107,6 @@ impl ChatStream {
                     self.start(form)
                 }
                 State::Reading(reader) => {
-                    let _scope = CancelScope::enter(&self.token);
                     match reader.next_event() {
                         Ok(Some(event)) => self.decoder.feed(&event.data).map(Some),
                         Ok(None) => {
@@ -103,7 +114,7 @@ impl ChatStream {
                             self.drain();
                             self.decoder.finish(mid).map(Some)
                         }
-                        Err(ReadError::Io(e)) => Err(body_error(e, &self.token)),
+                        Err(ReadError::Io(e)) => Err(Error::from_io(e)),
                         Err(ReadError::Parse(e)) => Err(e),
                     }
                 }
@@ -150,18 +161,26 @@ impl ChatStream {
 
     fn fail(&mut self, e: Error) {
         self.token.release();
-        self.state = State::Failed(e);
+        self.state = State::Failed(self.wire.redact(e));
     }
 
     /// Sends the request and sets up reading the reply.
     fn start(&mut self, form: Multipart) -> Result<Option<Delta>> {
-        let reply = self.wire.send("POST", CHAT_PATH, Some(&form), &self.token)?.check_status(&self.token)?;
+        let reply = self.wire.send("POST", CHAT_PATH, Some(&form), &self.token)?.check_status()?;
         if reply.is_event_stream() {
             self.state = State::Reading(EventReader::new(reply.body));
             return Ok(None);
         }
-        let body = reply.read_all(&self.token, MAX_JSON_REPLY)?;
+        let html = reply.is_html();
+        let body = reply.body.read_all(MAX_JSON_REPLY)?;
         self.drain();
+        if html || body.trim_ascii_start().starts_with(b"<") {
+            // What an expired campus login can look like: the sign-in page, with status 200.
+            return Err(Error::protocol(format!(
+                "the server answered with an HTML page instead of a chat reply ({LOGIN_HINT}): {}",
+                excerpt(&String::from_utf8_lossy(&body))
+            )));
+        }
         moderation_or_error(&body).map(Some)
     }
 }

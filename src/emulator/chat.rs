@@ -50,7 +50,7 @@ pub(crate) fn compose_chat(
         return fail(4028, "history参数异常");
     };
     let context = prompt.chars().count() + history.iter().map(|c| c.chars().count()).sum::<usize>();
-    if context > sh.config.max_context_chars {
+    if context >= sh.config.max_context_chars {
         return fail(4028, "history参数异常");
     }
 

@@ -33,7 +33,7 @@ pub struct Config {
     pub require_login: bool,
     /// `Some(t)`: `cookie_vjuid_login` must equal `t`; `None`: any non-empty value.
     pub login_token: Option<String>,
-    /// Longer content + history (in characters) is answered with 4028.
+    /// Content + history of this many characters or more is answered with 4028.
     pub max_context_chars: usize,
 }
 
@@ -44,7 +44,7 @@ impl Default for Config {
             delay: Duration::ZERO,
             require_login: true,
             login_token: None,
-            max_context_chars: 220_000,
+            max_context_chars: crate::chat::request::MAX_CONTEXT_CHARS,
         }
     }
 }

@@ -1,21 +1,41 @@
 //! Chat calls: non-stream, pull stream, push (callback) stream, cancel.
 
-use std::ffi::{c_char, c_int, c_void, CString};
-use std::sync::Mutex;
+use std::ffi::{c_char, c_int, c_void};
+use std::sync::{Mutex, MutexGuard, TryLockError};
 
-use super::{give_string, guard, out_arg, ref_arg, str_arg, string_call, ustb_client, ustb_error, ustb_status};
+use super::{
+    c_string, give_string, guard, guard_void, out_arg, ref_arg, str_arg, string_call, ustb_client, ustb_error,
+    ustb_status,
+};
 use crate::chat::ChatStream;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::upstream::CancelToken;
 
 /// One streamed chat reply.
 ///
-/// Thread-safety: read it (`ustb_chat_stream_next`, `ustb_chat_stream_for_each`) from one
-/// thread at a time; the thread may change between calls. `ustb_chat_stream_cancel` may be
-/// called from any thread at any time until `ustb_chat_stream_free`.
+/// Thread-safety: read it (`ustb_chat_stream_next`, `_collect`, `_for_each`) from one
+/// thread at a time; the thread may change between calls. A read that starts while another
+/// read of the same stream is running (from another thread, or from the stream's own
+/// `for_each` callback) does not wait: it returns `USTB_INVALID_ARGUMENT` ("the stream is
+/// busy") at once and leaves the stream as it was. `ustb_chat_stream_cancel` may be called
+/// from any thread at any time until `ustb_chat_stream_free`, including from the callback.
 pub struct ustb_stream {
     token: CancelToken,
     inner: Mutex<ChatStream>,
+}
+
+impl ustb_stream {
+    /// The stream for one read, or "busy" if a read is running (a wait could deadlock a
+    /// callback that reads its own stream).
+    fn lock(&self) -> Result<MutexGuard<'_, ChatStream>> {
+        match self.inner.try_lock() {
+            Ok(guard) => Ok(guard),
+            Err(TryLockError::Poisoned(p)) => Ok(p.into_inner()),
+            Err(TryLockError::WouldBlock) => Err(Error::invalid_argument(
+                "the stream is busy: another read of it is running (called from its own callback, or from two threads at once)",
+            )),
+        }
+    }
 }
 
 /// A handle that cancels one stream and stays valid after the stream is freed, so a host
@@ -51,7 +71,10 @@ pub type ustb_chunk_callback =
 /// Returns `USTB_OK`, `USTB_INVALID_ARGUMENT`, `USTB_INVALID_REQUEST` (both before any
 /// network traffic), or a network/server error: `USTB_CONNECT_ERROR`, `USTB_TIMEOUT`,
 /// `USTB_CONNECTION_LOST`, `USTB_HTTP_STATUS`, `USTB_API_ERROR`, `USTB_AUTH_ERROR`,
-/// `USTB_PROTOCOL_ERROR`, `USTB_TRUNCATED`, `USTB_TOO_LARGE`. Thread-safe.
+/// `USTB_PROTOCOL_ERROR`, `USTB_TRUNCATED`, `USTB_TOO_LARGE` (an event over 16 MiB, or a
+/// reply over the client's `max_reply_bytes`). Thread-safe. Not cancellable (use
+/// `ustb_chat_stream_open` + `ustb_chat_stream_collect` for that); bounded by the client's
+/// timeouts.
 ///
 /// # Safety
 /// Pointers are NULL or valid; strings are NUL-terminated.
@@ -113,7 +136,9 @@ unsafe fn open(client: *const ustb_client, request_json: *const c_char) -> Resul
 /// `*chunk_out` NULL: `USTB_CANCELLED`, `USTB_TRUNCATED` (ended before a finish_reason),
 /// `USTB_CONNECTION_LOST`, `USTB_TIMEOUT`, `USTB_PROTOCOL_ERROR`, `USTB_API_ERROR`,
 /// `USTB_AUTH_ERROR`, `USTB_HTTP_STATUS`, `USTB_CONNECT_ERROR`, `USTB_TOO_LARGE`,
-/// `USTB_INVALID_ARGUMENT`. After an error, later calls return the same error.
+/// `USTB_INVALID_ARGUMENT`. After an error, later calls return the same error. While another
+/// read of this stream runs (e.g. this is called from its own `for_each` callback) it returns
+/// `USTB_INVALID_ARGUMENT` ("the stream is busy") at once and changes nothing.
 ///
 /// # Safety
 /// Pointers are NULL or valid; `stream` is not freed during the call.
@@ -130,7 +155,7 @@ pub unsafe extern "C" fn ustb_chat_stream_next(
             *len_out = 0;
         }
         let stream = ref_arg(stream.cast_const(), "stream")?;
-        let next = stream.inner.lock().unwrap_or_else(|p| p.into_inner()).next_chunk()?;
+        let next = stream.lock()?.next_chunk()?;
         match next {
             Some(chunk) => {
                 give_string(chunk, out, len_out);
@@ -146,7 +171,8 @@ pub unsafe extern "C" fn ustb_chat_stream_next(
 /// thread makes it return `USTB_CANCELLED`. Texts already read with `next` are not included.
 ///
 /// `*json_out` receives a string owned by the caller (`ustb_string_free`); NULL on failure.
-/// Returns what `ustb_chat_create` returns, and `USTB_CANCELLED`.
+/// Returns what `ustb_chat_create` returns (`USTB_TOO_LARGE` past `max_reply_bytes`, after
+/// which the stream stays failed), `USTB_CANCELLED`, and "busy" as `ustb_chat_stream_next`.
 ///
 /// # Safety
 /// Pointers are NULL or valid; `stream` is not freed during the call.
@@ -158,7 +184,7 @@ pub unsafe extern "C" fn ustb_chat_stream_collect(
 ) -> ustb_status {
     string_call(json_out, error, || {
         let stream = ref_arg(stream.cast_const(), "stream")?;
-        stream.inner.lock().unwrap_or_else(|p| p.into_inner()).collect()
+        stream.lock()?.collect()
     })
 }
 
@@ -166,6 +192,10 @@ pub unsafe extern "C" fn ustb_chat_stream_collect(
 /// thread, until the reply is complete (`USTB_OK`), the callback returns non-zero
 /// (`USTB_STOPPED`; the stream is then cancelled), or an error (as for
 /// `ustb_chat_stream_next`). The stream is not freed by this call.
+///
+/// Inside the callback, reading the same stream (`next`, `collect`, `for_each`) returns
+/// `USTB_INVALID_ARGUMENT` ("busy") at once; `ustb_chat_stream_cancel` works, and makes this
+/// call return `USTB_CANCELLED` after the callback returns.
 ///
 /// # Safety
 /// Pointers are NULL or valid; `callback` is safe to call with `userdata`.
@@ -184,13 +214,12 @@ pub unsafe extern "C" fn ustb_chat_stream_for_each(
 
 unsafe fn for_each(stream: &ustb_stream, callback: ustb_chunk_callback, userdata: *mut c_void) -> Result<ustb_status> {
     let Some(callback) = callback else {
-        return Err(crate::Error::invalid_argument("callback is NULL"));
+        return Err(Error::invalid_argument("callback is NULL"));
     };
-    let mut inner = stream.inner.lock().unwrap_or_else(|p| p.into_inner());
+    let mut inner = stream.lock()?;
     while let Some(chunk) = inner.next_chunk()? {
-        let len = chunk.len();
-        let c = CString::new(chunk).unwrap_or_default();
-        if callback(userdata, c.as_ptr(), len) != 0 {
+        let c = c_string(chunk);
+        if callback(userdata, c.as_ptr(), c.as_bytes().len()) != 0 {
             stream.token.cancel();
             return Ok(ustb_status::USTB_STOPPED);
         }
@@ -215,7 +244,7 @@ pub unsafe extern "C" fn ustb_chat_stream_callback(
 ) -> ustb_status {
     guard(error, || {
         if callback.is_none() {
-            return Err(crate::Error::invalid_argument("callback is NULL"));
+            return Err(Error::invalid_argument("callback is NULL"));
         }
         let stream = open(client, request_json)?;
         for_each(&stream, callback, userdata)
@@ -256,8 +285,10 @@ pub unsafe extern "C" fn ustb_chunk_delta(
     })
 }
 
-/// Cancels a stream: a `next`/`for_each` blocked in another thread (connecting, or waiting
-/// on a silent server) returns `USTB_CANCELLED` promptly, and so does every later read.
+/// Cancels a stream: a `next`/`collect`/`for_each` running in another thread (connecting,
+/// waiting for headers, reading the body, or waiting on a silent server) returns
+/// `USTB_CANCELLED` promptly (the socket is shut down; a connect in progress notices within
+/// 10 ms), and so does every later read.
 /// A reply that was already complete still ends with `USTB_END_OF_STREAM`. Idempotent,
 /// thread-safe, never blocks; NULL is a no-op.
 ///
@@ -266,7 +297,7 @@ pub unsafe extern "C" fn ustb_chunk_delta(
 #[no_mangle]
 pub unsafe extern "C" fn ustb_chat_stream_cancel(stream: *const ustb_stream) {
     if let Some(stream) = stream.as_ref() {
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| stream.token.cancel()));
+        guard_void(|| stream.token.cancel());
     }
 }
 
@@ -302,7 +333,7 @@ pub unsafe extern "C" fn ustb_chat_stream_canceller(
 #[no_mangle]
 pub unsafe extern "C" fn ustb_canceller_cancel(canceller: *const ustb_canceller) {
     if let Some(c) = canceller.as_ref() {
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.token.cancel()));
+        guard_void(|| c.token.cancel());
     }
 }
 
@@ -314,7 +345,7 @@ pub unsafe extern "C" fn ustb_canceller_cancel(canceller: *const ustb_canceller)
 #[no_mangle]
 pub unsafe extern "C" fn ustb_canceller_free(canceller: *mut ustb_canceller) {
     if !canceller.is_null() {
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(Box::from_raw(canceller))));
+        guard_void(|| drop(Box::from_raw(canceller)));
     }
 }
 
@@ -326,6 +357,6 @@ pub unsafe extern "C" fn ustb_canceller_free(canceller: *mut ustb_canceller) {
 #[no_mangle]
 pub unsafe extern "C" fn ustb_chat_stream_free(stream: *mut ustb_stream) {
     if !stream.is_null() {
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(Box::from_raw(stream))));
+        guard_void(|| drop(Box::from_raw(stream)));
     }
 }

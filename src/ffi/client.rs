@@ -2,7 +2,7 @@
 
 use std::ffi::c_char;
 
-use super::{guard, out_arg, ref_arg, str_arg, string_call, ustb_error, ustb_status};
+use super::{guard, guard_void, out_arg, ref_arg, str_arg, string_call, ustb_error, ustb_status};
 use crate::client::{Client, Options};
 
 /// A client of one server (base URL and identity cookies).
@@ -22,13 +22,17 @@ pub struct ustb_client {
 /// `"easy_session=…; cookie_vjuid_login=…"` string, as copied from a browser),
 /// `connect_timeout_ms` (default 10000), `idle_timeout_ms` (longest silence allowed while
 /// waiting for or reading a reply, default 300000), `timeout_ms` (whole request, default none),
-/// `max_retries` (connection-stage failures only, default 2, at most 10), `user_agent`,
-/// `compose_id` (default 3) and `model` (default `"DeepSeek"`). Unknown keys are an error.
-/// Environment proxy variables are ignored.
+/// `max_retries` (failures before the reply starts, including an unknown host name; default
+/// 2, at most 10), `user_agent` (at most 512 bytes), `compose_id` (default 3), `model`
+/// (default `"DeepSeek"`) and `max_reply_bytes` (the most `ustb_chat_create` and
+/// `ustb_chat_stream_collect` hold, content plus reasoning; default 67108864 = 64 MiB;
+/// streaming is not limited by it). Unknown keys are an error. Environment proxy variables
+/// are ignored. Sizes are checked first: the options JSON may be at most 64 KiB, `base_url`
+/// 2048 bytes, a cookie value 4096 bytes.
 ///
 /// On success `*client_out` is a new client, freed with `ustb_client_free`; on failure it is
 /// NULL. Returns `USTB_OK` or `USTB_INVALID_ARGUMENT` (NULL `client_out`, invalid UTF-8, bad
-/// JSON, unknown key, bad value).
+/// JSON, unknown key, bad value, too long). Messages never repeat cookie values.
 ///
 /// # Safety
 /// Pointers are NULL or valid; `options_json` is NUL-terminated.
@@ -57,7 +61,7 @@ pub unsafe extern "C" fn ustb_client_new(
 #[no_mangle]
 pub unsafe extern "C" fn ustb_client_free(client: *mut ustb_client) {
     if !client.is_null() {
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(Box::from_raw(client))));
+        guard_void(|| drop(Box::from_raw(client)));
     }
 }
 
@@ -82,7 +86,8 @@ pub unsafe extern "C" fn ustb_client_cookies(
 
 /// `GET /site/user_info`: the caller's profile (the envelope's `d`, as JSON). For a
 /// cookieless visitor the server issues an `easy_session`, which the client keeps from then
-/// on (see `ustb_client_cookies`). Blocks until the reply is read.
+/// on (see `ustb_client_cookies`). Blocks until the reply is read; not cancellable, but
+/// bounded by the client's `connect_timeout_ms`, `idle_timeout_ms` and `timeout_ms`.
 ///
 /// `*json_out` receives a string owned by the caller (`ustb_string_free`); NULL on failure.
 /// Returns `USTB_OK`, `USTB_INVALID_ARGUMENT`, `USTB_CONNECT_ERROR`, `USTB_TIMEOUT`,

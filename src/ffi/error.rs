@@ -2,6 +2,8 @@
 
 use std::ffi::{c_char, c_int, CString};
 
+use super::c_string;
+
 use crate::error::{Error, ErrorKind};
 
 /// The result of every fallible call. `USTB_OK` is 0; `USTB_END_OF_STREAM` and `USTB_STOPPED`
@@ -99,11 +101,10 @@ pub struct ustb_error {
 
 impl ustb_error {
     pub(crate) fn new(err: &Error) -> ustb_error {
-        let c = |s: String| CString::new(s.replace('\0', "\\0")).unwrap_or_default();
         ustb_error {
             status: err.kind.into(),
-            message: c(err.message.clone()),
-            detail: c(err.detail_json()),
+            message: c_string(err.message.clone()),
+            detail: c_string(err.detail_json()),
             api_code: err.api_code.unwrap_or(0),
             http_status: err.http_status.unwrap_or(0),
         }

@@ -51,7 +51,7 @@ pub extern "C" fn ustb_version() -> *const c_char {
 #[no_mangle]
 pub unsafe extern "C" fn ustb_string_free(s: *mut c_char) {
     if !s.is_null() {
-        drop(CString::from_raw(s));
+        guard_void(|| drop(CString::from_raw(s)));
     }
 }
 
@@ -115,15 +115,26 @@ pub(crate) unsafe fn out_arg<'a, T>(p: *mut *mut T, name: &str) -> Result<&'a mu
 
 /// Hands a string to the caller (freed with `ustb_string_free`), with its length if asked.
 pub(crate) unsafe fn give_string(s: String, out: &mut *mut c_char, len: *mut usize) {
+    let c = c_string(s);
     if !len.is_null() {
-        *len = s.len();
+        *len = c.as_bytes().len();
     }
-    // JSON from serde never holds a raw NUL; anything else is escaped rather than cut.
-    let c = CString::new(s).unwrap_or_else(|e| {
-        let s = String::from_utf8_lossy(&e.into_vec()).replace('\0', "\\u0000");
-        CString::new(s).unwrap_or_default()
-    });
     *out = c.into_raw();
+}
+
+/// The one policy for text handed to C: an interior NUL (never in serde's JSON) is written
+/// as the JSON escape `\u0000` instead of cutting the string, so length and text agree.
+pub(crate) fn c_string(s: String) -> CString {
+    CString::new(s).unwrap_or_else(|e| {
+        let s = String::from_utf8_lossy(&e.into_vec()).replace('\0', "\\u0000");
+        CString::new(s).expect("no NUL left after escaping")
+    })
+}
+
+/// The guard for exports that return nothing (free, cancel): a panic is swallowed, since
+/// there is no way to report it and it must not cross the boundary.
+pub(crate) fn guard_void(f: impl FnOnce()) {
+    let _ = catch_unwind(AssertUnwindSafe(f));
 }
 
 #[cfg(test)]
@@ -134,6 +145,18 @@ mod tests {
     fn version_constants_match_the_crate() {
         let v = unsafe { CStr::from_ptr(ustb_version()) }.to_str().unwrap();
         assert_eq!(v, format!("{USTB_VERSION_MAJOR}.{USTB_VERSION_MINOR}.{USTB_VERSION_PATCH}"));
+    }
+
+    #[test]
+    fn interior_nul_is_escaped_and_the_length_agrees() {
+        let c = c_string("a\0b".to_string());
+        assert_eq!(c.to_str().unwrap(), "a\\u0000b");
+        let mut out = std::ptr::null_mut();
+        let mut len = 0usize;
+        unsafe { give_string("x\0y".to_string(), &mut out, &mut len) };
+        let back = unsafe { CStr::from_ptr(out) }.to_bytes().len();
+        assert_eq!(back, len);
+        unsafe { ustb_string_free(out) };
     }
 
     #[test]

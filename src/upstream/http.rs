@@ -1,15 +1,13 @@
 //! Sending requests: one ureq agent (keep-alive pool) over the cancellable transport, the
 //! browser-like headers, cookies, retries before the reply starts, and error mapping.
 
-use std::io::Read;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use ureq::http;
-use ureq::unversioned::resolver::DefaultResolver;
-
+use super::body::Body;
 use super::envelope::{excerpt, Envelope};
-use super::transport::{CancelScope, CancelToken, CancellableConnector};
+use super::transport::{CancelScope, CancelToken, CancellableConnector, LookupResolver};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Network settings, already validated (see `client::Options`).
@@ -42,6 +40,19 @@ impl std::fmt::Debug for Cookies {
 }
 
 impl Cookies {
+    /// The longest cookie value accepted (real ones are a few dozen characters).
+    pub const MAX_VALUE: usize = 4096;
+
+    /// 32 ASCII letters and digits, as the server issues it.
+    pub fn valid_easy_session(v: &str) -> bool {
+        v.len() == 32 && v.bytes().all(|b| b.is_ascii_alphanumeric())
+    }
+
+    /// Printable ASCII that cannot break the Cookie header, of sane length.
+    pub fn valid_vjuid_login(v: &str) -> bool {
+        !v.is_empty() && v.len() <= Self::MAX_VALUE && v.bytes().all(|b| b.is_ascii_graphic() && b != b';' && b != b',')
+    }
+
     /// `easy_session=…; cookie_vjuid_login=…` with the non-empty ones, or None.
     pub fn header(&self) -> Option<String> {
         let mut parts = Vec::new();
@@ -59,7 +70,7 @@ impl Cookies {
 pub struct Reply {
     pub status: u16,
     pub content_type: String,
-    pub body: ureq::BodyReader<'static>,
+    pub body: Body,
 }
 
 impl Reply {
@@ -67,14 +78,18 @@ impl Reply {
         self.content_type.to_ascii_lowercase().contains("text/event-stream")
     }
 
+    pub fn is_html(&self) -> bool {
+        self.content_type.to_ascii_lowercase().contains("text/html")
+    }
+
     /// The reply itself when its status is 2xx, else the error that status is: the server's
     /// envelope if the body holds one, otherwise `HttpStatus` with the start of the body.
-    pub fn check_status(self, token: &CancelToken) -> Result<Reply> {
+    pub fn check_status(self) -> Result<Reply> {
         let status = self.status;
         if (200..300).contains(&status) {
             return Ok(self);
         }
-        let body = self.read_all(token, 64 << 10).unwrap_or_default();
+        let body = self.body.read_all(64 << 10).unwrap_or_default();
         let text = String::from_utf8_lossy(&body);
         // Some gateways put an envelope in an error status; keep its words.
         if let Ok(env) = Envelope::parse(&text) {
@@ -83,34 +98,15 @@ impl Reply {
             }
         }
         // The site answers a missing login with a redirect to the university's sign-in page.
-        let hint = if (300..400).contains(&status) { " (a redirect: usually the login cookie is missing or expired)" } else { "" };
+        let hint = if (300..400).contains(&status) { format!(" (a redirect: {LOGIN_HINT})") } else { String::new() };
         let mut err = Error::new(ErrorKind::HttpStatus, format!("HTTP status {status}{hint}: {}", excerpt(&text)));
         err.http_status = Some(status);
         Err(err)
     }
-
-    /// Reads the whole (non-stream) body, up to `limit` bytes.
-    pub fn read_all(mut self, token: &CancelToken, limit: usize) -> Result<Vec<u8>> {
-        let _scope = CancelScope::enter(token);
-        let mut out = Vec::new();
-        let mut chunk = [0u8; 8192];
-        loop {
-            match self.body.read(&mut chunk) {
-                Ok(0) => return Ok(out),
-                Ok(n) => {
-                    if out.len() + n > limit {
-                        return Err(Error::new(
-                            ErrorKind::TooLarge,
-                            format!("the reply body exceeds the {limit}-byte limit"),
-                        ));
-                    }
-                    out.extend_from_slice(&chunk[..n]);
-                }
-                Err(e) => return Err(body_error(e, token)),
-            }
-        }
-    }
 }
+
+/// Said of replies that look like the site's way of asking for a login.
+pub const LOGIN_HINT: &str = "usually the login cookie (vjuid_login) is missing or expired";
 
 pub struct Wire {
     agent: ureq::Agent,
@@ -136,12 +132,8 @@ impl Wire {
             .timeout_global(config.total_timeout)
             .max_idle_connections_per_host(8)
             .build();
-        let agent = ureq::Agent::with_parts(agent_config, CancellableConnector, DefaultResolver::default());
+        let agent = ureq::Agent::with_parts(agent_config, CancellableConnector, LookupResolver::default());
         Wire { agent, config, cookies: Mutex::new(cookies) }
-    }
-
-    pub fn base_url(&self) -> &str {
-        &self.config.base_url
     }
 
     pub fn cookies(&self) -> Cookies {
@@ -206,20 +198,33 @@ impl Wire {
             .map_err(|e| (Error::invalid_argument(format!("cannot build the request: {e}")), false))?;
 
         let response = {
-            let _scope = CancelScope::enter(token);
-            self.agent.run(request)
-        };
-        let response = response.map_err(|e| send_error(e, token))?;
+            let scope = CancelScope::enter(token);
+            self.agent.run(request).map_err(|e| send_error(e, token, scope.wrote()))
+        }?;
         self.remember_cookies(response.headers());
+        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
         let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        let body = response.into_body().into_reader();
+        let content_type = header("content-type");
+        // Identity was asked for; a compressed body cannot be read as text or events.
+        let encoding = header("content-encoding");
+        if !encoding.is_empty() && !encoding.eq_ignore_ascii_case("identity") {
+            return Err((
+                Error::protocol(format!(
+                    "the server sent a {encoding:?}-encoded (e.g. gzip) body although identity was asked for; it cannot be read"
+                )),
+                false,
+            ));
+        }
+        let body = Body::new(response.into_body().into_reader(), token.clone());
         Ok(Reply { status, content_type, body })
+    }
+
+    /// `e` with every cookie value this client knows replaced (errors may quote server text,
+    /// and a server may echo the request's cookies).
+    pub fn redact(&self, e: Error) -> Error {
+        let c = self.cookies();
+        let secrets: Vec<&str> = [c.easy_session.as_deref(), c.vjuid_login.as_deref()].into_iter().flatten().collect();
+        e.redact(&secrets)
     }
 
     /// Keeps a server-issued `easy_session` so it is sent next time and can be saved.
@@ -231,8 +236,11 @@ impl Wire {
                 let (name, val) = (name.trim(), val.trim());
                 let mut cookies = self.cookies.lock().unwrap_or_else(|p| p.into_inner());
                 match name {
-                    "easy_session" if !val.is_empty() => cookies.easy_session = Some(val.to_string()),
-                    "cookie_vjuid_login" if !val.is_empty() => cookies.vjuid_login = Some(val.to_string()),
+                    // A value the options would refuse is not kept (getter and options agree).
+                    "easy_session" if Cookies::valid_easy_session(val) => cookies.easy_session = Some(val.to_string()),
+                    "cookie_vjuid_login" if Cookies::valid_vjuid_login(val) => {
+                        cookies.vjuid_login = Some(val.to_string())
+                    }
                     _ => {}
                 }
             }
@@ -251,22 +259,28 @@ fn backoff(attempt: u32, token: &CancelToken) {
 }
 
 /// Maps a failure before the reply's headers; the bool says whether a retry is safe.
-fn send_error(e: ureq::Error, token: &CancelToken) -> (Error, bool) {
+/// Nothing of the request written yet (`wrote` false) means the connection never worked:
+/// a connect error or a timeout, whatever the I/O error says.
+fn send_error(e: ureq::Error, token: &CancelToken, wrote: bool) -> (Error, bool) {
     use std::io::ErrorKind as Io;
     if token.is_cancelled() {
         return (Error::cancelled(), false);
     }
+    let connect = |what: String| (Error::new(ErrorKind::Connect, what), true);
     match e {
-        ureq::Error::Timeout(ureq::Timeout::Connect) => {
+        ureq::Error::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve) => {
             (Error::new(ErrorKind::Timeout, "timed out while connecting to the server"), true)
         }
         ureq::Error::Timeout(t) => (timeout_error(t), false),
-        ureq::Error::HostNotFound => (Error::new(ErrorKind::Connect, "the server's host name was not found"), true),
-        ureq::Error::ConnectionFailed => (Error::new(ErrorKind::Connect, "could not connect to the server"), true),
+        ureq::Error::HostNotFound => connect("the server's host name could not be resolved (not found in DNS)".into()),
+        ureq::Error::ConnectionFailed => connect("could not connect to the server".into()),
+        ureq::Error::LargeResponseHeader(got, limit) => (
+            Error::protocol(format!("the server's reply headers are too large ({got} bytes; the limit is {limit})")),
+            false,
+        ),
         ureq::Error::Io(io) => match io.kind() {
-            Io::ConnectionRefused | Io::AddrNotAvailable | Io::HostUnreachable | Io::NetworkUnreachable
-            | Io::NetworkDown => (Error::new(ErrorKind::Connect, format!("could not connect to the server: {io}")), true),
             Io::Unsupported => (Error::invalid_argument(io.to_string()), false),
+            _ if !wrote => connect(format!("could not connect to the server: {io}")),
             // A kept-alive connection the server had closed: nothing of the reply was read.
             Io::ConnectionReset | Io::BrokenPipe | Io::UnexpectedEof | Io::ConnectionAborted => (
                 Error::new(ErrorKind::ConnectionLost, format!("the connection closed before the reply started: {io}")),
@@ -276,11 +290,12 @@ fn send_error(e: ureq::Error, token: &CancelToken) -> (Error, bool) {
         },
         ureq::Error::BadUri(u) => (Error::invalid_argument(format!("bad URL: {u}")), false),
         ureq::Error::Protocol(p) => (Error::protocol(format!("malformed HTTP reply: {p}")), false),
-        other => (Error::new(ErrorKind::Connect, format!("request failed: {other}")), false),
+        other if !wrote => connect(format!("could not connect to the server: {other}")),
+        other => (Error::protocol(format!("the request failed: {other}")), false),
     }
 }
 
-fn timeout_error(t: ureq::Timeout) -> Error {
+pub(crate) fn timeout_error(t: ureq::Timeout) -> Error {
     let what = match t {
         ureq::Timeout::PerRead | ureq::Timeout::RecvBody | ureq::Timeout::RecvResponse => {
             "the server was silent for longer than idle_timeout_ms"
@@ -290,26 +305,4 @@ fn timeout_error(t: ureq::Timeout) -> Error {
         _ => "the request timed out",
     };
     Error::new(ErrorKind::Timeout, what)
-}
-
-/// Maps a failure while the reply body is read (after the headers arrived).
-pub fn body_error(e: std::io::Error, token: &CancelToken) -> Error {
-    if token.is_cancelled() {
-        return Error::cancelled();
-    }
-    // ureq wraps its own errors (timeouts, bad chunking) in io::Error.
-    let inner = e.get_ref().and_then(|i| i.downcast_ref::<ureq::Error>());
-    match inner {
-        Some(ureq::Error::Timeout(t)) => timeout_error(*t),
-        Some(ureq::Error::Protocol(p)) => {
-            Error::new(ErrorKind::ConnectionLost, format!("the reply was cut short: {p}"))
-        }
-        Some(ureq::Error::Io(io)) => {
-            Error::new(ErrorKind::ConnectionLost, format!("the connection broke during the reply: {io}"))
-        }
-        _ => match e.kind() {
-            std::io::ErrorKind::TimedOut => timeout_error(ureq::Timeout::PerRead),
-            _ => Error::new(ErrorKind::ConnectionLost, format!("the connection broke during the reply: {e}")),
-        },
-    }
 }

@@ -1,5 +1,6 @@
 //! The wire: HTTP requests, the multipart body, the `{e,m,d}` envelope, error mapping.
 
+pub mod body;
 pub mod envelope;
 pub mod http;
 pub mod multipart;

@@ -3,18 +3,30 @@
 //! ureq has no per-request cancel, and pooled connections skip `connect`, so the socket in use
 //! is found another way: while a request does I/O, `CancelScope` puts its `CancelToken` in a
 //! thread-local, and the transport registers its socket there before every read and write.
-//! `CancelToken::cancel` then shuts the socket down, which wakes a blocked read at once.
+//! `CancelToken::cancel` then shuts the socket down, which wakes a blocked read at once. A
+//! connect in progress is polled in short slices and gives up as soon as the token is
+//! cancelled.
+//!
+//! A cancelled operation fails with `cancelled_io()`, whose kind is `Other`: never
+//! `Interrupted`, which std readers and ureq retry by convention (a retry loop on a shut-down
+//! socket would spin forever).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, LazyBuffers, NextTimeout, Transport,
 };
+
+/// How often a connect in progress looks at its cancel token.
+const CONNECT_POLL: Duration = Duration::from_millis(10);
 
 /// Shared between a stream and whoever may cancel it. Cheap to clone.
 #[derive(Clone, Default)]
@@ -58,19 +70,36 @@ impl CancelToken {
     }
 }
 
+/// The error a cancelled read, write or connect fails with (kind `Other`, see the module doc).
+pub fn cancelled_io() -> io::Error {
+    io::Error::other("cancelled")
+}
+
+struct Current {
+    token: CancelToken,
+    /// Whether request bytes went out in this scope: failures before that are connect failures.
+    wrote: Cell<bool>,
+}
+
 thread_local! {
-    static CURRENT: RefCell<Option<CancelToken>> = const { RefCell::new(None) };
+    static CURRENT: RefCell<Option<Current>> = const { RefCell::new(None) };
 }
 
 /// While alive, I/O on this thread belongs to `token`.
 pub struct CancelScope {
-    previous: Option<CancelToken>,
+    previous: Option<Current>,
 }
 
 impl CancelScope {
     pub fn enter(token: &CancelToken) -> CancelScope {
-        let previous = CURRENT.with(|c| c.replace(Some(token.clone())));
+        let now = Current { token: token.clone(), wrote: Cell::new(false) };
+        let previous = CURRENT.with(|c| c.replace(Some(now)));
         CancelScope { previous }
+    }
+
+    /// True once any request bytes were written while this scope was current.
+    pub fn wrote(&self) -> bool {
+        CURRENT.with(|c| c.borrow().as_ref().is_some_and(|cur| cur.wrote.get()))
     }
 }
 
@@ -81,18 +110,50 @@ impl Drop for CancelScope {
     }
 }
 
+fn current_cancelled() -> bool {
+    CURRENT.with(|c| c.borrow().as_ref().is_some_and(|cur| cur.token.is_cancelled()))
+}
+
 fn register_current(sock: &Arc<TcpStream>) -> Result<(), ureq::Error> {
     CURRENT.with(|c| match &*c.borrow() {
-        Some(token) if token.is_cancelled() => {
+        Some(cur) if cur.token.is_cancelled() => {
             let _ = sock.shutdown(Shutdown::Both);
-            Err(ureq::Error::Io(io::Error::new(io::ErrorKind::Interrupted, "cancelled")))
+            Err(ureq::Error::Io(cancelled_io()))
         }
-        Some(token) => {
-            token.register(sock);
+        Some(cur) => {
+            cur.token.register(sock);
             Ok(())
         }
         None => Ok(()),
     })
+}
+
+fn note_written() {
+    CURRENT.with(|c| {
+        if let Some(cur) = &*c.borrow() {
+            cur.wrote.set(true);
+        }
+    });
+}
+
+/// ureq's resolver, with every lookup failure reported as `HostNotFound` (std reports a
+/// failed lookup as a bare I/O error, which would read like a broken connection).
+#[derive(Debug, Default)]
+pub struct LookupResolver(DefaultResolver);
+
+impl Resolver for LookupResolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        self.0.resolve(uri, config, timeout).map_err(|e| match e {
+            ureq::Error::Timeout(t) => ureq::Error::Timeout(t),
+            ureq::Error::Io(_) => ureq::Error::HostNotFound,
+            other => other,
+        })
+    }
 }
 
 /// Opens plain TCP connections (the upstream is plain HTTP).
@@ -116,15 +177,7 @@ impl Connector<()> for CancellableConnector {
         let config = details.config;
         let mut last = None;
         for addr in details.addrs.iter() {
-            // Check before each attempt: a cancel during a slow connect stops further tries.
-            if CURRENT.with(|c| c.borrow().as_ref().is_some_and(|t| t.is_cancelled())) {
-                return Err(ureq::Error::Io(io::Error::new(io::ErrorKind::Interrupted, "cancelled")));
-            }
-            let attempt = match details.timeout.not_zero() {
-                Some(t) => TcpStream::connect_timeout(addr, *t),
-                None => TcpStream::connect(addr),
-            };
-            match attempt {
+            match connect(addr, details.timeout.not_zero().map(|t| *t)) {
                 Ok(stream) => {
                     stream.set_nodelay(true)?;
                     let sock = Arc::new(stream);
@@ -133,7 +186,8 @@ impl Connector<()> for CancellableConnector {
                         LazyBuffers::new(config.input_buffer_size(), config.output_buffer_size());
                     return Ok(Some(CancellableTransport { sock, buffers }));
                 }
-                Err(e) if e.kind() == io::ErrorKind::TimedOut || e.kind() == io::ErrorKind::WouldBlock => {
+                Err(e) if current_cancelled() => return Err(ureq::Error::Io(e)),
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => {
                     last = Some(ureq::Error::Timeout(ureq::Timeout::Connect));
                 }
                 Err(e) => last = Some(ureq::Error::Io(e)),
@@ -145,6 +199,96 @@ impl Connector<()> for CancellableConnector {
     }
 }
 
+/// A non-blocking connect, waited for in slices so that a cancel stops it within
+/// `CONNECT_POLL` (a blocking connect cannot be interrupted from another thread).
+fn connect(addr: &SocketAddr, timeout: Option<Duration>) -> io::Result<TcpStream> {
+    let (storage, len) = sockaddr(addr);
+    let family = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
+    // SAFETY: plain socket(2); the descriptor is owned by `fd` from here on.
+    let raw = unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `raw` is a fresh descriptor nobody else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    // SAFETY: `storage` holds a sockaddr of `len` bytes for this family.
+    let rc = unsafe { libc::connect(raw, (&storage as *const libc::sockaddr_storage).cast(), len) };
+    if rc != 0 {
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EINPROGRESS) {
+            return Err(err);
+        }
+        wait_connected(raw, timeout)?;
+    }
+    let stream = TcpStream::from(fd);
+    stream.set_nonblocking(false)?;
+    Ok(stream)
+}
+
+fn wait_connected(fd: RawFd, timeout: Option<Duration>) -> io::Result<()> {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    loop {
+        if current_cancelled() {
+            return Err(cancelled_io());
+        }
+        let mut slice = CONNECT_POLL;
+        if let Some(deadline) = deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out"));
+            }
+            slice = slice.min(left);
+        }
+        let mut pfd = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
+        let ms = slice.as_millis().clamp(1, 1000) as libc::c_int;
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(err);
+        }
+        if n > 0 {
+            let mut so_error: libc::c_int = 0;
+            let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+            // SAFETY: SO_ERROR writes one c_int into `so_error`.
+            let rc = unsafe {
+                libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_ERROR, (&mut so_error as *mut libc::c_int).cast(), &mut len)
+            };
+            if rc != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            return if so_error == 0 { Ok(()) } else { Err(io::Error::from_raw_os_error(so_error)) };
+        }
+    }
+}
+
+fn sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: all-zero is a valid sockaddr_storage, and both sockaddr_in and sockaddr_in6
+    // fit inside it (that is its purpose).
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    match addr {
+        SocketAddr::V4(a) => {
+            let sin = unsafe { &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_port = a.port().to_be();
+            sin.sin_addr = libc::in_addr { s_addr: u32::from_ne_bytes(a.ip().octets()) };
+            (storage, std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t)
+        }
+        SocketAddr::V6(a) => {
+            let sin6 = unsafe { &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sin6.sin6_port = a.port().to_be();
+            sin6.sin6_flowinfo = a.flowinfo();
+            sin6.sin6_addr = libc::in6_addr { s6_addr: a.ip().octets() };
+            sin6.sin6_scope_id = a.scope_id();
+            (storage, std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t)
+        }
+    }
+}
+
 pub struct CancellableTransport {
     sock: Arc<TcpStream>,
     buffers: LazyBuffers,
@@ -152,7 +296,7 @@ pub struct CancellableTransport {
 
 impl fmt::Debug for CancellableTransport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CancellableTransport").field("peer", &self.sock.peer_addr().ok()).finish()
+        f.debug_struct("CancellableTransport").field("fd", &self.sock.as_raw_fd()).finish()
     }
 }
 
@@ -173,6 +317,7 @@ impl Transport for CancellableTransport {
         }
         self.sock.set_write_timeout(timeout.not_zero().map(|d| *d))?;
         let output = &self.buffers.output()[..amount];
+        note_written();
         match (&*self.sock).write_all(output) {
             Ok(()) => Ok(()),
             Err(e) if timed_out(&e) => Err(ureq::Error::Timeout(timeout.reason)),
@@ -190,7 +335,9 @@ impl Transport for CancellableTransport {
         let input = self.buffers.input_append_buf();
         let amount = loop {
             match (&*self.sock).read(input) {
+                Ok(_) if current_cancelled() => return Err(ureq::Error::Io(cancelled_io())),
                 Ok(n) => break n,
+                Err(_) if current_cancelled() => return Err(ureq::Error::Io(cancelled_io())),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if timed_out(&e) => return Err(ureq::Error::Timeout(timeout.reason)),
                 Err(e) => return Err(e.into()),
@@ -208,5 +355,37 @@ impl Transport for CancellableTransport {
         let mut probe = [0u8; 1];
         let open = matches!((&*self.sock).read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
         open && self.sock.set_nonblocking(false).is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    #[test]
+    fn connect_reaches_a_listener_and_reports_refusal() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stream = connect(&addr, Some(Duration::from_secs(5))).unwrap();
+        assert_eq!(stream.peer_addr().unwrap(), addr);
+        drop(listener);
+        let err = connect(&addr, Some(Duration::from_secs(5))).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
+    }
+
+    #[test]
+    fn a_cancelled_scope_stops_a_connect_and_is_not_interrupted() {
+        let token = CancelToken::default();
+        token.cancel();
+        let _scope = CancelScope::enter(&token);
+        // 192.0.2.1 (TEST-NET-1) never answers; the cancel must win at once, not the timeout.
+        let started = Instant::now();
+        let addr: SocketAddr = "192.0.2.1:80".parse().unwrap();
+        match connect(&addr, Some(Duration::from_secs(30))) {
+            Err(e) => assert_ne!(e.kind(), io::ErrorKind::Interrupted),
+            Ok(_) => panic!("connected to TEST-NET-1"),
+        }
+        assert!(started.elapsed() < Duration::from_secs(10));
     }
 }
