@@ -14,31 +14,21 @@ use crate::error::{Error, Result};
 use crate::upstream::envelope::excerpt;
 use crate::upstream::{CancelToken, Cookies, Envelope, Wire, WireConfig, USER_INFO_PATH};
 
-pub const DEFAULT_BASE_URL: &str = "http://chat.ustb.edu.cn";
-pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 10_000;
-/// The first token can take tens of seconds with deep thinking; allow a long silence.
-pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 300_000;
-pub const DEFAULT_MAX_RETRIES: u32 = 2;
-/// What `chat_create` and `collect` hold at most (content plus reasoning): far above the
-/// longest reply seen (≈ 200 kB), far below what would hurt a host process.
-pub const DEFAULT_MAX_REPLY_BYTES: u64 = 64 << 20;
-/// The options JSON and each string in it are checked against these before anything else.
-const MAX_OPTIONS_JSON: usize = 64 << 10;
-const MAX_URL: usize = 2048;
-const MAX_USER_AGENT: usize = 512;
+use crate::limits::*;
 
-/// Client options, as parsed from the options JSON (see `Options::from_json`).
+/// Client options: the same JSON object `ustb_client_new` takes (see `Options::from_json`);
+/// `Options::default()` talks to the real server with no cookies.
 #[derive(Debug, Clone)]
 pub struct Options {
-    pub base_url: String,
-    pub cookies: Cookies,
-    pub connect_timeout_ms: u64,
-    pub idle_timeout_ms: u64,
-    pub timeout_ms: Option<u64>,
-    pub max_retries: u32,
-    pub user_agent: String,
-    pub max_reply_bytes: u64,
-    pub defaults: Defaults,
+    pub(crate) base_url: String,
+    pub(crate) cookies: Cookies,
+    pub(crate) connect_timeout_ms: u64,
+    pub(crate) idle_timeout_ms: u64,
+    pub(crate) timeout_ms: Option<u64>,
+    pub(crate) max_retries: u32,
+    pub(crate) user_agent: String,
+    pub(crate) max_reply_bytes: u64,
+    pub(crate) defaults: Defaults,
 }
 
 impl Default for Options {
@@ -109,7 +99,7 @@ impl Options {
         }
         o.timeout_ms = opt_u64(&map, "timeout_ms", 1)?;
         if let Some(v) = opt_u64(&map, "max_retries", 0)? {
-            o.max_retries = u32::try_from(v.min(10)).unwrap_or(10);
+            o.max_retries = u32::try_from(v.min(MAX_RETRIES.into())).unwrap_or(MAX_RETRIES);
         }
         if let Some(v) = opt_u64(&map, "max_reply_bytes", 1)? {
             o.max_reply_bytes = v;
@@ -170,10 +160,10 @@ fn base_url(url: &str) -> Result<String> {
 
 /// `easy_session=…; cookie_vjuid_login=…` as copied from a browser; other cookies are ignored.
 fn parse_cookie_header(raw: &str) -> Result<Cookies> {
-    if raw.len() > 2 * Cookies::MAX_VALUE {
+    if raw.len() > 2 * MAX_COOKIE_VALUE {
         return Err(Error::invalid_argument(format!(
             "option \"cookie\" is longer than {} bytes",
-            2 * Cookies::MAX_VALUE
+            2 * MAX_COOKIE_VALUE
         )));
     }
     let mut c = Cookies::default();
@@ -203,7 +193,7 @@ fn check_cookies(c: &Cookies) -> Result<()> {
     if c.vjuid_login.as_deref().is_some_and(|v| !Cookies::valid_vjuid_login(v)) {
         return Err(Error::invalid_argument(format!(
             "vjuid_login must be a non-empty cookie value of at most {} characters (printable ASCII, no ';' or ',')",
-            Cookies::MAX_VALUE
+            MAX_COOKIE_VALUE
         )));
     }
     Ok(())
@@ -269,7 +259,7 @@ impl Client {
         let info = || -> Result<String> {
             let reply = self.wire.send("GET", USER_INFO_PATH, None, &token)?.check_status()?;
             let status = reply.status;
-            let body = reply.body.read_all(1 << 20)?;
+            let body = reply.body.read_all(MAX_INFO_REPLY_BYTES)?;
             Ok(Envelope::parse(&String::from_utf8_lossy(&body))?.into_data(Some(status))?.to_string())
         };
         info().map_err(|e| self.wire.redact(e))

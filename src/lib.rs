@@ -1,15 +1,47 @@
 //! ustb-openai: a native client for 北科大 AI 助手 (chat.ustb.edu.cn) with an OpenAI-style API.
 //!
-//! Rust callers use [`Client`]; every other language uses the C ABI in [`ffi`]
-//! (`include/ustb_openai.h`). Data flows one way: request JSON → `chat::request` →
-//! `upstream` (HTTP) → `sse` → `chat::decode` → OpenAI chunk JSON.
+//! Every language but Rust uses the C ABI ([`ffi`], `include/ustb_openai.h`). Rust programs use
+//! the safe API re-exported here: a [`Client`] (thread-safe, shares kept-alive connections)
+//! opens a [`ChatStream`] per request; requests and replies are OpenAI chat-completions JSON.
+//!
+//! ```
+//! # #[cfg(feature = "emulator")] {
+//! use ustb_openai::emulator::{Config, Emulator};
+//! use ustb_openai::Client;
+//!
+//! // The real server is campus-only; the bundled emulator answers like it.
+//! let emu = Emulator::start(Config::default(), "127.0.0.1:0")?;
+//! let options = format!(r#"{{"base_url": "{}", "vjuid_login": "my-login-cookie"}}"#, emu.base_url());
+//! let client = Client::from_json(&options)?;
+//!
+//! let mut stream = client.chat_stream(r#"{"messages": [{"role": "user", "content": "你好"}]}"#)?;
+//! let mut text = String::new();
+//! while let Some(chunk) = stream.next_chunk()? {
+//!     let chunk: serde_json::Value = serde_json::from_str(&chunk)?;
+//!     text += chunk["choices"][0]["delta"]["content"].as_str().unwrap_or("");
+//! }
+//! assert!(text.contains("你好"));
+//!
+//! // Cancel from any thread; a blocked read then returns `ErrorKind::Cancelled`.
+//! let mut stream = client.chat_stream(r#"{"messages": [{"role": "user", "content": "@emu:silent"}]}"#)?;
+//! let token = stream.cancel_token();
+//! std::thread::spawn(move || token.cancel());
+//! let err = stream.next_chunk().unwrap_err();
+//! assert_eq!(err.kind, ustb_openai::ErrorKind::Cancelled);
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Data flows one way: request JSON → `chat::request` → `upstream` (HTTP) → `sse` →
+//! `chat::decode` → OpenAI chunk JSON. Those modules are private; what is public is on purpose.
 
-pub mod chat;
-pub mod client;
-pub mod error;
+mod chat;
+mod client;
+mod error;
 pub mod ffi;
-pub mod sse;
-pub mod upstream;
+pub mod limits;
+mod sse;
+mod upstream;
 mod util;
 
 #[cfg(feature = "emulator")]

@@ -9,8 +9,6 @@ use std::io::{self, Read};
 
 use crate::error::{Error, ErrorKind, Result};
 
-/// Default cap on one event (its data lines plus the line being read): 16 MiB.
-pub const DEFAULT_MAX_EVENT_BYTES: usize = 16 << 20;
 
 const READ_SIZE: usize = 16 << 10;
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -44,7 +42,7 @@ pub struct EventReader<R> {
 
 impl<R: Read> EventReader<R> {
     pub fn new(inner: R) -> EventReader<R> {
-        EventReader::with_limit(inner, DEFAULT_MAX_EVENT_BYTES)
+        EventReader::with_limit(inner, crate::limits::MAX_EVENT_BYTES)
     }
 
     pub fn with_limit(inner: R, max_event_bytes: usize) -> EventReader<R> {
@@ -63,11 +61,6 @@ impl<R: Read> EventReader<R> {
             id: None,
             max_event_bytes,
         }
-    }
-
-    /// The wrapped reader.
-    pub fn get_mut(&mut self) -> &mut R {
-        &mut self.inner
     }
 
     /// The next event, or `None` at the end of the input. An event not closed by a blank

@@ -220,7 +220,7 @@ fn server_4028_is_an_api_error() {
 fn library_and_emulator_share_the_context_limit() {
     let emu = emulator();
     let c = login_client(&emu);
-    let limit = ustb_openai::chat::request::MAX_CONTEXT_CHARS;
+    let limit = ustb_openai::limits::MAX_CONTEXT_CHARS;
     // One character short of the limit: the library sends it and the emulator answers.
     let reply = create(&c, &user(&"长".repeat(limit - 1))).unwrap();
     assert_eq!(reply["choices"][0]["finish_reason"], "stop");

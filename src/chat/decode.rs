@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::limits::MAX_HELD_WHITESPACE;
 use crate::upstream::envelope::excerpt;
 use crate::upstream::Envelope;
 
@@ -64,9 +65,7 @@ enum Think {
 
 const OPEN: &str = "<think>";
 const CLOSE: &str = "</think>";
-/// Leading whitespace held back while a `<think>` may still open. Past this much, the reply
-/// is taken as plain content: holding more would make every event copy it again.
-const MAX_HELD_WHITESPACE: usize = 4096;
+
 
 pub struct Decoder {
     form: Form,

@@ -12,13 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 
-/// Contexts at least this long failed upstream at once with 4028 (≈223k characters). The
-/// emulator refuses from the same figure.
-pub const MAX_CONTEXT_CHARS: usize = 223_000;
-
-/// A request JSON larger than this is refused before it is parsed: even fully escaped, a
-/// context under `MAX_CONTEXT_CHARS` is a fraction of it.
-pub const MAX_REQUEST_BYTES: usize = 16 << 20;
+use crate::limits::{MAX_CONTEXT_CHARS, MAX_REQUEST_BYTES};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {

@@ -17,8 +17,6 @@ use crate::upstream::http::LOGIN_HINT;
 use crate::upstream::multipart::{self, Multipart};
 use crate::upstream::{CancelToken, Envelope, Wire, CHAT_PATH};
 
-/// Non-stream bodies (error envelopes, moderation replies) larger than this are refused.
-const MAX_JSON_REPLY: usize = 4 << 20;
 
 enum State {
     NotSent(Multipart),
@@ -172,7 +170,7 @@ impl ChatStream {
             return Ok(None);
         }
         let html = reply.is_html();
-        let body = reply.body.read_all(MAX_JSON_REPLY)?;
+        let body = reply.body.read_all(crate::limits::MAX_JSON_REPLY_BYTES)?;
         self.drain();
         if html || body.trim_ascii_start().starts_with(b"<") {
             // What an expired campus login can look like: the sign-in page, with status 200.

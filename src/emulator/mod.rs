@@ -44,7 +44,7 @@ impl Default for Config {
             delay: Duration::ZERO,
             require_login: true,
             login_token: None,
-            max_context_chars: crate::chat::request::MAX_CONTEXT_CHARS,
+            max_context_chars: crate::limits::MAX_CONTEXT_CHARS,
         }
     }
 }

@@ -40,9 +40,6 @@ impl std::fmt::Debug for Cookies {
 }
 
 impl Cookies {
-    /// The longest cookie value accepted (real ones are a few dozen characters).
-    pub const MAX_VALUE: usize = 4096;
-
     /// 32 ASCII letters and digits, as the server issues it.
     pub fn valid_easy_session(v: &str) -> bool {
         v.len() == 32 && v.bytes().all(|b| b.is_ascii_alphanumeric())
@@ -50,7 +47,7 @@ impl Cookies {
 
     /// Printable ASCII that cannot break the Cookie header, of sane length.
     pub fn valid_vjuid_login(v: &str) -> bool {
-        !v.is_empty() && v.len() <= Self::MAX_VALUE && v.bytes().all(|b| b.is_ascii_graphic() && b != b';' && b != b',')
+        !v.is_empty() && v.len() <= crate::limits::MAX_COOKIE_VALUE && v.bytes().all(|b| b.is_ascii_graphic() && b != b';' && b != b',')
     }
 
     /// `easy_session=…; cookie_vjuid_login=…` with the non-empty ones, or None.
@@ -89,7 +86,7 @@ impl Reply {
         if (200..300).contains(&status) {
             return Ok(self);
         }
-        let body = self.body.read_all(64 << 10).unwrap_or_default();
+        let body = self.body.read_all(crate::limits::MAX_ERROR_BODY_BYTES).unwrap_or_default();
         let text = String::from_utf8_lossy(&body);
         // Some gateways put an envelope in an error status; keep its words.
         if let Ok(env) = Envelope::parse(&text) {

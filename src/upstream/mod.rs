@@ -7,7 +7,7 @@ pub mod multipart;
 pub mod transport;
 
 pub use envelope::Envelope;
-pub use http::{Cookies, Reply, Wire, WireConfig};
+pub use http::{Cookies, Wire, WireConfig};
 pub use transport::CancelToken;
 
 /// The chat endpoint (multipart POST, SSE reply).
