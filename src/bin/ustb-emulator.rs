@@ -11,6 +11,8 @@ usage: ustb-emulator [--port N] [--chunk-chars N] [--delay-ms N] [--no-login] [-
 
 Serves a fake 北科大 AI 助手 (chat.ustb.edu.cn) on 127.0.0.1 until killed.
 Prints `ustb-emulator listening on http://127.0.0.1:PORT` once ready.
+`@emu:NAME` in a chat prompt injects a fault (e.g. @emu:reset, @emu:gzip, @emu:endless-line);
+the list is in src/emulator/chat.rs, the faults and their outcomes in tests/faults.tsv.
 
   --port N          port to bind (default 0: pick a free one)
   --chunk-chars N   characters of text per streamed event (default 4)
@@ -23,7 +25,8 @@ fn main() -> ExitCode {
     let (port, config) = match parse_args(std::env::args().skip(1)) {
         Ok(Some(parsed)) => parsed,
         Ok(None) => {
-            println!("{USAGE}");
+            // Not println!: a closed pipe (`--help | head`) must not panic.
+            let _ = writeln!(std::io::stdout(), "{USAGE}");
             return ExitCode::SUCCESS;
         }
         Err(msg) => {

@@ -1,15 +1,21 @@
 //! `POST /site/ai/compose_chat`: validation, the deterministic reply, and fault directives.
 //!
 //! Directives (`@emu:NAME` anywhere in the prompt; the reply text still echoes the prompt
-//! as is): moderation, answer-only, think-inline, final-e1, done, crlf, cr, truncate, reset,
-//! silent, silent-headers, malformed, malformed-inner, sse-error, http500, long=N.
+//! as is). Content: moderation, answer-only, think-inline, final-e1, done, truncate, reset,
+//! silent, silent-headers (silence before the head), headers-then-silent, malformed,
+//! malformed-inner, sse-error (10042 in a `data:` line), sse-4028, huge-event (one ~8 MB
+//! event), endless-line, long=N. Whole replies and the wire (`faults.rs`): close-before-headers,
+//! http500, http502, login-page, json-4028, json-10042, redirect, gzip, echo-cookie-400,
+//! echo-cookie-html, echo-cookie-sse, crlf, cr, comments, invalid-utf8, split-char,
+//! byte-per-write, chunk-lie, length-short, length-long, huge-header, bad-session-cookie.
 
-use std::io;
+use std::io::{self, Write};
 use std::net::{Shutdown, TcpStream};
 use std::thread;
 use std::time::Duration;
 
 use super::events::{answer_only_events, char_ranges, d_fields, full_events, Ev, Reply};
+use super::faults::{self, Wire};
 use super::http::{self, Request};
 use super::json::{error_envelope, obj, ok_envelope, J};
 use super::util::{stable_id, unix_now};
@@ -20,6 +26,9 @@ const INTRO_PROMPT: &str = "请介绍你自己。";
 const REFUSAL: &str = "抱歉，我无法回答这个问题，让我们换个话题再聊聊吧";
 const STALL: Duration = Duration::from_secs(60);
 const MAX_LONG: usize = 16 * 1024 * 1024;
+/// `@emu:huge-event` content bytes; the event carries them twice (answer and
+/// original_stream), so it is about 8 MB.
+const HUGE_CONTENT: usize = 4 * 1024 * 1024;
 
 pub(crate) fn compose_chat(
     sh: &Shared,
@@ -56,23 +65,18 @@ pub(crate) fn compose_chat(
 
     let dir = Directives::parse(prompt);
     let session = field("session_id").or_else(|| field("sess_id"));
-    if dir.has("http500") {
-        let body = "<html>\r\n<head><title>500 Internal Server Error</title></head>\r\n<body>\r\n\
-                    <center><h1>500 Internal Server Error</h1></center>\r\n<hr><center>nginx</center>\r\n\
-                    </body>\r\n</html>\r\n";
-        http::respond(
-            out,
-            500,
-            "text/html; charset=utf-8",
-            &[],
-            body.as_bytes(),
-            close,
-        )?;
-        return Ok(Next::Keep);
+    if let Some(reply) = faults::whole_reply(|n| dir.has(n), req, out, close) {
+        return reply;
     }
     if dir.has("silent-headers") {
         sh.stall(out, STALL);
         return Ok(Next::Close);
+    }
+    if dir.has("headers-then-silent") {
+        return faults::headers_then_silence(sh, out, STALL);
+    }
+    if dir.has("endless-line") {
+        return faults::endless_line(sh, out);
     }
     if dir.has("moderation") {
         sh.record_chat(session, compose_id, prompt, REFUSAL);
@@ -85,8 +89,17 @@ pub(crate) fn compose_chat(
 
     let mut reply = build_reply(prompt, context, &dir, &field);
     let n = sh.config.chunk_chars.max(1);
-    let mut events = if dir.has("sse-error") {
-        vec![Ev::Raw(error_envelope(10042, "请登录").compact())]
+    let error_event = if dir.has("sse-error") {
+        Some(error_envelope(10042, "请登录").compact())
+    } else if dir.has("sse-4028") {
+        Some(error_envelope(4028, "history参数异常").compact())
+    } else if dir.has("echo-cookie-sse") {
+        Some(faults::echo_cookie_event(req))
+    } else {
+        None
+    };
+    let mut events = if let Some(ev) = &error_event {
+        vec![Ev::Raw(ev.clone())]
     } else if dir.has("answer-only") || dir.has("final-e1") || dir.has("think-inline") {
         // think-inline carries the reasoning even with deep_search=2: it exists to test tag parsing.
         reply.plain = if dir.has("think-inline") {
@@ -102,9 +115,10 @@ pub(crate) fn compose_chat(
         } else {
             Vec::new()
         };
-        full_events(reasoning, char_ranges(&reply.content, n))
+        let content_n = if dir.has("huge-event") { usize::MAX } else { n };
+        full_events(reasoning, char_ranges(&reply.content, content_n))
     };
-    if !dir.has("sse-error") {
+    if error_event.is_none() {
         sh.record_chat(session, compose_id, prompt, &reply.content);
     }
     if dir.has("final-e1") {
@@ -147,7 +161,8 @@ pub(crate) fn compose_chat(
     } else {
         "\n"
     };
-    send_stream(sh, out, &reply, &events, eol, end, close)
+    let wire = Wire::from_directives(|n| dir.has(n));
+    send_stream(sh, out, &reply, &events, eol, end, close, &wire)
 }
 
 fn reply_json(out: &TcpStream, body: &J, close: bool) -> io::Result<Next> {
@@ -263,6 +278,12 @@ fn build_reply<'a>(
             chars += unit_chars;
         }
     }
+    if dir.has("huge-event") {
+        let unit = content.clone();
+        while content.len() < HUGE_CONTENT {
+            content.push_str(&unit);
+        }
+    }
     let search = field("internet_search") == Some("1");
     if search {
         content.push_str("[citation:1]");
@@ -288,35 +309,60 @@ enum End {
     Silent,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn send_stream(
     sh: &Shared,
-    out: &TcpStream,
+    sock: &TcpStream,
     reply: &Reply,
     events: &[Ev],
     eol: &str,
     end: End,
     close: bool,
+    wire: &Wire,
 ) -> io::Result<Next> {
-    http::start_event_stream(out, close)?;
+    let first_content = events.iter().position(Ev::carries_content);
+    let frame = |i: usize, ev: &Ev| wire.frame(&reply.render(i, ev), eol, Some(i) == first_content);
+    if let Some(length) = wire.length {
+        let body: Vec<u8> = events.iter().enumerate().flat_map(|(i, ev)| frame(i, ev)).collect();
+        let sse = "text/event-stream; charset=utf-8";
+        let len = length.of(body.len());
+        http::respond_with_length(sock, 200, sse, &wire.extra_headers, &body, len, true)?;
+        return Ok(Next::Close);
+    }
+    let mut trickle = faults::Trickle(sock);
+    let mut plain = sock;
+    let out: &mut dyn Write = if wire.byte_per_write {
+        &mut trickle
+    } else {
+        &mut plain
+    };
+    http::start_event_stream(&mut *out, &wire.extra_headers, close)?;
     for (i, ev) in events.iter().enumerate() {
         if i > 0 && !sh.config.delay.is_zero() {
             thread::sleep(sh.config.delay);
         }
-        let event = format!("data: {}{eol}{eol}", reply.render(i, ev));
-        http::write_chunk(out, event.as_bytes())?;
+        let event = frame(i, ev);
+        if wire.split_char && Some(i) == first_content {
+            faults::write_split_chunk(&mut *out, &event)?;
+        } else if wire.lying_chunk && first_content.map(|c| c + 1) == Some(i) {
+            http::write_chunk_sized(&mut *out, &event, event.len() - 5)?;
+        } else {
+            http::write_chunk(&mut *out, &event)?;
+        }
     }
     match end {
         End::Clean => {
-            http::end_chunks(out)?;
-            Ok(Next::Keep)
+            http::end_chunks(&mut *out)?;
+            // After a lying chunk the connection's framing is lost.
+            Ok(if wire.lying_chunk { Next::Close } else { Next::Keep })
         }
         End::Reset => {
-            let _ = out.shutdown(Shutdown::Both);
+            let _ = sock.shutdown(Shutdown::Both);
             Ok(Next::Close)
         }
         End::Silent => {
-            sh.stall(out, STALL);
-            let _ = out.shutdown(Shutdown::Both);
+            sh.stall(sock, STALL);
+            let _ = sock.shutdown(Shutdown::Both);
             Ok(Next::Close)
         }
     }

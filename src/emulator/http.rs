@@ -192,17 +192,31 @@ pub(crate) fn reason(code: u16) -> &'static str {
         413 => "Payload Too Large",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
+        502 => "Bad Gateway",
         _ => "Unknown",
     }
 }
 
 /// One complete reply with Content-Length, written in a single call.
 pub(crate) fn respond(
-    out: &TcpStream,
+    out: impl Write,
     code: u16,
     content_type: &str,
     extra: &[(&str, String)],
     body: &[u8],
+    close: bool,
+) -> io::Result<()> {
+    respond_with_length(out, code, content_type, extra, body, body.len(), close)
+}
+
+/// Like `respond`, but with a `Content-Length` that may lie about the body.
+pub(crate) fn respond_with_length(
+    mut out: impl Write,
+    code: u16,
+    content_type: &str,
+    extra: &[(&str, String)],
+    body: &[u8],
+    length: usize,
     close: bool,
 ) -> io::Result<()> {
     let mut head = format!(
@@ -210,9 +224,16 @@ pub(crate) fn respond(
         reason(code)
     );
     head.push_str(&format!(
-        "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
-        body.len()
+        "Content-Type: {content_type}\r\nContent-Length: {length}\r\n"
     ));
+    push_headers(&mut head, extra, close);
+    let mut buf = head.into_bytes();
+    buf.extend_from_slice(body);
+    out.write_all(&buf)?;
+    out.flush()
+}
+
+fn push_headers(head: &mut String, extra: &[(&str, String)], close: bool) {
     for (k, v) in extra {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -221,36 +242,37 @@ pub(crate) fn respond(
     } else {
         "Connection: keep-alive\r\n\r\n"
     });
-    let mut buf = head.into_bytes();
-    buf.extend_from_slice(body);
-    let mut w = out;
-    w.write_all(&buf)?;
-    w.flush()
 }
 
-pub(crate) fn start_event_stream(out: &TcpStream, close: bool) -> io::Result<()> {
-    let head = format!(
-        "HTTP/1.1 200 OK\r\nServer: ustb-emulator\r\nContent-Type: text/event-stream; charset=utf-8\r\n\
-         Transfer-Encoding: chunked\r\nCache-Control: no-cache\r\nConnection: {}\r\n\r\n",
-        if close { "close" } else { "keep-alive" }
-    );
-    let mut w = out;
-    w.write_all(head.as_bytes())?;
-    w.flush()
+/// The head of a chunked `text/event-stream` reply, with extra headers.
+pub(crate) fn start_event_stream(
+    mut out: impl Write,
+    extra: &[(&str, String)],
+    close: bool,
+) -> io::Result<()> {
+    let mut head = "HTTP/1.1 200 OK\r\nServer: ustb-emulator\r\nContent-Type: text/event-stream; charset=utf-8\r\n\
+                    Transfer-Encoding: chunked\r\nCache-Control: no-cache\r\n"
+        .to_string();
+    push_headers(&mut head, extra, close);
+    out.write_all(head.as_bytes())?;
+    out.flush()
 }
 
 /// One HTTP chunk, written in a single call so each event arrives as one unit.
-pub(crate) fn write_chunk(out: &TcpStream, data: &[u8]) -> io::Result<()> {
-    let mut buf = format!("{:x}\r\n", data.len()).into_bytes();
-    buf.extend_from_slice(data);
-    buf.extend_from_slice(b"\r\n");
-    let mut w = out;
-    w.write_all(&buf)?;
-    w.flush()
+pub(crate) fn write_chunk(out: impl Write, data: &[u8]) -> io::Result<()> {
+    write_chunk_sized(out, data, data.len())
 }
 
-pub(crate) fn end_chunks(out: &TcpStream) -> io::Result<()> {
-    let mut w = out;
-    w.write_all(b"0\r\n\r\n")?;
-    w.flush()
+/// One HTTP chunk whose size line says `size` (which may lie about `data`).
+pub(crate) fn write_chunk_sized(mut out: impl Write, data: &[u8], size: usize) -> io::Result<()> {
+    let mut buf = format!("{size:x}\r\n").into_bytes();
+    buf.extend_from_slice(data);
+    buf.extend_from_slice(b"\r\n");
+    out.write_all(&buf)?;
+    out.flush()
+}
+
+pub(crate) fn end_chunks(mut out: impl Write) -> io::Result<()> {
+    out.write_all(b"0\r\n\r\n")?;
+    out.flush()
 }

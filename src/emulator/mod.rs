@@ -6,6 +6,7 @@
 mod chat;
 mod endpoints;
 mod events;
+mod faults;
 mod http;
 mod json;
 mod multipart;

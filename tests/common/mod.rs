@@ -236,3 +236,21 @@ pub fn assert_ok(what: &str, out: &Output) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Compiles `sources` into `name` in the target dir, linked to the shared library, with
+/// warnings as errors: C as C99, C++ as C++17.
+pub fn compile(cpp: bool, name: &str, sources: &[&str]) -> PathBuf {
+    let dir = library();
+    let exe = dir.join(name);
+    let (compiler, std) = if cpp { ("c++", "-std=c++17") } else { ("cc", "-std=c99") };
+    let out = run(Command::new(compiler)
+        .args([std, "-Wall", "-Wextra", "-Werror", "-g"])
+        .arg(format!("-I{}", root().join("include").display()))
+        .args(sources.iter().map(|s| root().join(s)))
+        .arg(format!("-L{}", dir.display()))
+        .arg(format!("-Wl,-rpath,{}", dir.display()))
+        .args(["-lustb_openai", "-lpthread", "-o"])
+        .arg(&exe));
+    assert_ok(&format!("compiling {name}"), &out);
+    exe
+}

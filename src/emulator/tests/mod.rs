@@ -3,6 +3,7 @@
 mod chat;
 mod connection;
 mod directives;
+mod server_faults;
 mod site;
 mod units;
 
@@ -89,7 +90,8 @@ impl Client {
             .then(|| String::from_utf8_lossy(&buf[..buf.len() - 2]).into_owned())
     }
 
-    fn read_response(&mut self) -> Resp {
+    /// The status and headers (names lower-cased) of the next reply.
+    fn read_head(&mut self) -> (u16, Vec<(String, String)>) {
         let status_line = self.line().expect("status line");
         let status = status_line
             .split(' ')
@@ -104,6 +106,11 @@ impl Client {
             let (n, v) = line.split_once(':').expect("header");
             headers.push((n.to_ascii_lowercase(), v.trim().to_string()));
         }
+        (status, headers)
+    }
+
+    fn read_response(&mut self) -> Resp {
+        let (status, headers) = self.read_head();
         let mut resp = Resp {
             status,
             headers,
