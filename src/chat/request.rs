@@ -292,6 +292,13 @@ fn normalise(turns: Vec<Turn>) -> Result<(String, Vec<(Role, String)>)> {
     } else {
         format!("{}\n\n{}", systems.join("\n"), last_text)
     };
+    // Exactly what the server counts: the texts as sent, with the separators merging added.
+    let sent = content.chars().count() + merged.iter().map(|(_, t)| t.chars().count()).sum::<usize>();
+    if sent >= MAX_CONTEXT_CHARS {
+        return Err(Error::invalid_request(format!(
+            "the conversation is {sent} characters as sent; the server refuses {MAX_CONTEXT_CHARS} or more"
+        )));
+    }
     Ok((content, merged))
 }
 
@@ -454,5 +461,15 @@ mod tests {
         let e = parse(&body, &defaults()).unwrap_err();
         assert_eq!(e.kind, ErrorKind::InvalidRequest);
         assert!(e.message.len() < 200);
+    }
+
+    #[test]
+    fn the_limit_counts_separators_as_the_server_does() {
+        // 222,999 characters of text, 223,001 as sent ("\n\n" joins system and user).
+        let r = norm(json!([
+            {"role": "system", "content": "s".repeat(111_500)},
+            {"role": "user", "content": "u".repeat(111_499)},
+        ]));
+        assert_eq!(r.unwrap_err().kind, ErrorKind::InvalidRequest);
     }
 }

@@ -58,9 +58,8 @@ fn body_error(e: io::Error, token: &CancelToken) -> Error {
     let inner = e.get_ref().and_then(|i| i.downcast_ref::<ureq::Error>());
     match inner {
         Some(ureq::Error::Timeout(t)) => super::http::timeout_error(*t),
-        Some(ureq::Error::Protocol(p)) => {
-            Error::new(ErrorKind::ConnectionLost, format!("the reply was cut short: {p}"))
-        }
+        // Framing the server got wrong (e.g. a chunk size that does not match its bytes).
+        Some(ureq::Error::Protocol(p)) => Error::protocol(format!("the reply's HTTP framing is malformed: {p}")),
         Some(ureq::Error::Io(io)) => {
             Error::new(ErrorKind::ConnectionLost, format!("the connection broke during the reply: {io}"))
         }
