@@ -1,4 +1,4 @@
-//! Upstream SSE events → deltas (PROTOCOL.md 2.1).
+//! Upstream SSE events → deltas (docs/PROTOCOL.md section 4, "Chat reply").
 //!
 //! Two forms exist. The 2026 form carries an OpenAI chunk as a JSON *string* in
 //! `d.ext.original_stream`; that is preferred whenever present. The older form has only

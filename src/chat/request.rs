@@ -1,4 +1,4 @@
-//! OpenAI chat-completions JSON → the upstream form (PROTOCOL.md section 2).
+//! OpenAI chat-completions JSON → the upstream form (docs/PROTOCOL.md section 3, "Chat request").
 //!
 //! Upstream knows only `user` and `assistant` turns that alternate and end with the newest user
 //! text, so: system/developer texts are joined and put before that text; content parts are

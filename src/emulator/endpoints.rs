@@ -1,4 +1,5 @@
-//! Routing and the non-chat endpoints (PROTOCOL.md section 3), with in-memory sessions.
+//! Routing and the non-chat endpoints (docs/PROTOCOL.md section 5, "Other endpoints"), with
+//! in-memory sessions.
 
 use std::io;
 use std::net::TcpStream;

@@ -1,4 +1,5 @@
-//! A protocol-faithful fake of the upstream server (chat.ustb.edu.cn), see PROTOCOL.md.
+//! A protocol-faithful fake of the upstream server (chat.ustb.edu.cn), see docs/PROTOCOL.md
+//! (section 7, "The emulator").
 //!
 //! Used by the tests and the `ustb-emulator` binary. Replies are deterministic functions of
 //! the request; `@emu:NAME` directives in the prompt inject faults (see `chat.rs`).
