@@ -20,7 +20,7 @@ PROFILE_FLAG := $(if $(filter release,$(PROFILE)),--release,)
 all: build
 
 build:
-	$(CARGO) build --lib --bin ustb-emulator
+	$(CARGO) build --lib --bin ustb-emulator --features emulator
 	ln -sf libustb_openai.so $(TARGET_DIR)/libustb_openai.so.0
 
 $(TARGET_DIR)/chat: examples/c/chat.c include/ustb_openai.h build
@@ -39,7 +39,7 @@ test: deps
 
 # Prints throughput, latency, cancel and memory figures (release build); asserts nothing.
 bench:
-	$(CARGO) build --release --bin ustb-emulator --example bench
+	$(CARGO) build --release --features emulator --bin ustb-emulator --example bench
 	target/release/examples/bench target/release/ustb-emulator
 
 install:

@@ -21,18 +21,6 @@
 #include <stdint.h>
 
 /**
- * A request JSON larger than this is refused before it is parsed: even fully escaped, a
- * context under `MAX_CONTEXT_CHARS` is a fraction of it.
- */
-#define MAX_REQUEST_BYTES (16 << 20)
-
-/**
- * What `chat_create` and `collect` hold at most (content plus reasoning): far above the
- * longest reply seen (≈ 200 kB), far below what would hurt a host process.
- */
-#define DEFAULT_MAX_REPLY_BYTES (64 << 20)
-
-/**
  * Major version, as in `ustb_version()`.
  */
 #define USTB_VERSION_MAJOR 0
@@ -46,11 +34,6 @@
  * Patch version.
  */
 #define USTB_VERSION_PATCH 0
-
-/**
- * The longest cookie value accepted (real ones are a few dozen characters).
- */
-#define Cookies_MAX_VALUE 4096
 
 /**
  * The result of every fallible call. `USTB_OK` is 0; `USTB_END_OF_STREAM` and `USTB_STOPPED`

@@ -35,15 +35,24 @@
 //! Data flows one way: request JSON → `chat::request` → `upstream` (HTTP) → `sse` →
 //! `chat::decode` → OpenAI chunk JSON. Those modules are private; what is public is on purpose.
 
+// Only `ffi` is the C API: cbindgen is told to skip every other module.
+/// cbindgen:ignore
 mod chat;
+/// cbindgen:ignore
 mod client;
+/// cbindgen:ignore
 mod error;
 pub mod ffi;
+/// cbindgen:ignore
 pub mod limits;
+/// cbindgen:ignore
 mod sse;
+/// cbindgen:ignore
 mod upstream;
+/// cbindgen:ignore
 mod util;
 
+/// cbindgen:ignore
 #[cfg(feature = "emulator")]
 pub mod emulator;
 

@@ -209,7 +209,7 @@ pub fn library() -> &'static PathBuf {
     static LIB: OnceLock<PathBuf> = OnceLock::new();
     LIB.get_or_init(|| {
         let status = Command::new(env!("CARGO"))
-            .args(["build", "--lib", "--bin", "ustb-emulator"])
+            .args(["build", "--lib", "--bin", "ustb-emulator", "--features", "emulator"])
             .current_dir(root())
             .status()
             .expect("cargo runs");
