@@ -123,6 +123,18 @@ typedef enum {
 typedef struct ustb_canceller ustb_canceller;
 
 /**
+ * One streamed chat reply.
+ *
+ * Thread-safety: read it (`ustb_chat_stream_next`, `_collect`, `_for_each`) from one
+ * thread at a time; the thread may change between calls. A read that starts while another
+ * read of the same stream is running (from another thread, or from the stream's own
+ * `for_each` callback) does not wait: it returns `USTB_INVALID_ARGUMENT` ("the stream is
+ * busy") at once and leaves the stream as it was. `ustb_chat_stream_cancel` may be called
+ * from any thread at any time until `ustb_chat_stream_free`, including from the callback.
+ */
+typedef struct ustb_chat_stream ustb_chat_stream;
+
+/**
  * A client of one server (base URL and identity cookies).
  *
  * Thread-safety: fully thread-safe. One client may serve any number of threads at once, and
@@ -138,24 +150,17 @@ typedef struct ustb_client ustb_client;
 typedef struct ustb_error ustb_error;
 
 /**
- * One streamed chat reply.
- *
- * Thread-safety: read it (`ustb_chat_stream_next`, `_collect`, `_for_each`) from one
- * thread at a time; the thread may change between calls. A read that starts while another
- * read of the same stream is running (from another thread, or from the stream's own
- * `for_each` callback) does not wait: it returns `USTB_INVALID_ARGUMENT` ("the stream is
- * busy") at once and leaves the stream as it was. `ustb_chat_stream_cancel` may be called
- * from any thread at any time until `ustb_chat_stream_free`, including from the callback.
- */
-typedef struct ustb_stream ustb_stream;
-
-/**
  * Receives one `chat.completion.chunk` JSON. `chunk_json` is NUL-terminated UTF-8 of `len`
  * bytes, borrowed for the duration of the call only (copy it to keep it). Runs on the thread
  * that called `ustb_chat_stream_for_each` / `ustb_chat_stream_callback`. Return 0 to continue,
  * anything else to stop the stream (the call then returns `USTB_STOPPED`).
  */
 typedef int (*ustb_chunk_callback)(void *userdata, const char *chunk_json, size_t len);
+
+/**
+ * The name this type had before 0.2; kept so existing code compiles.
+ */
+typedef ustb_chat_stream ustb_stream;
 
 #ifdef __cplusplus
 extern "C" {
@@ -175,6 +180,51 @@ const char *ustb_version(void);
  * freed with this.
  */
 void ustb_string_free(char *s);
+
+/**
+ * Cancels a stream: a `next`/`collect`/`for_each` running in another thread (connecting,
+ * waiting for headers, reading the body, or waiting on a silent server) returns
+ * `USTB_CANCELLED` promptly (the socket is shut down; a connect in progress notices within
+ * 10 ms), and so does every later read.
+ * A reply that was already complete still ends with `USTB_END_OF_STREAM`. Idempotent,
+ * thread-safe, never blocks; NULL is a no-op.
+ *
+ * # Safety
+ * `stream` is NULL or a stream not yet freed (the caller orders `cancel` before `free`).
+ */
+void ustb_chat_stream_cancel(const ustb_chat_stream *stream);
+
+/**
+ * Gives a `ustb_canceller` for `stream`: `ustb_canceller_cancel` then acts like
+ * `ustb_chat_stream_cancel`, but may be called at any time, also after
+ * `ustb_chat_stream_free(stream)` (it is then a no-op).
+ *
+ * `*canceller_out` receives a handle owned by the caller (`ustb_canceller_free`); NULL on
+ * failure. Returns `USTB_OK` or `USTB_INVALID_ARGUMENT`. Thread-safe.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `stream` is not freed during the call.
+ */
+ustb_status ustb_chat_stream_canceller(const ustb_chat_stream *stream, ustb_canceller **canceller_out, ustb_error **error);
+
+/**
+ * Cancels the stream the canceller was made for (see `ustb_chat_stream_cancel`); a no-op
+ * once that stream is complete or freed. Idempotent, thread-safe, never blocks; NULL is a
+ * no-op.
+ *
+ * # Safety
+ * `canceller` is NULL or a canceller not yet freed.
+ */
+void ustb_canceller_cancel(const ustb_canceller *canceller);
+
+/**
+ * Frees a canceller (the stream is not affected). NULL is a no-op.
+ *
+ * # Safety
+ * `canceller` is NULL or from `ustb_chat_stream_canceller`, freed once, with no call on it
+ * still running.
+ */
+void ustb_canceller_free(ustb_canceller *canceller);
 
 /**
  * Sends a chat and waits for the whole reply: an OpenAI `chat.completion` JSON with
@@ -216,7 +266,7 @@ ustb_status ustb_chat_create(const ustb_client *client, const char *request_json
  * # Safety
  * Pointers are NULL or valid; strings are NUL-terminated.
  */
-ustb_status ustb_chat_stream_open(const ustb_client *client, const char *request_json, ustb_stream **stream_out, ustb_error **error);
+ustb_status ustb_chat_stream_open(const ustb_client *client, const char *request_json, ustb_chat_stream **stream_out, ustb_error **error);
 
 /**
  * Reads the next `chat.completion.chunk` JSON, blocking until it arrives.
@@ -240,7 +290,7 @@ ustb_status ustb_chat_stream_open(const ustb_client *client, const char *request
  * # Safety
  * Pointers are NULL or valid; `stream` is not freed during the call.
  */
-ustb_status ustb_chat_stream_next(ustb_stream *stream, char **chunk_out, size_t *len_out, ustb_error **error);
+ustb_status ustb_chat_stream_next(ustb_chat_stream *stream, char **chunk_out, size_t *len_out, ustb_error **error);
 
 /**
  * Reads the rest of an open stream into one `chat.completion` JSON, as `ustb_chat_create`
@@ -254,33 +304,16 @@ ustb_status ustb_chat_stream_next(ustb_stream *stream, char **chunk_out, size_t 
  * # Safety
  * Pointers are NULL or valid; `stream` is not freed during the call.
  */
-ustb_status ustb_chat_stream_collect(ustb_stream *stream, char **json_out, ustb_error **error);
+ustb_status ustb_chat_stream_collect(ustb_chat_stream *stream, char **json_out, ustb_error **error);
 
 /**
- * Push style: calls `callback(userdata, chunk_json, len)` for every chunk, on the calling
- * thread, until the reply is complete (`USTB_OK`), the callback returns non-zero
- * (`USTB_STOPPED`; the stream is then cancelled), or an error (as for
- * `ustb_chat_stream_next`). The stream is not freed by this call.
- *
- * Inside the callback, reading the same stream (`next`, `collect`, `for_each`) returns
- * `USTB_INVALID_ARGUMENT` ("busy") at once; `ustb_chat_stream_cancel` works, and makes this
- * call return `USTB_CANCELLED` after the callback returns.
+ * Frees a stream, closing its connection if the reply was not read to the end (a
+ * completely read connection goes back to the pool). NULL is a no-op.
  *
  * # Safety
- * Pointers are NULL or valid; `callback` is safe to call with `userdata`.
+ * `stream` is NULL or from `ustb_chat_stream_open`, freed once, with no call on it running.
  */
-ustb_status ustb_chat_stream_for_each(ustb_stream *stream, ustb_chunk_callback callback, void *userdata, ustb_error **error);
-
-/**
- * One call, push style: opens a stream, runs `ustb_chat_stream_for_each`, frees it.
- * Returns what `ustb_chat_stream_open` or `ustb_chat_stream_for_each` returns. No other
- * thread can cancel it; for a cancellable push use `ustb_chat_stream_open`, a
- * `ustb_canceller`, then `ustb_chat_stream_for_each`.
- *
- * # Safety
- * Pointers are NULL or valid; `callback` is safe to call with `userdata`.
- */
-ustb_status ustb_chat_stream_callback(const ustb_client *client, const char *request_json, ustb_chunk_callback callback, void *userdata, ustb_error **error);
+void ustb_chat_stream_free(ustb_chat_stream *stream);
 
 /**
  * Reads the texts of a chunk (or a completion) JSON, for hosts without a JSON parser:
@@ -294,60 +327,6 @@ ustb_status ustb_chat_stream_callback(const ustb_client *client, const char *req
  * Pointers are NULL or valid; `chunk_json` is NUL-terminated.
  */
 ustb_status ustb_chunk_delta(const char *chunk_json, char **content_out, char **reasoning_out, char **finish_reason_out, ustb_error **error);
-
-/**
- * Cancels a stream: a `next`/`collect`/`for_each` running in another thread (connecting,
- * waiting for headers, reading the body, or waiting on a silent server) returns
- * `USTB_CANCELLED` promptly (the socket is shut down; a connect in progress notices within
- * 10 ms), and so does every later read.
- * A reply that was already complete still ends with `USTB_END_OF_STREAM`. Idempotent,
- * thread-safe, never blocks; NULL is a no-op.
- *
- * # Safety
- * `stream` is NULL or a stream not yet freed (the caller orders `cancel` before `free`).
- */
-void ustb_chat_stream_cancel(const ustb_stream *stream);
-
-/**
- * Gives a `ustb_canceller` for `stream`: `ustb_canceller_cancel` then acts like
- * `ustb_chat_stream_cancel`, but may be called at any time, also after
- * `ustb_chat_stream_free(stream)` (it is then a no-op).
- *
- * `*canceller_out` receives a handle owned by the caller (`ustb_canceller_free`); NULL on
- * failure. Returns `USTB_OK` or `USTB_INVALID_ARGUMENT`. Thread-safe.
- *
- * # Safety
- * Pointers are NULL or valid; `stream` is not freed during the call.
- */
-ustb_status ustb_chat_stream_canceller(const ustb_stream *stream, ustb_canceller **canceller_out, ustb_error **error);
-
-/**
- * Cancels the stream the canceller was made for (see `ustb_chat_stream_cancel`); a no-op
- * once that stream is complete or freed. Idempotent, thread-safe, never blocks; NULL is a
- * no-op.
- *
- * # Safety
- * `canceller` is NULL or a canceller not yet freed.
- */
-void ustb_canceller_cancel(const ustb_canceller *canceller);
-
-/**
- * Frees a canceller (the stream is not affected). NULL is a no-op.
- *
- * # Safety
- * `canceller` is NULL or from `ustb_chat_stream_canceller`, freed once, with no call on it
- * still running.
- */
-void ustb_canceller_free(ustb_canceller *canceller);
-
-/**
- * Frees a stream, closing its connection if the reply was not read to the end (a
- * completely read connection goes back to the pool). NULL is a no-op.
- *
- * # Safety
- * `stream` is NULL or from `ustb_chat_stream_open`, freed once, with no call on it running.
- */
-void ustb_chat_stream_free(ustb_stream *stream);
 
 /**
  * Creates a client. Never touches the network.
@@ -469,6 +448,32 @@ uint16_t ustb_error_http_status(const ustb_error *error);
  * `error` is NULL or an error from this library, freed at most once.
  */
 void ustb_error_free(ustb_error *error);
+
+/**
+ * Push style: calls `callback(userdata, chunk_json, len)` for every chunk, on the calling
+ * thread, until the reply is complete (`USTB_OK`), the callback returns non-zero
+ * (`USTB_STOPPED`; the stream is then cancelled), or an error (as for
+ * `ustb_chat_stream_next`). The stream is not freed by this call.
+ *
+ * Inside the callback, reading the same stream (`next`, `collect`, `for_each`) returns
+ * `USTB_INVALID_ARGUMENT` ("busy") at once; `ustb_chat_stream_cancel` works, and makes this
+ * call return `USTB_CANCELLED` after the callback returns.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `callback` is safe to call with `userdata`.
+ */
+ustb_status ustb_chat_stream_for_each(ustb_chat_stream *stream, ustb_chunk_callback callback, void *userdata, ustb_error **error);
+
+/**
+ * One call, push style: opens a stream, runs `ustb_chat_stream_for_each`, frees it.
+ * Returns what `ustb_chat_stream_open` or `ustb_chat_stream_for_each` returns. No other
+ * thread can cancel it; for a cancellable push use `ustb_chat_stream_open`, a
+ * `ustb_canceller`, then `ustb_chat_stream_for_each`.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `callback` is safe to call with `userdata`.
+ */
+ustb_status ustb_chat_stream_callback(const ustb_client *client, const char *request_json, ustb_chunk_callback callback, void *userdata, ustb_error **error);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -22,26 +22,12 @@ struct Chunk<'a> {
     model: &'a str,
     system_fingerprint: Option<&'a str>,
     choices: Vec<ChunkChoice<'a>>,
-    #[serde(skip_serializing_if = "Skip::skip")]
-    usage: Skip<Option<Usage>>,
+    /// Present only when `include_usage` asked for it: null until the last chunk.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<Option<Usage>>,
     /// USTB extension: web search results, in the chunk that brings them.
     #[serde(skip_serializing_if = "Option::is_none")]
     search_results: Option<&'a serde_json::Value>,
-}
-
-/// A field present only when `include_usage` asked for it (then null until the last chunk).
-struct Skip<T>(Option<T>);
-
-impl<T> Skip<T> {
-    fn skip(&self) -> bool {
-        self.0.is_none()
-    }
-}
-
-impl<T: Serialize> Serialize for Skip<T> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(s)
-    }
 }
 
 #[derive(Serialize)]
@@ -124,7 +110,7 @@ impl ChunkWriter {
             model: &self.model,
             system_fingerprint: None,
             choices,
-            usage: Skip(self.include_usage.then_some(usage)),
+            usage: self.include_usage.then_some(usage),
             search_results,
         };
         serde_json::to_string(&chunk).expect("chunk serialises")

@@ -167,6 +167,7 @@ fn messages(req: &Map<String, Value>) -> Result<Vec<Turn>> {
     };
     let mut turns = Vec::with_capacity(list.len());
     let mut total_chars = 0usize;
+    let mut seen_user = false;
     let mut tool_names: Option<HashMap<&str, &str>> = None;
     for (i, msg) in list.iter().enumerate() {
         let Value::Object(msg) = msg else {
@@ -192,7 +193,10 @@ fn messages(req: &Map<String, Value>) -> Result<Vec<Turn>> {
             }
         };
         // Checked as the texts are read, so an oversized request fails before more work.
-        if !turn.1.trim().is_empty() {
+        // Assistant turns before the first user turn are dropped later: not counted.
+        seen_user |= turn.0 == Some(Role::User);
+        let dropped = turn.0 == Some(Role::Assistant) && !seen_user;
+        if !dropped && !turn.1.trim().is_empty() {
             total_chars += turn.1.chars().count();
             if total_chars >= MAX_CONTEXT_CHARS {
                 return Err(Error::invalid_request(format!(
@@ -471,5 +475,14 @@ mod tests {
             {"role": "user", "content": "u".repeat(111_499)},
         ]));
         assert_eq!(r.unwrap_err().kind, ErrorKind::InvalidRequest);
+    }
+
+    #[test]
+    fn dropped_leading_assistant_turns_do_not_count_toward_the_limit() {
+        let r = norm(json!([
+            {"role": "assistant", "content": "a".repeat(MAX_CONTEXT_CHARS)},
+            {"role": "user", "content": "u"},
+        ]));
+        assert_eq!(r.unwrap().content, "u");
     }
 }

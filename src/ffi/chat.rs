@@ -1,12 +1,9 @@
-//! Chat calls: non-stream, pull stream, push (callback) stream, cancel.
+//! Chat: the whole-reply call and the pull stream (`ustb_chat_stream_*`).
 
-use std::ffi::{c_char, c_int, c_void};
+use std::ffi::c_char;
 use std::sync::{Mutex, MutexGuard, TryLockError};
 
-use super::{
-    c_string, give_string, guard, guard_void, out_arg, ref_arg, str_arg, string_call, ustb_client, ustb_error,
-    ustb_status,
-};
+use super::{give_string, guard, guard_void, out_arg, ref_arg, str_arg, string_call, ustb_client, ustb_error, ustb_status};
 use crate::chat::ChatStream;
 use crate::error::{Error, Result};
 use crate::upstream::CancelToken;
@@ -19,15 +16,18 @@ use crate::upstream::CancelToken;
 /// `for_each` callback) does not wait: it returns `USTB_INVALID_ARGUMENT` ("the stream is
 /// busy") at once and leaves the stream as it was. `ustb_chat_stream_cancel` may be called
 /// from any thread at any time until `ustb_chat_stream_free`, including from the callback.
-pub struct ustb_stream {
-    token: CancelToken,
+pub struct ustb_chat_stream {
+    pub(crate) token: CancelToken,
     inner: Mutex<ChatStream>,
 }
 
-impl ustb_stream {
+/// The name this type had before 0.2; kept so existing code compiles.
+pub type ustb_stream = ustb_chat_stream;
+
+impl ustb_chat_stream {
     /// The stream for one read, or "busy" if a read is running (a wait could deadlock a
     /// callback that reads its own stream).
-    fn lock(&self) -> Result<MutexGuard<'_, ChatStream>> {
+    pub(crate) fn lock(&self) -> Result<MutexGuard<'_, ChatStream>> {
         match self.inner.try_lock() {
             Ok(guard) => Ok(guard),
             Err(TryLockError::Poisoned(p)) => Ok(p.into_inner()),
@@ -37,22 +37,6 @@ impl ustb_stream {
         }
     }
 }
-
-/// A handle that cancels one stream and stays valid after the stream is freed, so a host
-/// need not order cancel against free (e.g. a Go context watcher or a JS AbortSignal).
-///
-/// Thread-safety: fully thread-safe. Owned by the caller, freed with `ustb_canceller_free`
-/// (independently of the stream).
-pub struct ustb_canceller {
-    token: CancelToken,
-}
-
-/// Receives one `chat.completion.chunk` JSON. `chunk_json` is NUL-terminated UTF-8 of `len`
-/// bytes, borrowed for the duration of the call only (copy it to keep it). Runs on the thread
-/// that called `ustb_chat_stream_for_each` / `ustb_chat_stream_callback`. Return 0 to continue,
-/// anything else to stop the stream (the call then returns `USTB_STOPPED`).
-pub type ustb_chunk_callback =
-    Option<unsafe extern "C" fn(userdata: *mut c_void, chunk_json: *const c_char, len: usize) -> c_int>;
 
 /// Sends a chat and waits for the whole reply: an OpenAI `chat.completion` JSON with
 /// `choices[0].message.content`, `choices[0].message.reasoning_content` (null when the model
@@ -105,7 +89,7 @@ pub unsafe extern "C" fn ustb_chat_create(
 pub unsafe extern "C" fn ustb_chat_stream_open(
     client: *const ustb_client,
     request_json: *const c_char,
-    stream_out: *mut *mut ustb_stream,
+    stream_out: *mut *mut ustb_chat_stream,
     error: *mut *mut ustb_error,
 ) -> ustb_status {
     guard(error, || {
@@ -116,10 +100,10 @@ pub unsafe extern "C" fn ustb_chat_stream_open(
     })
 }
 
-unsafe fn open(client: *const ustb_client, request_json: *const c_char) -> Result<ustb_stream> {
+pub(crate) unsafe fn open(client: *const ustb_client, request_json: *const c_char) -> Result<ustb_chat_stream> {
     let client = ref_arg(client, "client")?;
     let stream = client.client.chat_stream(str_arg(request_json, "request_json")?)?;
-    Ok(ustb_stream { token: stream.cancel_token(), inner: Mutex::new(stream) })
+    Ok(ustb_chat_stream { token: stream.cancel_token(), inner: Mutex::new(stream) })
 }
 
 /// Reads the next `chat.completion.chunk` JSON, blocking until it arrives.
@@ -144,7 +128,7 @@ unsafe fn open(client: *const ustb_client, request_json: *const c_char) -> Resul
 /// Pointers are NULL or valid; `stream` is not freed during the call.
 #[no_mangle]
 pub unsafe extern "C" fn ustb_chat_stream_next(
-    stream: *mut ustb_stream,
+    stream: *mut ustb_chat_stream,
     chunk_out: *mut *mut c_char,
     len_out: *mut usize,
     error: *mut *mut ustb_error,
@@ -178,7 +162,7 @@ pub unsafe extern "C" fn ustb_chat_stream_next(
 /// Pointers are NULL or valid; `stream` is not freed during the call.
 #[no_mangle]
 pub unsafe extern "C" fn ustb_chat_stream_collect(
-    stream: *mut ustb_stream,
+    stream: *mut ustb_chat_stream,
     json_out: *mut *mut c_char,
     error: *mut *mut ustb_error,
 ) -> ustb_status {
@@ -188,174 +172,13 @@ pub unsafe extern "C" fn ustb_chat_stream_collect(
     })
 }
 
-/// Push style: calls `callback(userdata, chunk_json, len)` for every chunk, on the calling
-/// thread, until the reply is complete (`USTB_OK`), the callback returns non-zero
-/// (`USTB_STOPPED`; the stream is then cancelled), or an error (as for
-/// `ustb_chat_stream_next`). The stream is not freed by this call.
-///
-/// Inside the callback, reading the same stream (`next`, `collect`, `for_each`) returns
-/// `USTB_INVALID_ARGUMENT` ("busy") at once; `ustb_chat_stream_cancel` works, and makes this
-/// call return `USTB_CANCELLED` after the callback returns.
-///
-/// # Safety
-/// Pointers are NULL or valid; `callback` is safe to call with `userdata`.
-#[no_mangle]
-pub unsafe extern "C" fn ustb_chat_stream_for_each(
-    stream: *mut ustb_stream,
-    callback: ustb_chunk_callback,
-    userdata: *mut c_void,
-    error: *mut *mut ustb_error,
-) -> ustb_status {
-    guard(error, || {
-        let stream = ref_arg(stream.cast_const(), "stream")?;
-        for_each(stream, callback, userdata)
-    })
-}
-
-unsafe fn for_each(stream: &ustb_stream, callback: ustb_chunk_callback, userdata: *mut c_void) -> Result<ustb_status> {
-    let Some(callback) = callback else {
-        return Err(Error::invalid_argument("callback is NULL"));
-    };
-    let mut inner = stream.lock()?;
-    while let Some(chunk) = inner.next_chunk()? {
-        let c = c_string(chunk);
-        if callback(userdata, c.as_ptr(), c.as_bytes().len()) != 0 {
-            stream.token.cancel();
-            return Ok(ustb_status::USTB_STOPPED);
-        }
-    }
-    Ok(ustb_status::USTB_OK)
-}
-
-/// One call, push style: opens a stream, runs `ustb_chat_stream_for_each`, frees it.
-/// Returns what `ustb_chat_stream_open` or `ustb_chat_stream_for_each` returns. No other
-/// thread can cancel it; for a cancellable push use `ustb_chat_stream_open`, a
-/// `ustb_canceller`, then `ustb_chat_stream_for_each`.
-///
-/// # Safety
-/// Pointers are NULL or valid; `callback` is safe to call with `userdata`.
-#[no_mangle]
-pub unsafe extern "C" fn ustb_chat_stream_callback(
-    client: *const ustb_client,
-    request_json: *const c_char,
-    callback: ustb_chunk_callback,
-    userdata: *mut c_void,
-    error: *mut *mut ustb_error,
-) -> ustb_status {
-    guard(error, || {
-        if callback.is_none() {
-            return Err(Error::invalid_argument("callback is NULL"));
-        }
-        let stream = open(client, request_json)?;
-        for_each(&stream, callback, userdata)
-    })
-}
-
-/// Reads the texts of a chunk (or a completion) JSON, for hosts without a JSON parser:
-/// `choices[0].delta.content` (or `message.content`), `reasoning_content` and `finish_reason`.
-/// Each out-pointer may be NULL (not wanted); each receives a string owned by the caller
-/// (`ustb_string_free`), or NULL when the chunk has no such text (e.g. the usage chunk).
-/// Returns `USTB_OK` or `USTB_INVALID_ARGUMENT` (NULL or non-UTF-8 `chunk_json`, not a
-/// chunk). Thread-safe; no network.
-///
-/// # Safety
-/// Pointers are NULL or valid; `chunk_json` is NUL-terminated.
-#[no_mangle]
-pub unsafe extern "C" fn ustb_chunk_delta(
-    chunk_json: *const c_char,
-    content_out: *mut *mut c_char,
-    reasoning_out: *mut *mut c_char,
-    finish_reason_out: *mut *mut c_char,
-    error: *mut *mut ustb_error,
-) -> ustb_status {
-    guard(error, || {
-        let outs = [content_out, reasoning_out, finish_reason_out];
-        for out in outs {
-            if let Some(out) = out.as_mut() {
-                *out = std::ptr::null_mut();
-            }
-        }
-        let (content, reasoning, finish) = crate::chat::output::chunk_delta(str_arg(chunk_json, "chunk_json")?)?;
-        for (out, value) in outs.into_iter().zip([content, reasoning, finish]) {
-            if let (Some(out), Some(value)) = (out.as_mut(), value) {
-                give_string(value, out, std::ptr::null_mut());
-            }
-        }
-        Ok(ustb_status::USTB_OK)
-    })
-}
-
-/// Cancels a stream: a `next`/`collect`/`for_each` running in another thread (connecting,
-/// waiting for headers, reading the body, or waiting on a silent server) returns
-/// `USTB_CANCELLED` promptly (the socket is shut down; a connect in progress notices within
-/// 10 ms), and so does every later read.
-/// A reply that was already complete still ends with `USTB_END_OF_STREAM`. Idempotent,
-/// thread-safe, never blocks; NULL is a no-op.
-///
-/// # Safety
-/// `stream` is NULL or a stream not yet freed (the caller orders `cancel` before `free`).
-#[no_mangle]
-pub unsafe extern "C" fn ustb_chat_stream_cancel(stream: *const ustb_stream) {
-    if let Some(stream) = stream.as_ref() {
-        guard_void(|| stream.token.cancel());
-    }
-}
-
-/// Gives a `ustb_canceller` for `stream`: `ustb_canceller_cancel` then acts like
-/// `ustb_chat_stream_cancel`, but may be called at any time, also after
-/// `ustb_chat_stream_free(stream)` (it is then a no-op).
-///
-/// `*canceller_out` receives a handle owned by the caller (`ustb_canceller_free`); NULL on
-/// failure. Returns `USTB_OK` or `USTB_INVALID_ARGUMENT`. Thread-safe.
-///
-/// # Safety
-/// Pointers are NULL or valid; `stream` is not freed during the call.
-#[no_mangle]
-pub unsafe extern "C" fn ustb_chat_stream_canceller(
-    stream: *const ustb_stream,
-    canceller_out: *mut *mut ustb_canceller,
-    error: *mut *mut ustb_error,
-) -> ustb_status {
-    guard(error, || {
-        let out = out_arg(canceller_out, "canceller_out")?;
-        let stream = ref_arg(stream, "stream")?;
-        *out = Box::into_raw(Box::new(ustb_canceller { token: stream.token.clone() }));
-        Ok(ustb_status::USTB_OK)
-    })
-}
-
-/// Cancels the stream the canceller was made for (see `ustb_chat_stream_cancel`); a no-op
-/// once that stream is complete or freed. Idempotent, thread-safe, never blocks; NULL is a
-/// no-op.
-///
-/// # Safety
-/// `canceller` is NULL or a canceller not yet freed.
-#[no_mangle]
-pub unsafe extern "C" fn ustb_canceller_cancel(canceller: *const ustb_canceller) {
-    if let Some(c) = canceller.as_ref() {
-        guard_void(|| c.token.cancel());
-    }
-}
-
-/// Frees a canceller (the stream is not affected). NULL is a no-op.
-///
-/// # Safety
-/// `canceller` is NULL or from `ustb_chat_stream_canceller`, freed once, with no call on it
-/// still running.
-#[no_mangle]
-pub unsafe extern "C" fn ustb_canceller_free(canceller: *mut ustb_canceller) {
-    if !canceller.is_null() {
-        guard_void(|| drop(Box::from_raw(canceller)));
-    }
-}
-
 /// Frees a stream, closing its connection if the reply was not read to the end (a
 /// completely read connection goes back to the pool). NULL is a no-op.
 ///
 /// # Safety
 /// `stream` is NULL or from `ustb_chat_stream_open`, freed once, with no call on it running.
 #[no_mangle]
-pub unsafe extern "C" fn ustb_chat_stream_free(stream: *mut ustb_stream) {
+pub unsafe extern "C" fn ustb_chat_stream_free(stream: *mut ustb_chat_stream) {
     if !stream.is_null() {
         guard_void(|| drop(Box::from_raw(stream)));
     }

@@ -16,16 +16,22 @@
 
 #![allow(non_camel_case_types)] // C names, as the header shows them
 
+pub mod cancel;
 pub mod chat;
+pub mod chunk;
 pub mod client;
 pub mod error;
+pub mod push;
 
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+pub use cancel::*;
 pub use chat::*;
+pub use chunk::*;
 pub use client::*;
 pub use error::*;
+pub use push::*;
 
 use crate::error::{Error, ErrorKind, Result};
 

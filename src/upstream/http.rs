@@ -207,7 +207,7 @@ impl Wire {
         if !encoding.is_empty() && !encoding.eq_ignore_ascii_case("identity") {
             return Err((
                 Error::protocol(format!(
-                    "the server sent a {encoding:?}-encoded (e.g. gzip) body although identity was asked for; it cannot be read"
+                    "the server sent a compressed body (Content-Encoding {encoding:?}) although identity was asked for; it cannot be read"
                 )),
                 false,
             ));

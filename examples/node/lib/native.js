@@ -37,11 +37,11 @@ export const PROTOTYPES = Object.freeze({
   clientCookies: 'int ustb_client_cookies(const ustb_client *client, _Out_ void **json, _Out_ ustb_error **err)',
   clientUserInfo: 'int ustb_client_user_info(const ustb_client *client, _Out_ void **json, _Out_ ustb_error **err)',
 
-  streamOpen: 'int ustb_chat_stream_open(const ustb_client *client, const char *req, _Out_ ustb_stream **stream, _Out_ ustb_error **err)',
-  streamNext: 'int ustb_chat_stream_next(ustb_stream *stream, _Out_ void **chunk, _Out_ size_t *len, _Out_ ustb_error **err)',
-  streamCollect: 'int ustb_chat_stream_collect(ustb_stream *stream, _Out_ void **json, _Out_ ustb_error **err)',
-  streamCancel: 'void ustb_chat_stream_cancel(const ustb_stream *stream)',
-  streamFree: 'void ustb_chat_stream_free(ustb_stream *stream)',
+  streamOpen: 'int ustb_chat_stream_open(const ustb_client *client, const char *req, _Out_ ustb_chat_stream **stream, _Out_ ustb_error **err)',
+  streamNext: 'int ustb_chat_stream_next(ustb_chat_stream *stream, _Out_ void **chunk, _Out_ size_t *len, _Out_ ustb_error **err)',
+  streamCollect: 'int ustb_chat_stream_collect(ustb_chat_stream *stream, _Out_ void **json, _Out_ ustb_error **err)',
+  streamCancel: 'void ustb_chat_stream_cancel(const ustb_chat_stream *stream)',
+  streamFree: 'void ustb_chat_stream_free(ustb_chat_stream *stream)',
 
   errorStatus: 'int ustb_error_status(const ustb_error *err)',
   errorMessage: 'const char *ustb_error_message(const ustb_error *err)',
@@ -68,7 +68,7 @@ export function loadLibrary(path) {
   const lib = koffi.load(file);
   // Opaque handles. They come back as BigInt (koffi 3) or null.
   koffi.opaque('ustb_client');
-  koffi.opaque('ustb_stream');
+  koffi.opaque('ustb_chat_stream');
   koffi.opaque('ustb_error');
   api = { path: file };
   for (const [name, proto] of Object.entries(PROTOTYPES)) api[name] = lib.func(proto);

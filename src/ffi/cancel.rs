@@ -1,0 +1,78 @@
+//! Cancelling a stream: directly, or through a `ustb_canceller` that outlives it.
+
+use super::chat::ustb_chat_stream;
+use super::{guard, guard_void, out_arg, ref_arg, ustb_error, ustb_status};
+use crate::upstream::CancelToken;
+
+/// Cancels a stream: a `next`/`collect`/`for_each` running in another thread (connecting,
+/// waiting for headers, reading the body, or waiting on a silent server) returns
+/// `USTB_CANCELLED` promptly (the socket is shut down; a connect in progress notices within
+/// 10 ms), and so does every later read.
+/// A reply that was already complete still ends with `USTB_END_OF_STREAM`. Idempotent,
+/// thread-safe, never blocks; NULL is a no-op.
+///
+/// # Safety
+/// `stream` is NULL or a stream not yet freed (the caller orders `cancel` before `free`).
+#[no_mangle]
+pub unsafe extern "C" fn ustb_chat_stream_cancel(stream: *const ustb_chat_stream) {
+    if let Some(stream) = stream.as_ref() {
+        guard_void(|| stream.token.cancel());
+    }
+}
+
+/// Gives a `ustb_canceller` for `stream`: `ustb_canceller_cancel` then acts like
+/// `ustb_chat_stream_cancel`, but may be called at any time, also after
+/// `ustb_chat_stream_free(stream)` (it is then a no-op).
+///
+/// `*canceller_out` receives a handle owned by the caller (`ustb_canceller_free`); NULL on
+/// failure. Returns `USTB_OK` or `USTB_INVALID_ARGUMENT`. Thread-safe.
+///
+/// # Safety
+/// Pointers are NULL or valid; `stream` is not freed during the call.
+#[no_mangle]
+pub unsafe extern "C" fn ustb_chat_stream_canceller(
+    stream: *const ustb_chat_stream,
+    canceller_out: *mut *mut ustb_canceller,
+    error: *mut *mut ustb_error,
+) -> ustb_status {
+    guard(error, || {
+        let out = out_arg(canceller_out, "canceller_out")?;
+        let stream = ref_arg(stream, "stream")?;
+        *out = Box::into_raw(Box::new(ustb_canceller { token: stream.token.clone() }));
+        Ok(ustb_status::USTB_OK)
+    })
+}
+
+/// A handle that cancels one stream and stays valid after the stream is freed, so a host
+/// need not order cancel against free (e.g. a Go context watcher or a JS AbortSignal).
+///
+/// Thread-safety: fully thread-safe. Owned by the caller, freed with `ustb_canceller_free`
+/// (independently of the stream).
+pub struct ustb_canceller {
+    token: CancelToken,
+}
+
+/// Cancels the stream the canceller was made for (see `ustb_chat_stream_cancel`); a no-op
+/// once that stream is complete or freed. Idempotent, thread-safe, never blocks; NULL is a
+/// no-op.
+///
+/// # Safety
+/// `canceller` is NULL or a canceller not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn ustb_canceller_cancel(canceller: *const ustb_canceller) {
+    if let Some(c) = canceller.as_ref() {
+        guard_void(|| c.token.cancel());
+    }
+}
+
+/// Frees a canceller (the stream is not affected). NULL is a no-op.
+///
+/// # Safety
+/// `canceller` is NULL or from `ustb_chat_stream_canceller`, freed once, with no call on it
+/// still running.
+#[no_mangle]
+pub unsafe extern "C" fn ustb_canceller_free(canceller: *mut ustb_canceller) {
+    if !canceller.is_null() {
+        guard_void(|| drop(Box::from_raw(canceller)));
+    }
+}
