@@ -21,18 +21,6 @@
 #include <stdint.h>
 
 /**
- * A request JSON larger than this is refused before it is parsed: even fully escaped, a
- * context under `MAX_CONTEXT_CHARS` is a fraction of it.
- */
-#define MAX_REQUEST_BYTES (16 << 20)
-
-/**
- * What `chat_create` and `collect` hold at most (content plus reasoning): far above the
- * longest reply seen (≈ 200 kB), far below what would hurt a host process.
- */
-#define DEFAULT_MAX_REPLY_BYTES (64 << 20)
-
-/**
  * Major version, as in `ustb_version()`.
  */
 #define USTB_VERSION_MAJOR 0
@@ -48,9 +36,68 @@
 #define USTB_VERSION_PATCH 0
 
 /**
- * The longest cookie value accepted (real ones are a few dozen characters).
+ * A request JSON larger than this is refused before it is parsed: even fully escaped, a
+ * context under `MAX_CONTEXT_CHARS` is a fraction of it.
  */
-#define Cookies_MAX_VALUE 4096
+#define MAX_REQUEST_BYTES (16 << 20)
+
+/**
+ * One SSE event (its data lines plus the line being read): larger is `USTB_TOO_LARGE`.
+ */
+#define MAX_EVENT_BYTES (16 << 20)
+
+/**
+ * A non-stream chat reply (an error envelope or a moderation answer).
+ */
+#define MAX_JSON_REPLY_BYTES (4 << 20)
+
+/**
+ * The body of an info endpoint such as `user_info`.
+ */
+#define MAX_INFO_REPLY_BYTES (1 << 20)
+
+/**
+ * The start of an error status's body read for its message.
+ */
+#define MAX_ERROR_BODY_BYTES (64 << 10)
+
+/**
+ * Default for the `max_reply_bytes` option: what `chat_create` and `collect` hold at most
+ * (content plus reasoning). Far above the longest reply seen (≈ 200 kB), far below what
+ * would hurt a host process.
+ */
+#define DEFAULT_MAX_REPLY_BYTES (64 << 20)
+
+/**
+ * Leading whitespace held back in an answer-only reply while a `<think>` may still open;
+ * past this much the reply is taken as plain content.
+ */
+#define MAX_HELD_WHITESPACE 4096
+
+/**
+ * The options JSON, checked before it is parsed.
+ */
+#define MAX_OPTIONS_JSON (64 << 10)
+
+/**
+ * The `base_url` option.
+ */
+#define MAX_URL 2048
+
+/**
+ * The `user_agent` option.
+ */
+#define MAX_USER_AGENT 512
+
+/**
+ * One cookie value (real ones are a few dozen characters).
+ */
+#define MAX_COOKIE_VALUE 4096
+
+/**
+ * The most `max_retries` may be.
+ */
+#define MAX_RETRIES 10
 
 /**
  * The result of every fallible call. `USTB_OK` is 0; `USTB_END_OF_STREAM` and `USTB_STOPPED`
@@ -80,7 +127,9 @@ typedef enum {
    */
   USTB_INVALID_REQUEST = 4,
   /**
-   * No connection could be made: refused, unreachable, unknown host.
+   * No connection could be made, or the request failed before any of it was written:
+   * connection refused, host unreachable, a host name that does not resolve, any other
+   * network failure before sending began. Retried up to `max_retries` times first.
    */
   USTB_CONNECT_ERROR = 5,
   /**
@@ -89,12 +138,14 @@ typedef enum {
    */
   USTB_TIMEOUT = 6,
   /**
-   * The connection broke while the reply was being read (reset, body cut short at the
-   * HTTP layer).
+   * The connection broke after the request went out: closed before the reply started,
+   * reset, or the body cut short at the HTTP layer (also a body shorter than its
+   * `Content-Length`, even after `finish_reason`).
    */
   USTB_CONNECTION_LOST = 7,
   /**
-   * The server answered with an HTTP status other than 2xx (see `http_status`).
+   * The server answered with an HTTP status other than 2xx (see `http_status`). Redirects
+   * are not followed; for a 3xx the message says the login has probably expired.
    */
   USTB_HTTP_STATUS = 8,
   /**
@@ -108,16 +159,24 @@ typedef enum {
    */
   USTB_AUTH_ERROR = 10,
   /**
-   * The reply does not follow the protocol: malformed SSE, JSON or event shape.
+   * The reply does not follow the protocol: malformed SSE, JSON or event shape, invalid
+   * UTF-8; a compressed body (e.g. gzip) although identity was asked for; an HTML page
+   * where a chat reply was expected (the message says the login has probably expired);
+   * reply headers over 64 KiB; lying HTTP framing (a chunk size that does not match its
+   * data).
    */
   USTB_PROTOCOL_ERROR = 11,
   /**
-   * The event stream ended cleanly but before the server sent a `finish_reason`:
-   * the reply was cut off upstream.
+   * The reply body ended cleanly but incomplete: a stream of the current form before the
+   * server sent a `finish_reason`, a body with no event at all, or an older-form stream
+   * ending in the middle of an event. The reply was cut off upstream.
    */
   USTB_TRUNCATED = 12,
   /**
-   * A line or event of the reply exceeded the library's memory cap.
+   * A reply exceeded a memory cap: one SSE event over 16 MiB; the whole reply held by
+   * `ustb_chat_create` or `ustb_chat_stream_collect` over the `max_reply_bytes` option
+   * (default 64 MiB; streaming is not capped); a non-stream (JSON) chat reply over 4 MiB;
+   * a `ustb_client_user_info` reply over 1 MiB.
    */
   USTB_TOO_LARGE = 13,
   /**
