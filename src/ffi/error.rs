@@ -24,15 +24,19 @@ pub enum ustb_status {
     /// The chat request cannot be put in a form the server accepts (e.g. the last message
     /// is not from the user, or the context is too long). Nothing was sent.
     USTB_INVALID_REQUEST = 4,
-    /// No connection could be made: refused, unreachable, unknown host.
+    /// No connection could be made, or the request failed before any of it was written:
+    /// connection refused, host unreachable, a host name that does not resolve, any other
+    /// network failure before sending began. Retried up to `max_retries` times first.
     USTB_CONNECT_ERROR = 5,
     /// Connecting took longer than `connect_timeout_ms`, the server was silent for longer
     /// than `idle_timeout_ms`, or the request took longer than `timeout_ms`.
     USTB_TIMEOUT = 6,
-    /// The connection broke while the reply was being read (reset, body cut short at the
-    /// HTTP layer).
+    /// The connection broke after the request went out: closed before the reply started,
+    /// reset, or the body cut short at the HTTP layer (also a body shorter than its
+    /// `Content-Length`, even after `finish_reason`).
     USTB_CONNECTION_LOST = 7,
-    /// The server answered with an HTTP status other than 2xx (see `http_status`).
+    /// The server answered with an HTTP status other than 2xx (see `http_status`). Redirects
+    /// are not followed; for a 3xx the message says the login has probably expired.
     USTB_HTTP_STATUS = 8,
     /// The server refused the request with a JSON envelope `e != 0` (e.g. 4028
     /// `history参数异常`); see `ustb_error_api_code` and the detail's `e` and `m`.
@@ -40,12 +44,20 @@ pub enum ustb_status {
     /// The server says the caller is not logged in (`e = 10042`, `请登录`): the login
     /// cookie is missing or expired.
     USTB_AUTH_ERROR = 10,
-    /// The reply does not follow the protocol: malformed SSE, JSON or event shape.
+    /// The reply does not follow the protocol: malformed SSE, JSON or event shape, invalid
+    /// UTF-8; a compressed body (e.g. gzip) although identity was asked for; an HTML page
+    /// where a chat reply was expected (the message says the login has probably expired);
+    /// reply headers over 64 KiB; lying HTTP framing (a chunk size that does not match its
+    /// data).
     USTB_PROTOCOL_ERROR = 11,
-    /// The event stream ended cleanly but before the server sent a `finish_reason`:
-    /// the reply was cut off upstream.
+    /// The reply body ended cleanly but incomplete: a stream of the current form before the
+    /// server sent a `finish_reason`, a body with no event at all, or an older-form stream
+    /// ending in the middle of an event. The reply was cut off upstream.
     USTB_TRUNCATED = 12,
-    /// A line or event of the reply exceeded the library's memory cap.
+    /// A reply exceeded a memory cap: one SSE event over 16 MiB; the whole reply held by
+    /// `ustb_chat_create` or `ustb_chat_stream_collect` over the `max_reply_bytes` option
+    /// (default 64 MiB; streaming is not capped); a non-stream (JSON) chat reply over 4 MiB;
+    /// a `ustb_client_user_info` reply over 1 MiB.
     USTB_TOO_LARGE = 13,
     /// The stream was cancelled with `ustb_chat_stream_cancel`.
     USTB_CANCELLED = 14,
