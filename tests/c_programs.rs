@@ -4,57 +4,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-use common::{assert_ok, library, root, run, target_dir};
-
-/// Compiles `sources` into `name` in the target dir, linked to the shared library, with
-/// warnings as errors: C as C99, C++ as C++17.
-fn compile(cpp: bool, name: &str, sources: &[&str]) -> PathBuf {
-    let dir = library();
-    let exe = dir.join(name);
-    let (compiler, std) = if cpp { ("c++", "-std=c++17") } else { ("cc", "-std=c99") };
-    let out = run(Command::new(compiler)
-        .args([std, "-Wall", "-Wextra", "-Werror", "-g"])
-        .arg(format!("-I{}", root().join("include").display()))
-        .args(sources.iter().map(|s| root().join(s)))
-        .arg(format!("-L{}", dir.display()))
-        .arg(format!("-Wl,-rpath,{}", dir.display()))
-        .args(["-lustb_openai", "-lpthread", "-o"])
-        .arg(&exe));
-    assert_ok(&format!("compiling {name}"), &out);
-    exe
-}
-
-/// The emulator as a child process, and the URL it printed.
-struct EmulatorProcess {
-    child: Child,
-    url: String,
-}
-
-impl EmulatorProcess {
-    fn start() -> EmulatorProcess {
-        library();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ustb-emulator"))
-            .args(["--delay-ms", "5"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("emulator starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url = line.trim().strip_prefix("ustb-emulator listening on ").expect("address line").to_string();
-        EmulatorProcess { child, url }
-    }
-}
-
-impl Drop for EmulatorProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::{assert_ok, compile, library, root, run, target_dir, EmulatorProcess};
 
 #[test]
 fn header_compiles_as_strict_c99_and_cpp() {
