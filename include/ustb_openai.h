@@ -438,7 +438,8 @@ const char *ustb_error_message(const ustb_error *error);
 const char *ustb_error_detail(const ustb_error *error);
 
 /**
- * The server's envelope code `e` (e.g. 4028, 10042), or 0 when the server sent none.
+ * The server's envelope code `e` (e.g. 4028, 10042), or 0 when the server sent none (and
+ * for NULL).
  *
  * # Safety
  * `error` is NULL or an error from this library not yet freed.
@@ -446,7 +447,7 @@ const char *ustb_error_detail(const ustb_error *error);
 int64_t ustb_error_api_code(const ustb_error *error);
 
 /**
- * The HTTP status of the reply, or 0 when no reply was received.
+ * The HTTP status of the reply, or 0 when no reply was received (and for NULL).
  *
  * # Safety
  * `error` is NULL or an error from this library not yet freed.

@@ -4,38 +4,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-use common::{assert_ok, compile, library, root, run, target_dir};
-
-/// The emulator as a child process, and the URL it printed.
-struct EmulatorProcess {
-    child: Child,
-    url: String,
-}
-
-impl EmulatorProcess {
-    fn start() -> EmulatorProcess {
-        library();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ustb-emulator"))
-            .args(["--delay-ms", "5"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("emulator starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url = line.trim().strip_prefix("ustb-emulator listening on ").expect("address line").to_string();
-        EmulatorProcess { child, url }
-    }
-}
-
-impl Drop for EmulatorProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::{assert_ok, compile, library, root, run, target_dir, EmulatorProcess};
 
 #[test]
 fn header_compiles_as_strict_c99_and_cpp() {

@@ -129,8 +129,15 @@ pub fn chunk_delta(chunk_json: &str) -> crate::Result<(Option<String>, Option<St
     let Some(choice) = choices.first() else {
         return Ok((None, None, None)); // the usage chunk
     };
+    let not_a_chunk = || crate::Error::invalid_argument("chunk's choices[0] is not a choice object");
+    if !choice.is_object() {
+        return Err(not_a_chunk());
+    }
     let text = |v: Option<&serde_json::Value>| v.and_then(serde_json::Value::as_str).map(str::to_string);
     let delta = choice.get("delta").or_else(|| choice.get("message"));
+    if delta.is_some_and(|d| !d.is_object()) {
+        return Err(not_a_chunk());
+    }
     Ok((
         text(delta.and_then(|d| d.get("content"))),
         text(delta.and_then(|d| d.get("reasoning_content"))),
@@ -241,6 +248,8 @@ mod tests {
         let usage = w.usage_chunk(Some(Usage::default())).unwrap();
         assert_eq!(chunk_delta(&usage).unwrap(), (None, None, None));
         assert!(chunk_delta("{").is_err());
+        assert!(chunk_delta(r#"{"choices":[1]}"#).is_err());
+        assert!(chunk_delta(r#"{"choices":[{"delta":"x"}]}"#).is_err());
         assert!(chunk_delta("{}").is_err());
     }
 

@@ -162,7 +162,8 @@ pub unsafe extern "C" fn ustb_error_detail(error: *const ustb_error) -> *const c
     }
 }
 
-/// The server's envelope code `e` (e.g. 4028, 10042), or 0 when the server sent none.
+/// The server's envelope code `e` (e.g. 4028, 10042), or 0 when the server sent none (and
+/// for NULL).
 ///
 /// # Safety
 /// `error` is NULL or an error from this library not yet freed.
@@ -171,7 +172,7 @@ pub unsafe extern "C" fn ustb_error_api_code(error: *const ustb_error) -> i64 {
     error.as_ref().map_or(0, |e| e.api_code)
 }
 
-/// The HTTP status of the reply, or 0 when no reply was received.
+/// The HTTP status of the reply, or 0 when no reply was received (and for NULL).
 ///
 /// # Safety
 /// `error` is NULL or an error from this library not yet freed.

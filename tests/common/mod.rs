@@ -3,7 +3,8 @@
 
 use std::ffi::{c_char, CStr, CString};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
 use std::ptr;
 use std::sync::OnceLock;
 
@@ -240,11 +241,17 @@ pub fn assert_ok(what: &str, out: &Output) {
 /// Compiles `sources` into `name` in the target dir, linked to the shared library, with
 /// warnings as errors: C as C99, C++ as C++17.
 pub fn compile(cpp: bool, name: &str, sources: &[&str]) -> PathBuf {
+    compile_with(cpp, name, sources, &[])
+}
+
+/// `compile` with extra compiler flags (e.g. sanitizers). Relative sources are under the root.
+pub fn compile_with(cpp: bool, name: &str, sources: &[&str], flags: &[&str]) -> PathBuf {
     let dir = library();
     let exe = dir.join(name);
     let (compiler, std) = if cpp { ("c++", "-std=c++17") } else { ("cc", "-std=c99") };
     let out = run(Command::new(compiler)
         .args([std, "-Wall", "-Wextra", "-Werror", "-g"])
+        .args(flags)
         .arg(format!("-I{}", root().join("include").display()))
         .args(sources.iter().map(|s| root().join(s)))
         .arg(format!("-L{}", dir.display()))
@@ -253,4 +260,36 @@ pub fn compile(cpp: bool, name: &str, sources: &[&str]) -> PathBuf {
         .arg(&exe));
     assert_ok(&format!("compiling {name}"), &out);
     exe
+}
+
+/// The emulator as a child process, and the URL it printed.
+pub struct EmulatorProcess {
+    child: Child,
+    pub url: String,
+}
+
+impl EmulatorProcess {
+    pub fn start() -> EmulatorProcess {
+        EmulatorProcess::start_with(&["--delay-ms", "5"])
+    }
+
+    pub fn start_with(args: &[&str]) -> EmulatorProcess {
+        library();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ustb-emulator"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("emulator starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let url = line.trim().strip_prefix("ustb-emulator listening on ").expect("address line").to_string();
+        EmulatorProcess { child, url }
+    }
+}
+
+impl Drop for EmulatorProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
