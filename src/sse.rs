@@ -326,7 +326,7 @@ mod tests {
     fn long_lines_are_fine_but_capped() {
         let long = "x".repeat(100_000);
         let input = format!("data: {long}\n\n");
-        assert_eq!(datas(input.as_bytes()), [long.clone()]);
+        assert_eq!(datas(input.as_bytes()), std::slice::from_ref(&long));
         let mut r = EventReader::with_limit(input.as_bytes(), 50_000);
         match r.next_event() {
             Err(ReadError::Parse(e)) => assert_eq!(e.kind, ErrorKind::TooLarge),

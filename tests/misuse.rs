@@ -92,7 +92,7 @@ fn parse_header(header: &str) -> (String, Vec<Export>) {
         }
         let open = t.find('(').unwrap();
         let (head, args) = (&t[..open], &t[open + 1..t.len() - 2]);
-        let split = head.rfind(|c: char| c == ' ' || c == '*').unwrap() + 1;
+        let split = head.rfind([' ', '*']).unwrap() + 1;
         let (ret, name) = (head[..split].trim().to_string(), head[split..].to_string());
         assert!(name.starts_with("ustb_"), "unexpected prototype: {t}");
         let params = if args == "void" {
@@ -100,7 +100,7 @@ fn parse_header(header: &str) -> (String, Vec<Export>) {
         } else {
             args.split(", ")
                 .map(|a| {
-                    let split = a.rfind(|c: char| c == ' ' || c == '*').unwrap() + 1;
+                    let split = a.rfind([' ', '*']).unwrap() + 1;
                     Param { ty: a[..split].trim().to_string(), name: a[split..].to_string() }
                 })
                 .collect()
@@ -417,12 +417,12 @@ fn generator_fails_on_an_export_it_cannot_call() {
         "void ustb_error_free(ustb_error *error);",
         "void ustb_error_free(ustb_error *error);\n\nustb_status ustb_new_thing(const ustb_client *client, double x, ustb_error **error);\n\nvoid ustb_undocumented(ustb_client *client);",
     );
-    let errors = generate(&added).err().expect("generation must fail");
+    let errors = generate(&added).expect_err("generation must fail");
     assert!(errors.iter().any(|e| e.starts_with("ustb_new_thing: no valid value for parameter `double x`")), "{errors:?}");
     assert!(errors.iter().any(|e| e.starts_with("ustb_undocumented: NULL `client` is not documented")), "{errors:?}");
     // A NULL allowance whose header text is gone fails too.
     let reworded = header.replace("Each out-pointer may be NULL (not wanted)", "Out-pointers are required");
-    let errors = generate(&reworded).err().expect("generation must fail");
+    let errors = generate(&reworded).expect_err("generation must fail");
     assert!(errors.iter().any(|e| e.starts_with("ustb_chunk_delta: the header no longer says")), "{errors:?}");
 }
 

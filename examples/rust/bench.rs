@@ -203,4 +203,5 @@ fn main() {
     );
     unsafe { ustb_client_free(c) };
     let _ = emu.kill();
+    let _ = emu.wait();
 }
