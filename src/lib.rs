@@ -60,3 +60,38 @@ pub use chat::ChatStream;
 pub use client::{Client, Options};
 pub use error::{Error, ErrorKind, Result};
 pub use upstream::CancelToken;
+
+/// Not API: the in-memory floors `make bench` compares the library with (no socket, no FFI).
+#[doc(hidden)]
+pub mod __bench {
+    use crate::chat::decode::Decoder;
+    use crate::chat::output::ChunkWriter;
+    use crate::sse::EventReader;
+
+    /// SSE split only: the number of events in `body`.
+    pub fn sse_events(body: &[u8]) -> usize {
+        let mut reader = EventReader::new(body);
+        let mut n = 0;
+        while let Ok(Some(_)) = reader.next_event() {
+            n += 1;
+        }
+        n
+    }
+
+    /// SSE split, event decode and OpenAI chunk JSON, as a stream does it: the number of
+    /// chunks written and their total bytes.
+    pub fn decode_chunks(body: &[u8]) -> (usize, usize) {
+        let mut reader = EventReader::new(body);
+        let mut decoder = Decoder::new();
+        let mut writer = ChunkWriter::new("DeepSeek", true);
+        let (mut n, mut bytes) = (0, 0);
+        while let Ok(Some(event)) = reader.next_event() {
+            let Ok(delta) = decoder.feed(&event.data) else { break };
+            if let Some(chunk) = writer.delta_chunk(&delta) {
+                n += 1;
+                bytes += chunk.len();
+            }
+        }
+        (n, bytes)
+    }
+}
