@@ -14,10 +14,12 @@ use std::net::{Shutdown, TcpStream};
 use std::thread;
 use std::time::Duration;
 
+use serde_json::{json, Value};
+
 use super::events::{answer_only_events, char_ranges, d_fields, full_events, Ev, Reply};
 use super::faults::{self, Wire};
 use super::http::{self, Request};
-use super::json::{error_envelope, obj, ok_envelope, J};
+use super::json::{error_envelope, ok_envelope};
 use super::util::{stable_id, unix_now};
 use super::{Next, Shared};
 
@@ -80,19 +82,15 @@ pub(crate) fn compose_chat(
     }
     if dir.has("moderation") {
         sh.record_chat(session, compose_id, prompt, REFUSAL);
-        return reply_json(
-            out,
-            &ok_envelope(d_fields(REFUSAL, "", J::Arr(vec![]))),
-            close,
-        );
+        return reply_json(out, &ok_envelope(d_fields(REFUSAL, "", json!([]))), close);
     }
 
     let mut reply = build_reply(prompt, context, &dir, &field);
     let n = sh.config.chunk_chars.max(1);
     let error_event = if dir.has("sse-error") {
-        Some(error_envelope(10042, "请登录").compact())
+        Some(error_envelope(10042, "请登录").to_string())
     } else if dir.has("sse-4028") {
-        Some(error_envelope(4028, "history参数异常").compact())
+        Some(error_envelope(4028, "history参数异常").to_string())
     } else if dir.has("echo-cookie-sse") {
         Some(faults::echo_cookie_event(req))
     } else {
@@ -122,7 +120,7 @@ pub(crate) fn compose_chat(
         sh.record_chat(session, compose_id, prompt, &reply.content);
     }
     if dir.has("final-e1") {
-        events.push(Ev::Raw(error_envelope(1, "").compact()));
+        events.push(Ev::Raw(error_envelope(1, "").to_string()));
     }
     let first_content = events.iter().position(Ev::carries_content).unwrap_or(0);
     if dir.has("malformed") {
@@ -136,9 +134,9 @@ pub(crate) fn compose_chat(
         let ev = ok_envelope(d_fields(
             "",
             &reply.id,
-            obj! { "original_stream" => broken },
+            json!({ "original_stream": broken }),
         ));
-        events.insert(first_content + 1, Ev::Raw(ev.compact()));
+        events.insert(first_content + 1, Ev::Raw(ev.to_string()));
     }
     let mut end = End::Clean;
     if dir.has("silent") {
@@ -165,13 +163,13 @@ pub(crate) fn compose_chat(
     send_stream(sh, out, &reply, &events, eol, end, close, &wire)
 }
 
-fn reply_json(out: &TcpStream, body: &J, close: bool) -> io::Result<Next> {
+fn reply_json(out: &TcpStream, body: &Value, close: bool) -> io::Result<Next> {
     http::respond(
         out,
         200,
         "application/json; charset=utf-8",
         &[],
-        body.compact().as_bytes(),
+        body.to_string().as_bytes(),
         close,
     )?;
     Ok(Next::Keep)

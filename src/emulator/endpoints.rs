@@ -4,8 +4,10 @@
 use std::io;
 use std::net::TcpStream;
 
+use serde_json::{json, Value};
+
 use super::http::{self, Request};
-use super::json::{error_envelope, obj, ok_envelope, J};
+use super::json::{error_envelope, ok_envelope};
 use super::util::{
     beijing_time, parse_urlencoded, random_alnum32, random_hex32, stable_id, unix_now,
 };
@@ -17,12 +19,12 @@ const SSO_URL: &str = "https://sso.ustb.edu.cn/idp/authCenter/authenticate?clien
 const STUDENT_UID: i64 = 100_231;
 
 pub(crate) fn route(sh: &Shared, req: &Request, out: &TcpStream, close: bool) -> io::Result<Next> {
-    let json = |d: J| json_reply(out, &ok_envelope(d), &[], close);
+    let json = |d: Value| json_reply(out, &ok_envelope(d), &[], close);
     match req.path() {
         "/site/ai/compose_chat" => chat::compose_chat(sh, req, out, close),
         "/site/user_info" => user_info(sh, req, out, close),
         "/common/web_info" => json(web_info()),
-        "/site/ai/compose_list" => json(J::Arr(vec![deepseek_app(), qwen_app()])),
+        "/site/ai/compose_list" => json(json!([deepseek_app(), qwen_app()])),
         "/site/ai/compose_detail" => match req.query("id").as_deref() {
             Some("3") => json(deepseek_app()),
             Some("5") => json(qwen_app()),
@@ -32,7 +34,7 @@ pub(crate) fn route(sh: &Shared, req: &Request, out: &TcpStream, close: bool) ->
         "/site/voom/get_new_session_id" => {
             let compose_id = req.query("compose_id").unwrap_or_else(|| "3".into());
             let sess_id = lock(&sh.sessions).create(None, &compose_id);
-            json(J::from(sess_id))
+            json(json!(sess_id))
         }
         "/site/voom/session_list" => {
             let page = req
@@ -53,7 +55,7 @@ pub(crate) fn route(sh: &Shared, req: &Request, out: &TcpStream, close: bool) ->
             match id {
                 Some(id) => {
                     lock(&sh.sessions).delete(&id);
-                    json(J::Arr(vec![]))
+                    json(json!([]))
                 }
                 None => json_reply(out, &error_envelope(1, "session_id不能为空"), &[], close),
             }
@@ -82,7 +84,7 @@ pub(crate) fn route(sh: &Shared, req: &Request, out: &TcpStream, close: bool) ->
 
 fn json_reply(
     out: &TcpStream,
-    body: &J,
+    body: &Value,
     extra: &[(&str, String)],
     close: bool,
 ) -> io::Result<Next> {
@@ -91,7 +93,7 @@ fn json_reply(
         200,
         "application/json; charset=utf-8",
         extra,
-        body.compact().as_bytes(),
+        body.to_string().as_bytes(),
         close,
     )?;
     Ok(Next::Keep)
@@ -127,15 +129,15 @@ fn user_info(sh: &Shared, req: &Request, out: &TcpStream, close: bool) -> io::Re
         ));
     }
     let d = if sh.logged_in(req) {
-        obj! {
-            "account" => "U202341234", "type_name" => "学生", "uid" => STUDENT_UID,
-            "user_name" => "张同学", "user_number" => "U202341234", "identity_name" => "本科生",
-        }
+        json!({
+            "account": "U202341234", "type_name": "学生", "uid": STUDENT_UID,
+            "user_name": "张同学", "user_number": "U202341234", "identity_name": "本科生",
+        })
     } else {
-        obj! {
-            "account" => "", "type_name" => "游客", "uid" => 0,
-            "user_name" => "游客", "user_number" => "", "identity_name" => "游客",
-        }
+        json!({
+            "account": "", "type_name": "游客", "uid": 0,
+            "user_name": "游客", "user_number": "", "identity_name": "游客",
+        })
     };
     json_reply(out, &ok_envelope(d), &extra, close)
 }
@@ -161,56 +163,58 @@ fn chat_page(sh: &Shared, req: &Request, out: &TcpStream, close: bool) -> io::Re
     Ok(Next::Keep)
 }
 
-fn web_info() -> J {
-    obj! {
-        "name" => "北科大AI助手",
-        "title" => "北京科技大学 AI 助手",
-        "logo" => "/static/upload/web/logo.png",
-        "pc_logo" => "/static/upload/web/pc_logo.png",
-        "favicon" => "/favicon.ico",
-        "isCas" => true,
-        "cookie_login_key" => "cookie_vjuid_login",
-        "cas_login_url" => SSO_URL,
-        "copyright" => "© 北京科技大学",
-        "icp" => "京ICP备05016004号",
-    }
+fn web_info() -> Value {
+    json!({
+        "name": "北科大AI助手",
+        "title": "北京科技大学 AI 助手",
+        "logo": "/static/upload/web/logo.png",
+        "pc_logo": "/static/upload/web/pc_logo.png",
+        "favicon": "/favicon.ico",
+        "isCas": true,
+        "cookie_login_key": "cookie_vjuid_login",
+        "cas_login_url": SSO_URL,
+        "copyright": "© 北京科技大学",
+        "icp": "京ICP备05016004号",
+    })
 }
 
-fn deepseek_app() -> J {
-    obj! {
-        "id" => 3, "classid" => 0, "name" => "DeepSeek",
-        "desc" => "基于 DeepSeek 大模型的北科大 AI 助手",
-        "icon" => "/static/upload/compose/deepseek.png",
-        "welcome_message" => "你好！我是北科大 AI 助手，有什么可以帮你？",
-        "is_stream" => 1, "model_ids" => "1", "sort" => 1, "status" => 1,
-        "create_time" => "2025-02-10 09:00:00",
-    }
+fn deepseek_app() -> Value {
+    json!({
+        "id": 3, "classid": 0, "name": "DeepSeek",
+        "desc": "基于 DeepSeek 大模型的北科大 AI 助手",
+        "icon": "/static/upload/compose/deepseek.png",
+        "welcome_message": "你好！我是北科大 AI 助手，有什么可以帮你？",
+        "is_stream": 1, "model_ids": "1", "sort": 1, "status": 1,
+        "create_time": "2025-02-10 09:00:00",
+    })
 }
 
-fn qwen_app() -> J {
-    obj! {
-        "id" => 5, "classid" => 0, "name" => "通义千问",
-        "desc" => "通义千问大模型",
-        "icon" => "/static/upload/compose/qwen.png",
-        "welcome_message" => "你好！有什么可以帮你？",
-        "is_stream" => 1, "model_ids" => "2", "sort" => 2, "status" => 1,
-        "create_time" => "2025-03-01 09:00:00",
-    }
+fn qwen_app() -> Value {
+    json!({
+        "id": 5, "classid": 0, "name": "通义千问",
+        "desc": "通义千问大模型",
+        "icon": "/static/upload/compose/qwen.png",
+        "welcome_message": "你好！有什么可以帮你？",
+        "is_stream": 1, "model_ids": "2", "sort": 2, "status": 1,
+        "create_time": "2025-03-01 09:00:00",
+    })
 }
 
-fn page_setting() -> J {
-    let models = J::Arr(vec![obj! { "label" => "DeepSeek", "value" => "DeepSeek" }]);
-    obj! {
-        "compose_id" => 3,
-        "type" => "pc",
-        "model_select" => obj! {
-            "is_show" => 1,
-            "model_content" => obj! { "label" => "模型", "value" => models },
+fn page_setting() -> Value {
+    json!({
+        "compose_id": 3,
+        "type": "pc",
+        "model_select": {
+            "is_show": 1,
+            "model_content": {
+                "label": "模型",
+                "value": [{ "label": "DeepSeek", "value": "DeepSeek" }],
+            },
         },
-        "deepThinking_select" => obj! { "is_show" => 1, "label" => "深度思考", "default" => 1 },
-        "networking_select" => obj! { "is_show" => 1, "label" => "联网搜索", "default" => 2 },
-        "upload_select" => obj! { "is_show" => 0 },
-    }
+        "deepThinking_select": { "is_show": 1, "label": "深度思考", "default": 1 },
+        "networking_select": { "is_show": 1, "label": "联网搜索", "default": 2 },
+        "upload_select": { "is_show": 0 },
+    })
 }
 
 struct Message {
@@ -228,6 +232,30 @@ struct Session {
     updated: u64,
     deleted: bool,
     messages: Vec<Message>,
+}
+
+impl Session {
+    /// One `session_list` entry; visitors (`uid` 0) get a `youke_sign`.
+    fn list_item(&self, uid: i64) -> Value {
+        let user = self.messages.iter().rev().find(|m| m.role == "user");
+        let last: String = user
+            .map_or("", |m| m.content.as_str())
+            .chars()
+            .take(100)
+            .collect();
+        let youke_sign = if uid == 0 {
+            stable_id(&self.sess_id)
+        } else {
+            String::new()
+        };
+        json!({
+            "id": self.id, "sess_id": self.sess_id, "uid": uid,
+            "compose_id": compose_json(&self.compose_id),
+            "create_time": beijing_time(self.created), "update_time": beijing_time(self.updated),
+            "ext": "", "last_content": last, "is_delete": 0, "youke_sign": youke_sign,
+            "ai_compose": { "id": 3, "name": "DeepSeek" },
+        })
+    }
 }
 
 /// Chats as the session endpoints show them.
@@ -295,44 +323,35 @@ impl Sessions {
         }
     }
 
-    fn list(&self, page: usize, size: usize, uid: i64) -> J {
+    fn list(&self, page: usize, size: usize, uid: i64) -> Value {
         let mut live: Vec<&Session> = self
             .items
             .iter()
             .filter(|s| !s.deleted && !s.messages.is_empty())
             .collect();
         live.sort_by_key(|s| std::cmp::Reverse((s.updated, s.id)));
-        let items = live.into_iter().skip((page - 1).saturating_mul(size)).take(size).map(|s| {
-            let last = s.messages.iter().rev().find(|m| m.role == "user").map_or("", |m| m.content.as_str());
-            obj! {
-                "id" => s.id, "sess_id" => &s.sess_id, "uid" => uid,
-                "compose_id" => compose_json(&s.compose_id),
-                "create_time" => beijing_time(s.created), "update_time" => beijing_time(s.updated),
-                "ext" => "", "last_content" => last.chars().take(100).collect::<String>(),
-                "is_delete" => 0, "youke_sign" => if uid == 0 { stable_id(&s.sess_id) } else { String::new() },
-                "ai_compose" => obj! { "id" => 3, "name" => "DeepSeek" },
-            }
-        });
-        J::Arr(items.collect())
+        let start = (page - 1).saturating_mul(size);
+        let items = live.into_iter().skip(start).take(size);
+        Value::Array(items.map(|s| s.list_item(uid)).collect())
     }
 
-    fn history(&mut self, key: &str) -> J {
+    fn history(&mut self, key: &str) -> Value {
         let Some(s) = self.find(key) else {
-            return J::Arr(vec![]);
+            return json!([]);
         };
         let items = s.messages.iter().map(|m| {
-            obj! {
-                "id" => m.id, "sess_id" => &s.sess_id, "compose_id" => compose_json(&s.compose_id),
-                "role" => m.role, "content" => &m.content, "ct" => beijing_time(m.ct),
-            }
+            json!({
+                "id": m.id, "sess_id": &s.sess_id, "compose_id": compose_json(&s.compose_id),
+                "role": m.role, "content": &m.content, "ct": beijing_time(m.ct),
+            })
         });
-        J::Arr(items.collect())
+        Value::Array(items.collect())
     }
 }
 
 /// Numeric ids as numbers, anything else as sent.
-fn compose_json(id: &str) -> J {
-    id.parse::<i64>().map_or_else(|_| J::from(id), J::from)
+fn compose_json(id: &str) -> Value {
+    id.parse::<i64>().map_or_else(|_| json!(id), Value::from)
 }
 
 impl Shared {

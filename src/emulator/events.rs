@@ -3,7 +3,9 @@
 
 use std::ops::Range;
 
-use super::json::{obj, ok_envelope, J};
+use serde_json::{json, Value};
+
+use super::json::{ok_envelope, python};
 
 pub(crate) struct Reply {
     pub id: String,
@@ -75,11 +77,11 @@ pub(crate) fn answer_only_events(pieces: Vec<Range<usize>>) -> Vec<Ev> {
 }
 
 /// The `d` object of a chat event; key order as upstream.
-pub(crate) fn d_fields(answer: &str, id: &str, ext: J) -> J {
-    obj! {
-        "type" => "0", "answer" => answer, "url" => "", "message_id" => id, "id" => id,
-        "recommend_data" => J::Arr(vec![]), "source" => J::Arr(vec![]), "ext" => ext,
-    }
+pub(crate) fn d_fields(answer: &str, id: &str, ext: Value) -> Value {
+    json!({
+        "type": "0", "answer": answer, "url": "", "message_id": id, "id": id,
+        "recommend_data": [], "source": [], "ext": ext,
+    })
 }
 
 impl Reply {
@@ -88,8 +90,8 @@ impl Reply {
         let (answer, chunk) = match ev {
             Ev::Raw(s) => return s.clone(),
             Ev::Plain(r) => {
-                return ok_envelope(d_fields(&self.plain[r.clone()], &self.id, J::Arr(vec![])))
-                    .compact()
+                return ok_envelope(d_fields(&self.plain[r.clone()], &self.id, json!([])))
+                    .to_string()
             }
             Ev::Reasoning(r) => (
                 "",
@@ -99,55 +101,52 @@ impl Reply {
                 let piece = &self.content[r.clone()];
                 (piece, self.chunk(delta("content", piece), None))
             }
-            Ev::Finish => ("", self.chunk(vec![choice(obj! {}, J::from("stop"))], None)),
+            Ev::Finish => ("", self.chunk(vec![choice(json!({}), json!("stop"))], None)),
             Ev::Usage(tokens) => {
-                let usage = obj! {
-                    "prompt_tokens" => self.prompt_tokens,
-                    "completion_tokens" => *tokens,
-                    "total_tokens" => self.prompt_tokens + tokens,
-                };
+                let usage = json!({
+                    "prompt_tokens": self.prompt_tokens,
+                    "completion_tokens": tokens,
+                    "total_tokens": self.prompt_tokens + tokens,
+                });
                 ("", self.chunk(vec![], Some(usage)))
             }
         };
-        let mut ext = vec![("original_stream".to_string(), J::Str(chunk))];
+        let mut ext = json!({ "original_stream": chunk });
         if index == 0 && self.search {
-            ext.push(("site_search".to_string(), site_search()));
+            ext["site_search"] = site_search();
         }
-        ok_envelope(d_fields(answer, &self.id, J::Obj(ext))).compact()
+        ok_envelope(d_fields(answer, &self.id, ext)).to_string()
     }
 
     /// One `chat.completion.chunk`, serialized Python style as upstream embeds it.
-    fn chunk(&self, choices: Vec<J>, usage: Option<J>) -> String {
-        let mut fields = vec![
-            ("id".to_string(), J::from(&self.id)),
-            ("object".to_string(), J::from("chat.completion.chunk")),
-            ("created".to_string(), J::from(self.created)),
-            ("model".to_string(), J::from(&self.model)),
-            ("choices".to_string(), J::Arr(choices)),
-        ];
+    fn chunk(&self, choices: Vec<Value>, usage: Option<Value>) -> String {
+        let mut chunk = json!({
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": choices,
+        });
         if let Some(u) = usage {
-            fields.push(("usage".to_string(), u));
+            chunk["usage"] = u;
         }
-        J::Obj(fields).python()
+        python(&chunk)
     }
 }
 
-fn delta(key: &str, text: &str) -> Vec<J> {
-    vec![choice(
-        J::Obj(vec![(key.to_string(), J::from(text))]),
-        J::Null,
-    )]
+fn delta(key: &str, text: &str) -> Vec<Value> {
+    vec![choice(json!({ key: text }), Value::Null)]
 }
 
-fn choice(delta: J, finish: J) -> J {
-    obj! { "index" => 0, "delta" => delta, "finish_reason" => finish }
+fn choice(delta: Value, finish: Value) -> Value {
+    json!({ "index": 0, "delta": delta, "finish_reason": finish })
 }
 
-fn site_search() -> J {
-    J::Arr(vec![obj! {
-        "title" => "北京科技大学",
-        "url" => "https://www.ustb.edu.cn/",
-        "content" => "北京科技大学是教育部直属全国重点大学，首批进入国家“211工程”建设高校。",
+fn site_search() -> Value {
+    json!([{
+        "title": "北京科技大学",
+        "url": "https://www.ustb.edu.cn/",
+        "content": "北京科技大学是教育部直属全国重点大学，首批进入国家“211工程”建设高校。",
     }])
 }
 

@@ -8,8 +8,10 @@ use std::net::{Shutdown, TcpStream};
 use std::thread;
 use std::time::Duration;
 
+use serde_json::Value;
+
 use super::http::{self, Request};
-use super::json::{error_envelope, J};
+use super::json::error_envelope;
 use super::{Next, Shared};
 
 /// Size of the `@emu:huge-header` header value.
@@ -74,9 +76,9 @@ pub(crate) fn whole_reply(
     let page = |code, body: &str| {
         http::respond(out, code, html, &[], body.as_bytes(), close).map(|()| Next::Keep)
     };
-    let json = |body: J| {
+    let json = |body: Value| {
         let ct = "application/json; charset=utf-8";
-        http::respond(out, 200, ct, &[], body.compact().as_bytes(), close).map(|()| Next::Keep)
+        http::respond(out, 200, ct, &[], body.to_string().as_bytes(), close).map(|()| Next::Keep)
     };
     let reply = if has("close-before-headers") {
         Ok(Next::Close) // nothing written; the caller closes
@@ -112,7 +114,7 @@ pub(crate) fn whole_reply(
 
 /// The `data:` payload of `@emu:echo-cookie-sse`: an error envelope quoting the cookies.
 pub(crate) fn echo_cookie_event(req: &Request) -> String {
-    error_envelope(10001, &format!("非法请求，Cookie：{}", cookie_header(req))).compact()
+    error_envelope(10001, &format!("非法请求，Cookie：{}", cookie_header(req))).to_string()
 }
 
 /// How a chat stream goes over the wire.

@@ -1,144 +1,51 @@
-//! Ordered JSON values. serde_json's `Value` sorts object keys (no `preserve_order`), but
-//! replies must reproduce upstream key order byte for byte, so they are built from `J`.
+//! Upstream's two JSON styles and its envelope. Values are serde_json `Value`s built with
+//! `json!`; the `preserve_order` feature keeps keys in the written order, which replies must
+//! reproduce byte for byte. The compact style is serde_json's own (`Value::to_string`).
 
-pub(crate) enum J {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Str(String),
-    Arr(Vec<J>),
-    Obj(Vec<(String, J)>),
+use std::io::{Result, Write};
+
+use serde::Serialize;
+use serde_json::ser::Formatter;
+use serde_json::{json, Value};
+
+/// Python `json.dumps(x, ensure_ascii=False)` style, as found inside `original_stream`.
+/// Only the separators differ from compact output: serde_json escapes exactly what Python does
+/// with `ensure_ascii=False` (quote, backslash, C0 controls as `\b \f \n \r \t` or lowercase
+/// `\u00xx`; everything else, DEL and non-ASCII included, raw).
+pub(crate) fn python(v: &Value) -> String {
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, PythonStyle);
+    v.serialize(&mut ser).expect("writing to a Vec cannot fail");
+    String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 
-impl J {
-    /// serde_json / PHP style: no spaces.
-    pub(crate) fn compact(&self) -> String {
-        let mut out = String::new();
-        self.write(&mut out, ",", ":");
-        out
-    }
+/// `", "` between items and `": "` after keys; the rest as `CompactFormatter`.
+struct PythonStyle;
 
-    /// Python `json.dumps(x, ensure_ascii=False)` style, as found inside `original_stream`.
-    pub(crate) fn python(&self) -> String {
-        let mut out = String::new();
-        self.write(&mut out, ", ", ": ");
-        out
-    }
-
-    fn write(&self, out: &mut String, item_sep: &str, key_sep: &str) {
-        match self {
-            J::Null => out.push_str("null"),
-            J::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            J::Int(i) => out.push_str(&i.to_string()),
-            J::Str(s) => escape_into(out, s),
-            J::Arr(items) => {
-                out.push('[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(item_sep);
-                    }
-                    item.write(out, item_sep, key_sep);
-                }
-                out.push(']');
-            }
-            J::Obj(fields) => {
-                out.push('{');
-                for (i, (k, v)) in fields.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(item_sep);
-                    }
-                    escape_into(out, k);
-                    out.push_str(key_sep);
-                    v.write(out, item_sep, key_sep);
-                }
-                out.push('}');
-            }
+impl Formatter for PythonStyle {
+    fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> Result<()> {
+        if first {
+            Ok(())
+        } else {
+            w.write_all(b", ")
         }
     }
-}
 
-/// The escape set shared by serde_json and Python with `ensure_ascii=False`:
-/// quote, backslash and C0 controls; everything else (non-ASCII included) stays raw.
-pub(crate) fn escape_into(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
+    fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> Result<()> {
+        self.begin_array_value(w, first)
     }
-    out.push('"');
-}
 
-impl From<&str> for J {
-    fn from(s: &str) -> J {
-        J::Str(s.to_string())
+    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> Result<()> {
+        w.write_all(b": ")
     }
 }
-impl From<String> for J {
-    fn from(s: String) -> J {
-        J::Str(s)
-    }
-}
-impl From<&String> for J {
-    fn from(s: &String) -> J {
-        J::Str(s.clone())
-    }
-}
-impl From<bool> for J {
-    fn from(b: bool) -> J {
-        J::Bool(b)
-    }
-}
-impl From<i64> for J {
-    fn from(i: i64) -> J {
-        J::Int(i)
-    }
-}
-impl From<i32> for J {
-    fn from(i: i32) -> J {
-        J::Int(i64::from(i))
-    }
-}
-impl From<u64> for J {
-    fn from(i: u64) -> J {
-        J::Int(i64::try_from(i).unwrap_or(i64::MAX))
-    }
-}
-impl From<usize> for J {
-    fn from(i: usize) -> J {
-        J::Int(i64::try_from(i).unwrap_or(i64::MAX))
-    }
-}
-impl From<Vec<J>> for J {
-    fn from(v: Vec<J>) -> J {
-        J::Arr(v)
-    }
-}
-
-/// `obj! { "k" => v, … }`: an object with keys in the written order.
-macro_rules! obj {
-    ($($k:expr => $v:expr),* $(,)?) => {
-        $crate::emulator::json::J::Obj(vec![
-            $(($k.to_string(), $crate::emulator::json::J::from($v))),*
-        ])
-    };
-}
-pub(crate) use obj;
 
 /// `{"e":code,"m":msg,"d":[]}`, the business-error envelope.
-pub(crate) fn error_envelope(code: i64, msg: &str) -> J {
-    obj! { "e" => code, "m" => msg, "d" => J::Arr(vec![]) }
+pub(crate) fn error_envelope(code: i64, msg: &str) -> Value {
+    json!({ "e": code, "m": msg, "d": [] })
 }
 
 /// `{"e":0,"m":"操作成功","d":d}`.
-pub(crate) fn ok_envelope(d: J) -> J {
-    obj! { "e" => 0, "m" => "操作成功", "d" => d }
+pub(crate) fn ok_envelope(d: Value) -> Value {
+    json!({ "e": 0, "m": "操作成功", "d": d })
 }

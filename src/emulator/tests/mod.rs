@@ -256,29 +256,20 @@ fn decode(payloads: &[String]) -> Decoded {
     out
 }
 
-/// Object keys in textual order (serde_json's Value would sort them).
+/// Object keys, depth first, in textual order (serde_json's `preserve_order` keeps it).
 fn key_sequence(json: &str) -> Vec<String> {
-    let bytes: Vec<char> = json.chars().collect();
-    let mut keys = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == '"' {
-            let start = i + 1;
-            i += 1;
-            while bytes[i] != '"' {
-                i += if bytes[i] == '\\' { 2 } else { 1 };
-            }
-            let s: String = bytes[start..i].iter().collect();
-            let mut j = i + 1;
-            while j < bytes.len() && bytes[j] == ' ' {
-                j += 1;
-            }
-            if j < bytes.len() && bytes[j] == ':' {
-                keys.push(s);
-            }
+    fn walk(v: &Value, keys: &mut Vec<String>) {
+        match v {
+            Value::Object(map) => map.iter().for_each(|(k, v)| {
+                keys.push(k.clone());
+                walk(v, keys);
+            }),
+            Value::Array(items) => items.iter().for_each(|v| walk(v, keys)),
+            _ => {}
         }
-        i += 1;
     }
+    let mut keys = Vec::new();
+    walk(&serde_json::from_str(json).expect("json"), &mut keys);
     keys
 }
 

@@ -32,21 +32,44 @@ fn multipart_parser() {
 
 #[test]
 fn json_styles() {
-    let v = json::obj! { "a" => "x\"\\\n\t\u{1}é中", "b" => json::J::Arr(vec![json::J::Null, 1.into(), true.into()]), "c" => json::obj! {} };
+    let v = serde_json::json!({ "s": "x\"\\\n\t\u{1}é中", "a": [null, 1, true], "o": {} });
     assert_eq!(
-        v.compact(),
-        r#"{"a":"x\"\\\n\t\u0001é中","b":[null,1,true],"c":{}}"#
+        v.to_string(),
+        r#"{"s":"x\"\\\n\t\u0001é中","a":[null,1,true],"o":{}}"#
     );
     assert_eq!(
-        v.python(),
-        r#"{"a": "x\"\\\n\t\u0001é中", "b": [null, 1, true], "c": {}}"#
+        json::python(&v),
+        r#"{"s": "x\"\\\n\t\u0001é中", "a": [null, 1, true], "o": {}}"#
     );
     let ranges = events::char_ranges("a中b", 2);
     assert_eq!(ranges, vec![0..4, 4..5]);
-    for s in ["plain", "\u{7f}\u{8}\u{c}\r", "\u{2028}"] {
-        let mut mine = String::new();
-        json::escape_into(&mut mine, s);
-        assert_eq!(mine, serde_json::to_string(s).unwrap());
+}
+
+/// serde_json escapes exactly what Python's `json.dumps(ensure_ascii=False)` escapes, which
+/// upstream's `original_stream` was written with: every ASCII character and a few others.
+#[test]
+fn json_escaping_is_pythons() {
+    fn python_escape(c: char) -> String {
+        match c {
+            '"' => "\\\"".into(),
+            '\\' => "\\\\".into(),
+            '\n' => "\\n".into(),
+            '\r' => "\\r".into(),
+            '\t' => "\\t".into(),
+            '\u{8}' => "\\b".into(),
+            '\u{c}' => "\\f".into(),
+            c if (c as u32) < 0x20 => format!("\\u{:04x}", c as u32),
+            c => c.to_string(),
+        }
+    }
+    let others = [
+        '\u{80}', 'é', '\u{2028}', '\u{2029}', '中', '\u{feff}', '😀',
+    ];
+    for c in (0u8..0x80).map(char::from).chain(others) {
+        let want = format!("\"{}\"", python_escape(c));
+        let value = serde_json::json!(c.to_string());
+        assert_eq!(json::python(&value), want, "U+{:04X}", c as u32);
+        assert_eq!(value.to_string(), want, "U+{:04X}", c as u32);
     }
 }
 
