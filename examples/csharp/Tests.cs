@@ -45,6 +45,7 @@ internal static class Tests
             T("callback_exception_propagates", CallbackExceptionPropagates),
             T("stream_for_each", StreamForEach),
             T("cancel_from_other_thread", CancelFromOtherThread),
+            T("cancellation_token", CancellationTokenCancels),
             T("dispose_while_reading", DisposeWhileReading),
             T("cancel_and_read_after_dispose", CancelAndReadAfterDispose),
             T("concurrent_streams_one_client", ConcurrentStreamsOneClient),
@@ -401,6 +402,31 @@ internal static class Tests
             Eq(UstbStatus.Cancelled, e.Status, "status");
             Check(ms < 5000, "ended by the cancel, not the 60 s silence: " + ms + " ms");
             Eq(UstbStatus.Cancelled, Throws(() => stream.Next(), "later read").Status, "later reads");
+        }
+    }
+
+    private static void CancellationTokenCancels()
+    {
+        using (var client = LoggedIn())
+        using (var source = new CancellationTokenSource())
+        {
+            using (var stream = client.StreamChatCompletion(ChatRequest.FromPrompt("q @emu:silent"), source.Token))
+            {
+                Check(stream.Next() != null, "one chunk before the silence");
+                source.CancelAfter(300); // fires on a timer thread
+                var sw = Stopwatch.StartNew();
+                Eq(UstbStatus.Cancelled, Throws(() => stream.Next(), "blocked read").Status, "status");
+                Check(sw.ElapsedMilliseconds < 5000, "ended by the token: " + sw.ElapsedMilliseconds + " ms");
+            }
+            // An already-cancelled token cancels before the first read; cancelling a token after
+            // its stream was disposed is a no-op.
+            using (var stream = client.StreamChatCompletion(ChatRequest.FromPrompt(Intro), source.Token))
+                Eq(UstbStatus.Cancelled, Throws(() => stream.Next(), "read with a cancelled token").Status, "status");
+            using (var late = new CancellationTokenSource())
+            {
+                client.StreamChatCompletion(ChatRequest.FromPrompt(Intro), late.Token).Dispose();
+                late.Cancel();
+            }
         }
     }
 

@@ -479,15 +479,27 @@ namespace UstbOpenAI
         /// <summary>Opens a pull stream. Request errors throw here; the request is sent by the first read.</summary>
         public ChatStream StreamChatCompletion(ChatRequest request)
         {
-            return StreamChatCompletion(request.ToJson());
+            return StreamChatCompletion(request.ToJson(), CancellationToken.None);
         }
 
         public ChatStream StreamChatCompletion(string requestJson)
         {
+            return StreamChatCompletion(requestJson, CancellationToken.None);
+        }
+
+        /// <summary>As StreamChatCompletion(request), and cancelling the token cancels the stream
+        /// (a blocked read throws UstbException with Status Cancelled), as ChatStream.Cancel does.</summary>
+        public ChatStream StreamChatCompletion(ChatRequest request, CancellationToken cancellationToken)
+        {
+            return StreamChatCompletion(request.ToJson(), cancellationToken);
+        }
+
+        public ChatStream StreamChatCompletion(string requestJson, CancellationToken cancellationToken)
+        {
             IntPtr stream, error;
             int status = Native.ustb_chat_stream_open(_handle, Native.Utf8Z(requestJson), out stream, out error);
             Native.Check(status, error);
-            return new ChatStream(new StreamHandle(stream));
+            return new ChatStream(new StreamHandle(stream), cancellationToken);
         }
 
         /// <summary>Push style on the calling thread: onChunk returns true to go on, false to stop.
@@ -599,14 +611,17 @@ namespace UstbOpenAI
         private readonly StreamHandle _handle;
         private readonly CancellerHandle _canceller;
         private int _reading; // 1 while a read runs, for a clear error on a second, concurrent one
+        private CancellationTokenRegistration _registration;
 
-        internal ChatStream(StreamHandle handle)
+        internal ChatStream(StreamHandle handle, CancellationToken cancellationToken)
         {
             _handle = handle;
             IntPtr error;
             int status = Native.ustb_chat_stream_canceller(handle, out _canceller, out error);
             if (status != (int)UstbStatus.Ok) _handle.Dispose();
             Native.Check(status, error);
+            // The token may fire on any thread, also during or after Dispose: Cancel is safe then.
+            _registration = cancellationToken.Register(Cancel);
         }
 
         /// <summary>The next chunk, or null when the reply is complete. Throws UstbException
@@ -660,6 +675,7 @@ namespace UstbOpenAI
         /// native free waits (via the SafeHandle reference) until that read has returned.</summary>
         public void Dispose()
         {
+            _registration.Dispose();
             Cancel();
             _handle.Dispose();
             _canceller.Dispose();
