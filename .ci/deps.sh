@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond Rust, a C compiler, Go, Node and Python, only
 # where it is missing (so a second run is quick): valgrind and Mono from Debian's packages,
-# koffi from npm (examples/node), and openai-python in target/venv (for the output-schema test).
+# koffi and typescript from npm (examples/node, as locked), and in target/venv openai-python
+# (for the output-schema test) and ruff (the Python wrapper's linter).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +22,9 @@ if [ ${#apt_packages[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
 fi
 
-if [ -f examples/node/package-lock.json ] && [ ! -d examples/node/node_modules ]; then
+# Again when the lock file is newer than what npm last installed (e.g. a new devDependency).
+if [ -f examples/node/package-lock.json ] &&
+    [ examples/node/package-lock.json -nt examples/node/node_modules/.package-lock.json ]; then
     echo "deps: npm ci (examples/node)"
     (cd examples/node && npm ci --no-audit --no-fund --loglevel=error)
 fi
@@ -30,4 +33,11 @@ if ! target/venv/bin/python -c "import openai" 2>/dev/null; then
     echo "deps: openai-python into target/venv"
     python3 -m venv target/venv
     target/venv/bin/pip install -q --disable-pip-version-check openai==3.57.0
+fi
+
+ruff_version=0.17.5
+if [ "$(target/venv/bin/ruff --version 2>/dev/null)" != "ruff $ruff_version" ]; then
+    echo "deps: ruff $ruff_version into target/venv"
+    [ -x target/venv/bin/pip ] || python3 -m venv target/venv
+    target/venv/bin/pip install -q --disable-pip-version-check "ruff==$ruff_version"
 fi

@@ -8,6 +8,7 @@ using System.Linq;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using System.Text.RegularExpressions;
 using System.Threading;
 using UstbOpenAI;
 
@@ -24,6 +25,7 @@ internal static class Tests
         var tests = new List<KeyValuePair<string, Action>>
         {
             T("version_and_status_names", VersionAndStatusNames),
+            T("status_values_match_header", StatusValuesMatchHeader),
             T("options_json_matches_library", OptionsJsonMatchesLibrary),
             T("unknown_option_is_invalid_argument", UnknownOptionIsInvalidArgument),
             T("stream_text", StreamText),
@@ -43,6 +45,7 @@ internal static class Tests
             T("callback_exception_propagates", CallbackExceptionPropagates),
             T("stream_for_each", StreamForEach),
             T("cancel_from_other_thread", CancelFromOtherThread),
+            T("cancellation_token", CancellationTokenCancels),
             T("dispose_while_reading", DisposeWhileReading),
             T("cancel_and_read_after_dispose", CancelAndReadAfterDispose),
             T("concurrent_streams_one_client", ConcurrentStreamsOneClient),
@@ -139,6 +142,31 @@ internal static class Tests
         foreach (UstbStatus s in Enum.GetValues(typeof(UstbStatus)))
             Check(UstbClient.StatusName(s) != "USTB_UNKNOWN", "library knows " + s);
         Eq("USTB_UNKNOWN", UstbClient.StatusName((UstbStatus)99), "name of 99");
+    }
+
+    /// <summary>UstbStatus against the ustb_status enum of USTB_INCLUDE_DIR/ustb_openai.h: the same
+    /// names (USTB_END_OF_STREAM is EndOfStream) with the same numbers, nothing more or less.</summary>
+    private static void StatusValuesMatchHeader()
+    {
+        var dir = Environment.GetEnvironmentVariable("USTB_INCLUDE_DIR");
+        Check(!string.IsNullOrEmpty(dir), "USTB_INCLUDE_DIR is set");
+        var header = Regex.Replace(File.ReadAllText(Path.Combine(dir, "ustb_openai.h")), @"/\*.*?\*/", "", RegexOptions.Singleline);
+        var body = Regex.Match(header, @"typedef enum \{([^}]*)\} ustb_status;");
+        Check(body.Success, "ustb_status enum in the header");
+        var declared = new Dictionary<string, int>();
+        foreach (Match m in Regex.Matches(body.Groups[1].Value, @"\bUSTB_(\w+)\s*=\s*(-?\d+)"))
+        {
+            var pascal = string.Concat(m.Groups[1].Value.Split('_').Select(w => w.Substring(0, 1) + w.Substring(1).ToLowerInvariant()));
+            declared.Add(pascal, int.Parse(m.Groups[2].Value));
+        }
+        Check(declared.Count >= 16, "statuses parsed from the header: " + declared.Count);
+        var mine = Enum.GetValues(typeof(UstbStatus)).Cast<UstbStatus>().ToDictionary(v => v.ToString(), v => (int)v);
+        foreach (var d in declared)
+        {
+            Check(mine.ContainsKey(d.Key), "UstbStatus." + d.Key + " (USTB_" + d.Key.ToUpperInvariant() + ") exists");
+            Eq(d.Value, mine[d.Key], "value of UstbStatus." + d.Key);
+        }
+        foreach (var m in mine) Check(declared.ContainsKey(m.Key), "UstbStatus." + m.Key + " is in the header");
     }
 
     private static void OptionsJsonMatchesLibrary()
@@ -374,6 +402,31 @@ internal static class Tests
             Eq(UstbStatus.Cancelled, e.Status, "status");
             Check(ms < 5000, "ended by the cancel, not the 60 s silence: " + ms + " ms");
             Eq(UstbStatus.Cancelled, Throws(() => stream.Next(), "later read").Status, "later reads");
+        }
+    }
+
+    private static void CancellationTokenCancels()
+    {
+        using (var client = LoggedIn())
+        using (var source = new CancellationTokenSource())
+        {
+            using (var stream = client.StreamChatCompletion(ChatRequest.FromPrompt("q @emu:silent"), source.Token))
+            {
+                Check(stream.Next() != null, "one chunk before the silence");
+                source.CancelAfter(300); // fires on a timer thread
+                var sw = Stopwatch.StartNew();
+                Eq(UstbStatus.Cancelled, Throws(() => stream.Next(), "blocked read").Status, "status");
+                Check(sw.ElapsedMilliseconds < 5000, "ended by the token: " + sw.ElapsedMilliseconds + " ms");
+            }
+            // An already-cancelled token cancels before the first read; cancelling a token after
+            // its stream was disposed is a no-op.
+            using (var stream = client.StreamChatCompletion(ChatRequest.FromPrompt(Intro), source.Token))
+                Eq(UstbStatus.Cancelled, Throws(() => stream.Next(), "read with a cancelled token").Status, "status");
+            using (var late = new CancellationTokenSource())
+            {
+                client.StreamChatCompletion(ChatRequest.FromPrompt(Intro), late.Token).Dispose();
+                late.Cancel();
+            }
         }
     }
 

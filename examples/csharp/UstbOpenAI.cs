@@ -13,10 +13,12 @@ using System.Globalization;
 using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
 using System.Text;
+using System.Threading;
 
 namespace UstbOpenAI
 {
-    /// <summary>Mirrors the C enum ustb_status.</summary>
+    /// <summary>Mirrors the C enum ustb_status (Tests.cs checks every name and value against
+    /// include/ustb_openai.h).</summary>
     public enum UstbStatus
     {
         Ok = 0,
@@ -72,8 +74,8 @@ namespace UstbOpenAI
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int ustb_chat_stream_open(ClientHandle client, byte[] requestJson, out IntPtr stream, out IntPtr error);
 
-        // The stream is passed as a raw pointer: ChatStream pins it with DangerousAddRef itself,
-        // so that it can order cancel and free under its own lock.
+        // The stream is passed as a raw pointer: ChatStream holds a DangerousAddRef on its
+        // StreamHandle for the whole read, which defers a Dispose's free until the read returns.
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int ustb_chat_stream_next(IntPtr stream, out IntPtr chunk, out UIntPtr len, out IntPtr error);
 
@@ -84,7 +86,13 @@ namespace UstbOpenAI
         internal static extern int ustb_chat_stream_callback(ClientHandle client, byte[] requestJson, ChunkCallback callback, IntPtr userdata, out IntPtr error);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern void ustb_chat_stream_cancel(IntPtr stream);
+        internal static extern int ustb_chat_stream_canceller(StreamHandle stream, out CancellerHandle canceller, out IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void ustb_canceller_cancel(CancellerHandle canceller);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void ustb_canceller_free(IntPtr canceller);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern void ustb_chat_stream_free(IntPtr stream);
@@ -165,6 +173,16 @@ namespace UstbOpenAI
         internal StreamHandle(IntPtr p) : base(IntPtr.Zero, true) { SetHandle(p); }
         public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
         protected override bool ReleaseHandle() { Native.ustb_chat_stream_free(handle); return true; }
+    }
+
+    /// <summary>Owns a ustb_canceller*, which cancels its stream from any thread and stays valid
+    /// after the stream is freed. The marshaller holds a reference during each cancel, so
+    /// disposing it never frees it under a running call.</summary>
+    internal sealed class CancellerHandle : SafeHandle
+    {
+        private CancellerHandle() : base(IntPtr.Zero, true) { } // made by the marshaller (out parameter)
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+        protected override bool ReleaseHandle() { Native.ustb_canceller_free(handle); return true; }
     }
 
     /// <summary>A failed library call: the contents of its ustb_error.</summary>
@@ -319,38 +337,27 @@ namespace UstbOpenAI
         public string FinishReason { get; internal set; }
     }
 
-    /// <summary>An OpenAI `chat.completion`, with its raw JSON.</summary>
-    public sealed class ChatCompletion
+    /// <summary>What a `chat.completion` and a `chat.completion.chunk` share, and the one parser
+    /// of both: they differ only in where each choice keeps its texts (`message` or `delta`).</summary>
+    public abstract class ChatReply<TChoice>
     {
         public string Id { get; private set; }
         public long Created { get; private set; }
         public string Model { get; private set; }
-        public IList<ChatChoice> Choices { get; private set; }
-        /// <summary>Null when the server reported none.</summary>
+        /// <summary>Empty in a chunk that carries only the usage.</summary>
+        public IList<TChoice> Choices { get; private set; }
+        /// <summary>Null when the server reported none (in a stream, only the usage chunk has it).</summary>
         public Usage Usage { get; private set; }
         public string Json { get; private set; }
 
-        public static ChatCompletion Parse(string json)
+        internal static TReply Parse<TReply>(string json, string textsKey, Func<ChoiceFields, TChoice> choice)
+            where TReply : ChatReply<TChoice>, new()
         {
             var root = (Dictionary<string, object>)UstbOpenAI.Json.Parse(json);
-            var choices = new List<ChatChoice>();
+            var choices = new List<TChoice>();
             foreach (var o in UstbOpenAI.Json.GetList(root, "choices"))
-            {
-                var c = (Dictionary<string, object>)o;
-                var m = UstbOpenAI.Json.GetObject(c, "message");
-                choices.Add(new ChatChoice
-                {
-                    Index = (int)UstbOpenAI.Json.GetLong(c, "index"),
-                    FinishReason = UstbOpenAI.Json.GetString(c, "finish_reason"),
-                    Message = new ChatMessage
-                    {
-                        Role = UstbOpenAI.Json.GetString(m, "role"),
-                        Content = UstbOpenAI.Json.GetString(m, "content"),
-                        ReasoningContent = UstbOpenAI.Json.GetString(m, "reasoning_content"),
-                    },
-                });
-            }
-            return new ChatCompletion
+                choices.Add(choice(new ChoiceFields((Dictionary<string, object>)o, textsKey)));
+            return new TReply
             {
                 Id = UstbOpenAI.Json.GetString(root, "id"),
                 Created = UstbOpenAI.Json.GetLong(root, "created"),
@@ -359,6 +366,37 @@ namespace UstbOpenAI
                 Usage = Usage.From(UstbOpenAI.Json.Get(root, "usage")),
                 Json = json,
             };
+        }
+    }
+
+    /// <summary>One parsed choice: its index, finish_reason and the texts under `textsKey`.</summary>
+    internal sealed class ChoiceFields
+    {
+        internal readonly int Index;
+        internal readonly string FinishReason, Role, Content, ReasoningContent;
+
+        internal ChoiceFields(Dictionary<string, object> choice, string textsKey)
+        {
+            var texts = Json.GetObject(choice, textsKey);
+            Index = (int)Json.GetLong(choice, "index");
+            FinishReason = Json.GetString(choice, "finish_reason");
+            Role = Json.GetString(texts, "role");
+            Content = Json.GetString(texts, "content");
+            ReasoningContent = Json.GetString(texts, "reasoning_content");
+        }
+    }
+
+    /// <summary>An OpenAI `chat.completion`, with its raw JSON.</summary>
+    public sealed class ChatCompletion : ChatReply<ChatChoice>
+    {
+        public static ChatCompletion Parse(string json)
+        {
+            return Parse<ChatCompletion>(json, "message", c => new ChatChoice
+            {
+                Index = c.Index,
+                FinishReason = c.FinishReason,
+                Message = new ChatMessage { Role = c.Role, Content = c.Content, ReasoningContent = c.ReasoningContent },
+            });
         }
     }
 
@@ -377,45 +415,16 @@ namespace UstbOpenAI
     }
 
     /// <summary>An OpenAI `chat.completion.chunk`, with its raw JSON.</summary>
-    public sealed class ChatCompletionChunk
+    public sealed class ChatCompletionChunk : ChatReply<ChunkChoice>
     {
-        public string Id { get; private set; }
-        public long Created { get; private set; }
-        public string Model { get; private set; }
-        /// <summary>Empty in the final usage chunk.</summary>
-        public IList<ChunkChoice> Choices { get; private set; }
-        public Usage Usage { get; private set; }
-        public string Json { get; private set; }
-
         public static ChatCompletionChunk Parse(string json)
         {
-            var root = (Dictionary<string, object>)UstbOpenAI.Json.Parse(json);
-            var choices = new List<ChunkChoice>();
-            foreach (var o in UstbOpenAI.Json.GetList(root, "choices"))
+            return Parse<ChatCompletionChunk>(json, "delta", c => new ChunkChoice
             {
-                var c = (Dictionary<string, object>)o;
-                var d = UstbOpenAI.Json.GetObject(c, "delta");
-                choices.Add(new ChunkChoice
-                {
-                    Index = (int)UstbOpenAI.Json.GetLong(c, "index"),
-                    FinishReason = UstbOpenAI.Json.GetString(c, "finish_reason"),
-                    Delta = new ChatDelta
-                    {
-                        Role = UstbOpenAI.Json.GetString(d, "role"),
-                        Content = UstbOpenAI.Json.GetString(d, "content"),
-                        ReasoningContent = UstbOpenAI.Json.GetString(d, "reasoning_content"),
-                    },
-                });
-            }
-            return new ChatCompletionChunk
-            {
-                Id = UstbOpenAI.Json.GetString(root, "id"),
-                Created = UstbOpenAI.Json.GetLong(root, "created"),
-                Model = UstbOpenAI.Json.GetString(root, "model"),
-                Choices = choices.AsReadOnly(),
-                Usage = Usage.From(UstbOpenAI.Json.Get(root, "usage")),
-                Json = json,
-            };
+                Index = c.Index,
+                FinishReason = c.FinishReason,
+                Delta = new ChatDelta { Role = c.Role, Content = c.Content, ReasoningContent = c.ReasoningContent },
+            });
         }
     }
 
@@ -470,15 +479,27 @@ namespace UstbOpenAI
         /// <summary>Opens a pull stream. Request errors throw here; the request is sent by the first read.</summary>
         public ChatStream StreamChatCompletion(ChatRequest request)
         {
-            return StreamChatCompletion(request.ToJson());
+            return StreamChatCompletion(request.ToJson(), CancellationToken.None);
         }
 
         public ChatStream StreamChatCompletion(string requestJson)
         {
+            return StreamChatCompletion(requestJson, CancellationToken.None);
+        }
+
+        /// <summary>As StreamChatCompletion(request), and cancelling the token cancels the stream
+        /// (a blocked read throws UstbException with Status Cancelled), as ChatStream.Cancel does.</summary>
+        public ChatStream StreamChatCompletion(ChatRequest request, CancellationToken cancellationToken)
+        {
+            return StreamChatCompletion(request.ToJson(), cancellationToken);
+        }
+
+        public ChatStream StreamChatCompletion(string requestJson, CancellationToken cancellationToken)
+        {
             IntPtr stream, error;
             int status = Native.ustb_chat_stream_open(_handle, Native.Utf8Z(requestJson), out stream, out error);
             Native.Check(status, error);
-            return new ChatStream(new StreamHandle(stream));
+            return new ChatStream(new StreamHandle(stream), cancellationToken);
         }
 
         /// <summary>Push style on the calling thread: onChunk returns true to go on, false to stop.
@@ -582,16 +603,26 @@ namespace UstbOpenAI
 
     /// <summary>One streamed reply. Read it from one thread at a time (Next, foreach or ForEach);
     /// Cancel and Dispose may be called from any thread.</summary>
+    /// <remarks>No lock: Cancel goes through a ustb_canceller, which stays valid after the free,
+    /// and each read holds a reference on the StreamHandle, so Dispose's native free (which must
+    /// not race a running read) happens when the last read returns.</remarks>
     public sealed class ChatStream : IDisposable, IEnumerable<ChatCompletionChunk>
     {
         private readonly StreamHandle _handle;
-        // Orders Cancel/Dispose against each other and against the start and end of reads, so the
-        // native stream is never cancelled after it was freed, nor freed during a read.
-        private readonly object _gate = new object();
-        private bool _disposed;
-        private bool _reading;
+        private readonly CancellerHandle _canceller;
+        private int _reading; // 1 while a read runs, for a clear error on a second, concurrent one
+        private CancellationTokenRegistration _registration;
 
-        internal ChatStream(StreamHandle handle) { _handle = handle; }
+        internal ChatStream(StreamHandle handle, CancellationToken cancellationToken)
+        {
+            _handle = handle;
+            IntPtr error;
+            int status = Native.ustb_chat_stream_canceller(handle, out _canceller, out error);
+            if (status != (int)UstbStatus.Ok) _handle.Dispose();
+            Native.Check(status, error);
+            // The token may fire on any thread, also during or after Dispose: Cancel is safe then.
+            _registration = cancellationToken.Register(Cancel);
+        }
 
         /// <summary>The next chunk, or null when the reply is complete. Throws UstbException
         /// (Cancelled, Truncated, ConnectionLost, Timeout, …) on failure; later reads throw the same.</summary>
@@ -633,27 +664,21 @@ namespace UstbOpenAI
         }
 
         /// <summary>Makes a read blocked in another thread end promptly with Status Cancelled.
-        /// Thread-safe, idempotent; a no-op after Dispose.</summary>
+        /// Thread-safe, idempotent, never blocks; a no-op after Dispose.</summary>
         public void Cancel()
         {
-            lock (_gate)
-            {
-                if (_disposed) return;
-                Native.ustb_chat_stream_cancel(_handle.DangerousGetHandle());
-            }
+            try { Native.ustb_canceller_cancel(_canceller); }
+            catch (ObjectDisposedException) { } // disposed with the stream: nothing left to cancel
         }
 
         /// <summary>Frees the stream. If another thread is reading, it is cancelled first and the
         /// native free waits (via the SafeHandle reference) until that read has returned.</summary>
         public void Dispose()
         {
-            lock (_gate)
-            {
-                if (_disposed) return;
-                _disposed = true;
-                if (_reading) Native.ustb_chat_stream_cancel(_handle.DangerousGetHandle());
-                _handle.Dispose();
-            }
+            _registration.Dispose();
+            Cancel();
+            _handle.Dispose();
+            _canceller.Dispose();
         }
 
         public IEnumerator<ChatCompletionChunk> GetEnumerator()
@@ -666,20 +691,17 @@ namespace UstbOpenAI
 
         private IntPtr BeginRead()
         {
-            lock (_gate)
-            {
-                if (_disposed) throw new ObjectDisposedException("ChatStream");
-                if (_reading) throw new InvalidOperationException("ChatStream is already being read by another thread");
-                bool added = false;
-                _handle.DangerousAddRef(ref added);
-                _reading = true;
-                return _handle.DangerousGetHandle();
-            }
+            if (Interlocked.CompareExchange(ref _reading, 1, 0) != 0)
+                throw new InvalidOperationException("ChatStream is already being read by another thread");
+            bool added = false;
+            try { _handle.DangerousAddRef(ref added); } // throws ObjectDisposedException after Dispose
+            finally { if (!added) Volatile.Write(ref _reading, 0); }
+            return _handle.DangerousGetHandle();
         }
 
         private void EndRead()
         {
-            lock (_gate) _reading = false;
+            Volatile.Write(ref _reading, 0);
             _handle.DangerousRelease(); // frees the native stream here if Dispose ran meanwhile
         }
     }

@@ -7,7 +7,7 @@ root=$(cd "$here/../.." && pwd)
 USTB_LIB_DIR=${USTB_LIB_DIR:-$root/target/debug}
 USTB_INCLUDE_DIR=${USTB_INCLUDE_DIR:-$root/include}
 USTB_EMULATOR=${USTB_EMULATOR:-$root/target/debug/ustb-emulator}
-export USTB_EMULATOR
+export USTB_EMULATOR USTB_INCLUDE_DIR # the status test reads the header
 build=${CSHARP_BUILD_DIR:-$root/target/csharp}
 
 die() { echo "csharp: $*" >&2; exit 1; }

@@ -26,20 +26,43 @@ type Stream struct {
 	cleanup runtime.Cleanup
 }
 
-// streamState is what the context watcher and the cleanup hold, so that neither keeps the
-// Stream itself reachable.
+// streamState is what the cleanup holds, so that it does not keep the Stream itself reachable.
 //
-// mu orders cancel against free: the C stream is cancelled only while not yet freed, and
-// freed only when no read is running on it. Close during a read (from another goroutine, or
-// from a ForEach callback) cancels it, and the read frees the stream on its way out.
+// Cancelling needs no lock: it goes through a canceller, which stays valid after the free.
+// mu remains because ustb_chat_stream_free must not race a running read: Close during a read
+// (from another goroutine, or from a ForEach callback) only cancels it, and the read frees
+// the stream on its way out.
 type streamState struct {
+	canceller *canceller
+	ctx       context.Context
+	stopWatch func() bool // unregisters the context watcher
+
 	mu      sync.Mutex
 	ptr     *C.ustb_stream
 	closed  bool
 	reading bool
+}
 
-	ctx       context.Context
-	stopWatch func() bool // unregisters the context watcher
+// canceller wraps a ustb_canceller: it cancels its stream from any goroutine at any time,
+// also after the stream was freed (then it does nothing). The GC frees it once neither the
+// stream state nor a context watcher can call it any more.
+type canceller struct{ p *C.ustb_canceller }
+
+func newCanceller(stream *C.ustb_stream) (*canceller, error) {
+	var p *C.ustb_canceller
+	var cerr *C.ustb_error
+	if status := C.ustb_chat_stream_canceller(stream, &p, &cerr); status != C.USTB_OK {
+		return nil, newError(status, cerr)
+	}
+	c := &canceller{p: p}
+	runtime.AddCleanup(c, func(p *C.ustb_canceller) { C.ustb_canceller_free(p) }, p)
+	return c, nil
+}
+
+// cancel makes a blocked or later read return USTB_CANCELLED. Never blocks.
+func (c *canceller) cancel() {
+	C.ustb_canceller_cancel(c.p)
+	runtime.KeepAlive(c) // the cleanup must not free it during the call
 }
 
 // CreateChatCompletionStream opens a streamed chat. The request is checked now (invalid
@@ -65,24 +88,21 @@ func (c *Client) CreateChatCompletionStream(ctx context.Context, req ChatComplet
 	if err != nil {
 		return nil, err
 	}
-	st := &streamState{ptr: ptr, ctx: ctx, stopWatch: func() bool { return false }}
+	canc, err := newCanceller(ptr)
+	if err != nil {
+		C.ustb_chat_stream_free(ptr)
+		return nil, err
+	}
+	st := &streamState{ptr: ptr, canceller: canc, ctx: ctx, stopWatch: func() bool { return false }}
 	if ctx.Done() != nil {
-		// AfterFunc runs st.cancel in its own goroutine once ctx is done; Close unregisters it.
-		st.stopWatch = context.AfterFunc(ctx, st.cancel)
+		// AfterFunc runs cancel in its own goroutine once ctx is done, maybe after Close
+		// has freed the stream: the canceller makes that harmless.
+		st.stopWatch = context.AfterFunc(ctx, canc.cancel)
 	}
 	s := &Stream{st: st}
 	// A forgotten Close frees the C stream once the Stream is unreachable.
 	s.cleanup = runtime.AddCleanup(s, func(st *streamState) { st.close() }, st)
 	return s, nil
-}
-
-// cancel makes a blocked or later read return USTB_CANCELLED; a no-op once freed.
-func (st *streamState) cancel() {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.ptr != nil {
-		C.ustb_chat_stream_cancel(st.ptr)
-	}
 }
 
 // close frees the stream now, or cancels the running read, which then frees it.
@@ -95,7 +115,7 @@ func (st *streamState) close() {
 	}
 	st.closed = true
 	if st.reading {
-		C.ustb_chat_stream_cancel(st.ptr)
+		st.canceller.cancel()
 		return
 	}
 	C.ustb_chat_stream_free(st.ptr)
@@ -116,7 +136,7 @@ func (st *streamState) beginRead() (*C.ustb_stream, error) {
 	if st.ctx.Err() != nil {
 		// The watcher cancels from its own goroutine, maybe not yet: cancel here too, so
 		// that a read after cancel() has returned never yields a buffered chunk.
-		C.ustb_chat_stream_cancel(st.ptr)
+		st.canceller.cancel()
 	}
 	return st.ptr, nil
 }

@@ -458,6 +458,31 @@ func TestCloseUnblocksRecv(t *testing.T) {
 	}
 }
 
+// A context watcher fires on its own goroutine and may race Close, which frees the stream:
+// the watcher cancels through a ustb_canceller, which stays valid after the free.
+func TestContextCancelRacesClose(t *testing.T) {
+	c := loggedIn(t)
+	for i := range 100 {
+		ctx, cancel := context.WithCancel(context.Background())
+		s, err := c.CreateChatCompletionStream(ctx, ask(introPrompt))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 0 { // half of them mid-reply, half before the request was sent
+			if _, err := s.Recv(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		done := make(chan struct{})
+		go func() { cancel(); close(done) }()
+		s.Close()
+		<-done
+		if _, err := s.Recv(); !errors.Is(err, ustb.ErrClosed) {
+			t.Fatalf("round %d: Recv after Close = %v", i, err)
+		}
+	}
+}
+
 func TestClientCloseKeepsStreams(t *testing.T) {
 	c, err := ustb.NewClient(ustb.Options{BaseURL: emulatorURL, VJUIDLogin: "x"})
 	if err != nil {

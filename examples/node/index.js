@@ -3,9 +3,9 @@
 // Threading: every call that can wait on the network (ustb_chat_stream_next,
 // ustb_chat_stream_collect, ustb_client_user_info) runs on a libuv worker thread through
 // koffi's `.async`, so the event loop keeps turning while a reply streams. Everything else,
-// including every free and every cancel, runs on the main thread, which is what orders
-// cancel-before-free: a stream is only freed on the main thread when no call on it is in
-// flight, and cancel is only called while it is not yet freed.
+// including every free and every cancel, runs on the main thread. Cancels go through a
+// ustb_canceller, so they need no check on the stream; a stream is freed only when no call
+// on it is in flight (ustb_chat_stream_free must not race a running read).
 import { loadLibrary, takeString, callAsync } from './lib/native.js';
 import { Status, UstbError, takeError } from './lib/errors.js';
 
@@ -47,6 +47,7 @@ const clientRegistry = new FinalizationRegistry((state) => {
 });
 const streamRegistry = new FinalizationRegistry((state) => {
   if (state.ptr !== null) {
+    loadLibrary().cancellerFree(state.canceller);
     loadLibrary().streamFree(state.ptr);
     state.ptr = null;
   }
@@ -59,9 +60,9 @@ const streamRegistry = new FinalizationRegistry((state) => {
  */
 export class ChatStream {
   #api = loadLibrary();
-  /** @type {{ptr: bigint|null}} */
+  /** @type {{ptr: bigint|null, canceller: bigint|null}} both freed together by #release */
   #state;
-  #busy = false; // a next/collect is running on a worker thread
+  #busy = false; // a next/collect is running on a worker thread: the free waits for it
   #closed = false;
   #aborted = false;
   /** @type {AbortSignal|undefined} */
@@ -76,7 +77,14 @@ export class ChatStream {
    * @internal use `client.chat.completions.create({..., stream: true})`
    */
   constructor(ptr, signal) {
-    this.#state = { ptr };
+    const canceller = [null];
+    const err = [null];
+    const status = this.#api.streamCanceller(ptr, canceller, err);
+    if (status !== Status.OK) {
+      this.#api.streamFree(ptr);
+      throw takeError(status, err[0]);
+    }
+    this.#state = { ptr, canceller: canceller[0] };
     streamRegistry.register(this, this.#state, this);
     if (signal) {
       this.#signal = signal;
@@ -118,8 +126,7 @@ export class ChatStream {
   close() {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#state.ptr === null) return;
-    if (this.#busy) this.#api.streamCancel(this.#state.ptr);
+    if (this.#busy) this.#cancel(); // the read frees the stream when it comes back
     else this.#release();
   }
 
@@ -131,16 +138,23 @@ export class ChatStream {
 
   #abort() {
     this.#aborted = true;
-    // Not yet freed (free nulls ptr on this same thread), so cancel is safe here.
-    if (this.#state.ptr !== null) this.#api.streamCancel(this.#state.ptr);
+    this.#cancel();
+  }
+
+  #cancel() {
+    // Only #abort and close() cancel, and neither can run after #release: the abort listener
+    // is removed there, and close() frees instead once no read is in flight.
+    this.#api.cancellerCancel(this.#state.canceller);
   }
 
   #release() {
-    const ptr = this.#state.ptr;
+    const { ptr, canceller } = this.#state;
     if (ptr === null) return;
     this.#state.ptr = null;
+    this.#state.canceller = null;
     streamRegistry.unregister(this);
     this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#api.cancellerFree(canceller);
     this.#api.streamFree(ptr);
   }
 
@@ -208,7 +222,7 @@ class Completions {
   /**
    * Sends an OpenAI chat-completions request. With `stream: true` resolves to a
    * {@link ChatStream}; otherwise to a `chat.completion` object. `signal` cancels either
-   * (`ustb_chat_stream_cancel`): the pending read rejects with a `UstbError` whose status is
+   * (`ustb_canceller_cancel`): the pending read rejects with a `UstbError` whose status is
    * `Status.CANCELLED` and whose `cause` is the signal's reason.
    *
    * @param {{messages: Array<{role: string, content: string}>, model?: string, stream?: boolean,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# CI entry point for the Node.js wrapper: installs the locked npm packages if needed, runs
-# `node --test` against the emulator and prints `node: N tests passed` (non-zero exit on any
-# failure, including a missing toolchain or library).
+# CI entry point for the Node.js wrapper: installs the locked npm packages if needed, checks
+# the TypeScript declarations with `tsc --noEmit`, runs `node --test` against the emulator
+# and prints `node: N tests passed` (non-zero exit on any failure, including a missing
+# toolchain or library, or a type error).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -20,11 +21,15 @@ major=$(node -p 'process.versions.node.split(".")[0]')
 [ -x "$USTB_EMULATOR" ] || fail "no emulator at $USTB_EMULATOR (run: make -C $root build)"
 
 cd "$here"
-if [ ! -d node_modules/koffi ]; then
+# Also when the lock file is newer than what npm last installed (e.g. a new devDependency).
+if [ ! -d node_modules/koffi ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     echo "== npm ci"
     npm ci --no-audit --no-fund || fail "npm ci"
 fi
 echo "== node $(node --version), koffi $(node -p 'require("./node_modules/koffi/package.json").version')"
+[ -x node_modules/.bin/tsc ] || fail "no node_modules/.bin/tsc (npm ci installs typescript from package-lock.json)"
+echo "== $(node_modules/.bin/tsc --version): tsc --noEmit (index.d.ts, test/usage.ts)"
+node_modules/.bin/tsc --noEmit -p . || fail "tsc --noEmit found type errors (see above)"
 
 tap=$(mktemp)
 trap 'rm -f "$tap"' EXIT

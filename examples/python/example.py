@@ -19,7 +19,8 @@ from ustb_openai import USTBError, USTBOpenAI
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("prompt", nargs="?", default="请介绍你自己。")
-    parser.add_argument("--base-url", help="server URL (default: USTB_BASE_URL or chat.ustb.edu.cn)")
+    parser.add_argument("--base-url",
+                        help="server URL (default: USTB_BASE_URL or chat.ustb.edu.cn)")
     parser.add_argument("--cookie", help='"cookie_vjuid_login=…" or a whole browser Cookie value')
     args = parser.parse_args()
 

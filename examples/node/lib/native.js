@@ -25,8 +25,8 @@ function defaultLibraryPath() {
 // which frees nothing. Not bound: ustb_chat_create, since open + collect does the same and can
 // be cancelled; the push API (ustb_chat_stream_for_each/_callback), since koffi would have to
 // queue each callback from the worker thread to the main thread;
-// ustb_chunk_delta, since JSON.parse does that job here; and the ustb_canceller functions,
-// since cancel and free both run on the JS main thread, which orders them already.
+// ustb_chunk_delta, since JSON.parse does that job here; and ustb_chat_stream_cancel, since a
+// ustb_canceller does the same and may outlive its stream.
 export const PROTOTYPES = Object.freeze({
   version: 'const char *ustb_version(void)',
   statusName: 'const char *ustb_status_name(int status)',
@@ -40,7 +40,9 @@ export const PROTOTYPES = Object.freeze({
   streamOpen: 'int ustb_chat_stream_open(const ustb_client *client, const char *req, _Out_ ustb_chat_stream **stream, _Out_ ustb_error **err)',
   streamNext: 'int ustb_chat_stream_next(ustb_chat_stream *stream, _Out_ void **chunk, _Out_ size_t *len, _Out_ ustb_error **err)',
   streamCollect: 'int ustb_chat_stream_collect(ustb_chat_stream *stream, _Out_ void **json, _Out_ ustb_error **err)',
-  streamCancel: 'void ustb_chat_stream_cancel(const ustb_chat_stream *stream)',
+  streamCanceller: 'int ustb_chat_stream_canceller(const ustb_chat_stream *stream, _Out_ ustb_canceller **canceller, _Out_ ustb_error **err)',
+  cancellerCancel: 'void ustb_canceller_cancel(const ustb_canceller *canceller)',
+  cancellerFree: 'void ustb_canceller_free(ustb_canceller *canceller)',
   streamFree: 'void ustb_chat_stream_free(ustb_chat_stream *stream)',
 
   errorStatus: 'int ustb_error_status(const ustb_error *err)',
@@ -69,6 +71,7 @@ export function loadLibrary(path) {
   // Opaque handles. They come back as BigInt (koffi 3) or null.
   koffi.opaque('ustb_client');
   koffi.opaque('ustb_chat_stream');
+  koffi.opaque('ustb_canceller');
   koffi.opaque('ustb_error');
   api = { path: file };
   for (const [name, proto] of Object.entries(PROTOTYPES)) api[name] = lib.func(proto);

@@ -1,14 +1,34 @@
-// The koffi prototypes must agree with the C header (USTB_INCLUDE_DIR/ustb_openai.h): a
-// changed signature would otherwise be a silent memory-safety bug, not a compile error.
+// The koffi prototypes and the status tables must agree with the C header
+// (USTB_INCLUDE_DIR/ustb_openai.h): a changed signature would otherwise be a silent
+// memory-safety bug, and a renumbered status a silent misreport, not a compile error.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PROTOTYPES } from '../lib/native.js';
+import { Status } from '../lib/errors.js';
 
-const includeDir = process.env.USTB_INCLUDE_DIR
-  ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'include');
+const here = dirname(fileURLToPath(import.meta.url));
+const includeDir = process.env.USTB_INCLUDE_DIR ?? join(here, '..', '..', '..', 'include');
+
+/** `NAME: value` pairs of a C enum body or a TypeScript object type, as an object. */
+function pairs(text, pattern) {
+  return Object.fromEntries([...text.matchAll(pattern)].map(([, name, value]) => [name, Number(value)]));
+}
+
+test('Status (lib/errors.js and index.d.ts) matches the ustb_status enum of the header', () => {
+  const header = readFileSync(join(includeDir, 'ustb_openai.h'), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '');
+  const body = /typedef enum \{([^}]*)\} ustb_status;/.exec(header);
+  assert.ok(body, 'no ustb_status enum in the header');
+  const declared = pairs(body[1], /\bUSTB_(\w+)\s*=\s*(-?\d+)/g);
+  assert.ok(Object.keys(declared).length >= 16, `only ${Object.keys(declared).length} statuses in the header`);
+  assert.deepEqual({ ...Status }, declared, 'lib/errors.js Status vs header');
+  const dts = readFileSync(join(here, '..', 'index.d.ts'), 'utf8');
+  const typed = /export declare const Status: Readonly<\{([^}]*)\}>/.exec(dts);
+  assert.ok(typed, 'no Status declaration in index.d.ts');
+  assert.deepEqual(pairs(typed[1], /(\w+): (-?\d+);/g), declared, 'index.d.ts Status vs header');
+});
 
 /**
  * Reduces a C declaration to `ret name(type,type)`: no parameter names, qualifiers or koffi

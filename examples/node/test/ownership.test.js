@@ -1,7 +1,7 @@
 // Ownership ledger: records every pointer the library hands out (out-parameters of the bound
 // functions) and checks each free against it, so every string, error, stream and client is
 // freed exactly once, with the right function (also streams dropped without close(), through
-// the FinalizationRegistry).
+// the FinalizationRegistry), and that a canceller is only used while it is live.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import v8 from 'node:v8';
@@ -18,15 +18,18 @@ const OUTS = {
   clientCookies: { 1: 'string', 2: 'error' },
   clientUserInfo: { 1: 'string', 2: 'error' },
   streamOpen: { 2: 'stream', 3: 'error' },
+  streamCanceller: { 1: 'canceller', 2: 'error' },
   streamNext: { 1: 'string', 3: 'error' },
   streamCollect: { 1: 'string', 2: 'error' },
 };
-const FREES = { stringFree: 'string', errorFree: 'error', streamFree: 'stream', clientFree: 'client' };
+const FREES = {
+  stringFree: 'string', errorFree: 'error', streamFree: 'stream', cancellerFree: 'canceller', clientFree: 'client',
+};
 
 /** @type {Record<string, Set<bigint>>} what the library handed out and was not freed yet */
-const live = { string: new Set(), error: new Set(), stream: new Set(), client: new Set() };
+const live = { string: new Set(), error: new Set(), stream: new Set(), canceller: new Set(), client: new Set() };
 /** @type {Record<string, number>} frees so far, by kind */
-const freed = { string: 0, error: 0, stream: 0, client: 0 };
+const freed = { string: 0, error: 0, stream: 0, canceller: 0, client: 0 };
 
 const api = loadLibrary();
 const record = (name, args) => {
@@ -61,11 +64,18 @@ for (const [name, kind] of Object.entries(FREES)) {
     return real(ptr);
   };
 }
+{
+  const real = api.cancellerCancel;
+  api.cancellerCancel = (ptr) => {
+    assert.ok(live.canceller.has(ptr), `cancellerCancel(${ptr}): not a live canceller`);
+    return real(ptr);
+  };
+}
 const counts = () => ({ ...freed });
 const delta = (from) => Object.fromEntries(Object.entries(freed).map(([k, v]) => [k, v - from[k]]));
 /** Everything handed out since the start is freed, but for the shared client. */
 const assertNothingLive = () => {
-  for (const kind of ['string', 'error', 'stream']) assert.equal(live[kind].size, 0, `live ${kind}s left`);
+  for (const kind of ['string', 'error', 'stream', 'canceller']) assert.equal(live[kind].size, 0, `live ${kind}s left`);
 };
 
 /** @type {{url: string, stop: () => void}} */ let emu;
@@ -85,7 +95,7 @@ test('a stream read to the end frees each chunk and the stream once', async () =
   let chunks = 0;
   for await (const _ of await client.chat.completions.create(ask('请介绍你自己。', true))) chunks++;
   assert.ok(chunks > 3);
-  assert.deepEqual(delta(start), { string: chunks, error: 0, stream: 1, client: 0 });
+  assert.deepEqual(delta(start), { string: chunks, error: 0, stream: 1, canceller: 1, client: 0 });
   assertNothingLive();
 });
 
@@ -98,7 +108,7 @@ test('a failed stream frees its error and the stream once', async () => {
   })(), (e) => e instanceof UstbError && e.status === Status.TRUNCATED);
   await stream.next(); // after the end: nothing more to free
   stream.close();
-  assert.deepEqual(delta(start), { string: chunks, error: 1, stream: 1, client: 0 });
+  assert.deepEqual(delta(start), { string: chunks, error: 1, stream: 1, canceller: 1, client: 0 });
   assertNothingLive();
 });
 
@@ -114,7 +124,7 @@ test('close() and AbortSignal during a blocked read free the stream once, after 
   await aborted.next();
   setTimeout(() => abort.abort(), 50);
   await assert.rejects(aborted.next(), (e) => e instanceof UstbError && e.status === Status.CANCELLED);
-  assert.deepEqual(delta(start), { string: 2, error: 2, stream: 2, client: 0 });
+  assert.deepEqual(delta(start), { string: 2, error: 2, stream: 2, canceller: 2, client: 0 });
   assertNothingLive();
 });
 
@@ -123,7 +133,7 @@ test('a completion frees its string; a refused request its error', async () => {
   await client.chat.completions.create(ask('你好', false));
   await assert.rejects(client.chat.completions.create({ messages: [] }), UstbError);
   assert.throws(() => new Client({ bogus: true }), UstbError);
-  assert.deepEqual(delta(start), { string: 1, error: 2, stream: 1, client: 0 });
+  assert.deepEqual(delta(start), { string: 1, error: 2, stream: 1, canceller: 1, client: 0 });
   assertNothingLive();
 });
 
@@ -143,6 +153,7 @@ test('streams dropped without close() are freed by the garbage collector', async
     await new Promise((r) => setTimeout(r, 10));
   }
   assert.equal(delta(start).stream, 20);
+  assert.equal(delta(start).canceller, 20);
   assertNothingLive();
 });
 

@@ -6,7 +6,7 @@ import re
 import unittest
 
 from tests.emulator import PACKAGE_ROOT
-from ustb_openai import _lib
+from ustb_openai import _exceptions, _lib
 
 HEADER = os.path.join(
     os.environ.get("USTB_INCLUDE_DIR") or os.path.join(PACKAGE_ROOT, "..", "..", "include"),
@@ -14,10 +14,28 @@ HEADER = os.path.join(
 )
 
 
+def header_text():
+    """The header without its comments."""
+    with open(HEADER, encoding="utf-8") as f:
+        return re.sub(r"/\*.*?\*/", "", f.read(), flags=re.S)
+
+
 class BindingsTest(unittest.TestCase):
+    def test_status_table_matches_the_header(self):
+        enum = re.search(r"typedef enum \{([^}]*)\} ustb_status;", header_text())
+        self.assertIsNotNone(enum, "no ustb_status enum in the header")
+        declared = {m.group(1): int(m.group(2))
+                    for m in re.finditer(r"\b(USTB_\w+)\s*=\s*(-?\d+)", enum.group(1))}
+        self.assertGreaterEqual(len(declared), 16, "statuses parsed from the header")
+        self.assertEqual(_exceptions.STATUS, declared)
+        normal = {"USTB_OK", "USTB_END_OF_STREAM", "USTB_STOPPED"}
+        self.assertEqual(set(_exceptions.ERROR_CLASSES), set(declared) - normal,
+                         "an exception class for every error status")
+        for name, value in declared.items():
+            self.assertEqual(_lib.lib().ustb_status_name(value).decode(), name)
+
     def test_declarations_match_the_header(self):
-        with open(HEADER, encoding="utf-8") as f:
-            text = re.sub(r"/\*.*?\*/", "", f.read(), flags=re.S)
+        text = header_text()
         found = {}
         for m in re.finditer(r"\b(ustb_\w+)\(([^)]*)\);", text):
             params = m.group(2).strip()
@@ -39,7 +57,7 @@ class BindingsTest(unittest.TestCase):
         # A c_char_p restype or out-pointer would copy the text and lose the pointer to free.
         import ctypes
 
-        for name, (restype, argtypes) in _lib._PROTOTYPES.items():
+        for name, (_restype, argtypes) in _lib._PROTOTYPES.items():
             for arg in argtypes:
                 self.assertIsNot(arg, ctypes.POINTER(ctypes.c_char_p), name)
 

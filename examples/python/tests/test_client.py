@@ -7,8 +7,8 @@ import time
 import unittest
 from unittest import mock
 
-from tests.emulator import INTRO_CONTENT, INTRO_PROMPT, INTRO_REASONING, Emulator, reply_to
 import ustb_openai
+from tests.emulator import INTRO_CONTENT, INTRO_PROMPT, INTRO_REASONING, Emulator, reply_to
 from ustb_openai import (
     APIConnectionError,
     APIError,
@@ -105,7 +105,7 @@ class StreamTest(Base):
         self.assertNotEqual(chunk.id, "changed", "model_dump() returns a copy")
         self.assertIn('"chat.completion.chunk"', chunk.model_dump_json())
         with self.assertRaises(AttributeError):
-            chunk.no_such_field
+            chunk.no_such_field  # noqa: B018 - the attribute access is what is tested
         with self.assertRaises(AttributeError):
             chunk.id = "x"
 
@@ -255,6 +255,20 @@ class CancelTest(Base):
         stream.close()
         self.assertTrue(stream.closed)
 
+    def test_cancel_races_close(self):
+        # cancel() takes no lock: it goes through a ustb_canceller, which stays valid after
+        # close() has freed the stream, whichever of the two threads comes first.
+        for i in range(100):
+            stream = self.stream(INTRO_PROMPT)
+            if i % 2 == 0:
+                next(stream)  # half mid-reply, half before the request was sent
+            other = threading.Thread(target=stream.cancel)
+            other.start()
+            stream.close()
+            other.join()
+            stream.cancel()
+            self.assertTrue(stream.closed)
+
     def test_close_from_another_thread(self):
         stream, _, err, seconds = self.read_silent_stream(Stream.close)
         self.assertLess(seconds, 5.0)
@@ -327,7 +341,8 @@ class ClientTest(Base):
         self.addCleanup(client.close)
         text = "".join(
             c.choices[0].delta.content or ""
-            for c in client.chat.completions.create(messages=user(INTRO_PROMPT), model="DeepSeek", stream=True)
+            for c in client.chat.completions.create(
+                messages=user(INTRO_PROMPT), model="DeepSeek", stream=True)
         )
         self.assertEqual(text, INTRO_CONTENT)
 

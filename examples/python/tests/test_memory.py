@@ -86,11 +86,14 @@ class NoGrowthTest(unittest.TestCase):
             create = self.client.chat.completions.create
             if i % 100 == 0:  # errors from the network too: 10042 and a truncated stream
                 with self.assertRaises(AuthenticationError):
-                    self.guest.chat.completions.create(messages=[{"role": "user", "content": "x"}], model="DeepSeek")
+                    self.guest.chat.completions.create(messages=[{"role": "user", "content": "x"}],
+                                                       model="DeepSeek")
                 with self.assertRaises(StreamTruncatedError):
-                    list(create(messages=[{"role": "user", "content": "@emu:truncate"}], model="DeepSeek", stream=True))
+                    truncated = [{"role": "user", "content": "@emu:truncate"}]
+                    list(create(messages=truncated, model="DeepSeek", stream=True))
             with self.assertRaises(BadRequestError):  # no network: fast, so it can run often
-                create(messages=[{"role": "assistant", "content": "x"}], model="DeepSeek", stream=True)
+                create(messages=[{"role": "assistant", "content": "x"}], model="DeepSeek",
+                       stream=True)
 
         grew, fds = self.measure(fail, ERRORS, warmup=2000)
         print("\n  %d errors: RSS %+.0f KiB (bound %d KiB), fds %+d"

@@ -17,7 +17,8 @@ import unittest
 from tests.emulator import INTRO_CONTENT, PACKAGE_ROOT, Emulator
 from ustb_openai import USTBOpenAI
 
-FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "seed_snippets", "README-snippets.md")
+FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "seed_snippets",
+                       "README-snippets.md")
 
 emu = None
 

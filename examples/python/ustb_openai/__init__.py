@@ -7,7 +7,7 @@ library (ctypes, no third-party packages).
         print(chunk.choices[0].delta.content or "", end="")
 """
 
-from ._client import USTBOpenAI, Chat, Completions
+from ._client import Chat, Completions, USTBOpenAI
 from ._exceptions import (
     APIConnectionError,
     APIError,

@@ -12,7 +12,8 @@ import json
 class USTBError(Exception):
     """Base class of every error raised by this package."""
 
-    def __init__(self, message, *, status=0, status_name="", api_code=0, http_status=0, detail=None):
+    def __init__(self, message, *, status=0, status_name="", api_code=0, http_status=0,
+                 detail=None):
         super().__init__(message)
         self.message = message
         self.status = status
@@ -80,21 +81,44 @@ class InternalError(USTBError):
     """A panic inside the C library was caught at the boundary (USTB_PANIC): a bug."""
 
 
-_BY_STATUS = {
-    3: BadRequestError,
-    4: BadRequestError,
-    5: APIConnectionError,
-    6: APITimeoutError,
-    7: ConnectionLostError,
-    8: APIStatusError,
-    9: APIError,
-    10: AuthenticationError,
-    11: ProtocolError,
-    12: StreamTruncatedError,
-    13: ResponseTooLargeError,
-    14: CancelledError,
-    15: InternalError,
+# ustb_status, as include/ustb_openai.h numbers it (tests/test_bindings.py checks this table
+# against the header's enum, name by name and value by value).
+STATUS = {
+    "USTB_OK": 0,
+    "USTB_END_OF_STREAM": 1,
+    "USTB_STOPPED": 2,
+    "USTB_INVALID_ARGUMENT": 3,
+    "USTB_INVALID_REQUEST": 4,
+    "USTB_CONNECT_ERROR": 5,
+    "USTB_TIMEOUT": 6,
+    "USTB_CONNECTION_LOST": 7,
+    "USTB_HTTP_STATUS": 8,
+    "USTB_API_ERROR": 9,
+    "USTB_AUTH_ERROR": 10,
+    "USTB_PROTOCOL_ERROR": 11,
+    "USTB_TRUNCATED": 12,
+    "USTB_TOO_LARGE": 13,
+    "USTB_CANCELLED": 14,
+    "USTB_PANIC": 15,
 }
+
+# The exception raised for each error status (the rest are not errors).
+ERROR_CLASSES = {
+    "USTB_INVALID_ARGUMENT": BadRequestError,
+    "USTB_INVALID_REQUEST": BadRequestError,
+    "USTB_CONNECT_ERROR": APIConnectionError,
+    "USTB_TIMEOUT": APITimeoutError,
+    "USTB_CONNECTION_LOST": ConnectionLostError,
+    "USTB_HTTP_STATUS": APIStatusError,
+    "USTB_API_ERROR": APIError,
+    "USTB_AUTH_ERROR": AuthenticationError,
+    "USTB_PROTOCOL_ERROR": ProtocolError,
+    "USTB_TRUNCATED": StreamTruncatedError,
+    "USTB_TOO_LARGE": ResponseTooLargeError,
+    "USTB_CANCELLED": CancelledError,
+    "USTB_PANIC": InternalError,
+}
+_BY_STATUS = {STATUS[name]: cls for name, cls in ERROR_CLASSES.items()}
 
 
 def error_from_parts(status, status_name, message, detail_json, api_code, http_status):

@@ -17,11 +17,11 @@ import sys
 import threading
 from ctypes import POINTER, c_char_p, c_int, c_int64, c_size_t, c_uint16, c_void_p
 
-from ._exceptions import error_from_parts
+from ._exceptions import STATUS, error_from_parts
 
-OK = 0
-END_OF_STREAM = 1
-STOPPED = 2
+OK = STATUS["USTB_OK"]
+END_OF_STREAM = STATUS["USTB_END_OF_STREAM"]
+STOPPED = STATUS["USTB_STOPPED"]
 
 # int (*ustb_chunk_callback)(void *userdata, const char *chunk_json, size_t len).
 # The chunk is a c_void_p so that exactly `len` bytes are read with string_at.
@@ -43,7 +43,9 @@ _PROTOTYPES = {
     "ustb_chat_stream_next": (c_int, [c_void_p, _PP, POINTER(c_size_t), _PP]),
     "ustb_chat_stream_for_each": (c_int, [c_void_p, CHUNK_CALLBACK, c_void_p, _PP]),
     "ustb_chat_stream_callback": (c_int, [c_void_p, c_char_p, CHUNK_CALLBACK, c_void_p, _PP]),
-    "ustb_chat_stream_cancel": (None, [c_void_p]),
+    "ustb_chat_stream_canceller": (c_int, [c_void_p, _PP, _PP]),
+    "ustb_canceller_cancel": (None, [c_void_p]),
+    "ustb_canceller_free": (None, [c_void_p]),
     "ustb_chat_stream_free": (None, [c_void_p]),
     "ustb_error_status": (c_int, [c_void_p]),
     "ustb_error_message": (c_char_p, [c_void_p]),

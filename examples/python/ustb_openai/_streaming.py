@@ -5,7 +5,7 @@ import json
 import threading
 from ctypes import byref, c_size_t, c_void_p
 
-from ._exceptions import CancelledError
+from ._exceptions import STATUS, CancelledError
 from ._lib import CHUNK_CALLBACK, END_OF_STREAM, OK, STOPPED, check, lib, take_string
 from ._models import ChatCompletionChunk
 
@@ -37,9 +37,10 @@ class Stream(object):
     """Iterate it for `ChatCompletionChunk`s. `close()` and `cancel()` may be called from any
     thread: a read blocked in another thread then raises `CancelledError` promptly.
 
-    The C stream must not be cancelled after it is freed, nor freed while a read is running;
-    `_lock` orders the two, and a close() that arrives during a read only cancels, leaving
-    the free to the reading thread when its call returns.
+    `cancel()` goes through a `ustb_canceller`, which stays valid after the stream is freed,
+    so it needs no lock. `_lock` remains because the C stream must not be freed while a read
+    is running: a close() that arrives during a read only cancels, leaving the free to the
+    reading thread when its call returns.
     """
 
     def __init__(self, handle):
@@ -48,6 +49,14 @@ class Stream(object):
         self._busy = False  # a next()/for_each() call on the handle is running
         self._closing = False  # close() was asked for; free when not busy
         self._done = False  # END_OF_STREAM (or OK from for_each) was seen
+        self._canceller = c_void_p()  # freed in __del__: no thread can call cancel() then
+        err = c_void_p()
+        status = lib().ustb_chat_stream_canceller(handle, byref(self._canceller), byref(err))
+        try:
+            check(status, err)
+        except BaseException:
+            self._free_locked()
+            raise
 
     # -- iteration -----------------------------------------------------------------------
 
@@ -105,7 +114,7 @@ class Stream(object):
                 if self._done:
                     return None
                 raise CancelledError("the stream was closed before the reply was complete",
-                                     status=14, status_name="USTB_CANCELLED")
+                                     status=STATUS["USTB_CANCELLED"], status_name="USTB_CANCELLED")
             self._busy = True
             return self._handle
 
@@ -120,9 +129,7 @@ class Stream(object):
     def cancel(self):
         """Makes a read blocked in any thread (and every later read) raise CancelledError.
         Idempotent; a no-op once the stream is closed."""
-        with self._lock:
-            if self._handle is not None:
-                lib().ustb_chat_stream_cancel(self._handle)
+        lib().ustb_canceller_cancel(self._canceller)
 
     def close(self):
         """Releases the stream (cancelling an unfinished reply). Safe from any thread, any
@@ -132,7 +139,7 @@ class Stream(object):
                 return
             self._closing = True
             if self._busy:
-                lib().ustb_chat_stream_cancel(self._handle)  # the reader frees it in _end()
+                self.cancel()  # the reader frees it in _end()
             else:
                 self._free_locked()
 
@@ -154,5 +161,6 @@ class Stream(object):
     def __del__(self):
         try:
             self.close()
+            lib().ustb_canceller_free(self._canceller)
         except Exception:  # interpreter shutdown: the library may already be gone
             pass
