@@ -5,7 +5,10 @@
 //! `d.answer`, where thinking may come inline as `<think>…</think>`. In the 2026 form the stream
 //! must reach a `finish_reason` or it was cut off; the older form has none and ends cleanly.
 
-use serde::Deserialize;
+use std::borrow::Cow;
+
+use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -83,28 +86,84 @@ impl Default for Decoder {
     }
 }
 
+// The chunk inside `original_stream`: only the fields used, borrowed from the text.
 #[derive(Deserialize)]
-struct InnerChunk {
-    #[serde(default)]
-    choices: Vec<InnerChoice>,
+struct InnerChunk<'a> {
+    #[serde(default, borrow)]
+    choices: Vec<InnerChoice<'a>>,
     #[serde(default)]
     usage: Option<Usage>,
 }
 
 #[derive(Deserialize)]
-struct InnerChoice {
-    #[serde(default)]
-    delta: Option<InnerDelta>,
-    #[serde(default)]
-    finish_reason: Option<String>,
+struct InnerChoice<'a> {
+    #[serde(default, borrow)]
+    delta: Option<InnerDelta<'a>>,
+    #[serde(default, borrow)]
+    finish_reason: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
-struct InnerDelta {
-    #[serde(default)]
-    content: Option<String>,
-    #[serde(default)]
-    reasoning_content: Option<String>,
+struct InnerDelta<'a> {
+    #[serde(default, borrow)]
+    content: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    reasoning_content: Option<Cow<'a, str>>,
+}
+
+// The fast path for an ordinary event (`e` an integer 0, `d` an object): only the fields used,
+// borrowed where the text has no escapes, and no `Value` tree. Anything it does not take (an
+// error code, odd types) goes the general way, `Envelope::parse`, which gives the exact error.
+#[derive(Deserialize)]
+struct FastEvent<'a> {
+    e: i64,
+    #[serde(borrow)]
+    d: FastData<'a>,
+}
+
+#[derive(Deserialize)]
+struct FastData<'a> {
+    #[serde(default, borrow)]
+    answer: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    ext: FastExt<'a>,
+}
+
+/// `d.ext`: an object at USTB, `[]` on sister sites (then it carries nothing).
+#[derive(Default)]
+struct FastExt<'a> {
+    original_stream: Option<Cow<'a, str>>,
+    site_search: Option<Value>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for FastExt<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct ExtVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for ExtVisitor<'a> {
+            type Value = FastExt<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object or a list")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(FastExt::default())
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self::Value, A::Error> {
+                let mut ext = FastExt::default();
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    match &*key {
+                        "original_stream" => ext.original_stream = map.next_value()?,
+                        "site_search" => ext.site_search = map.next_value()?,
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(ext)
+            }
+        }
+        d.deserialize_any(ExtVisitor(std::marker::PhantomData))
+    }
 }
 
 impl Decoder {
@@ -123,6 +182,11 @@ impl Decoder {
             self.ended = true;
             return Ok(Delta::default());
         }
+        if let Ok(FastEvent { e: 0, d }) = serde_json::from_str::<FastEvent>(data) {
+            self.events += 1;
+            let search_results = d.ext.site_search.filter(Value::is_array);
+            return self.data(d.answer.as_deref(), d.ext.original_stream.as_deref(), search_results);
+        }
         let env = Envelope::parse(data)
             .map_err(|e| Error::protocol(format!("malformed event in the reply stream: {}", e.message)))?;
         self.events += 1;
@@ -139,6 +203,17 @@ impl Decoder {
         let ext = d.get("ext");
         let search_results = ext.and_then(|e| e.get("site_search")).filter(|v| v.is_array()).cloned();
         let original = ext.and_then(|e| e.get("original_stream")).and_then(Value::as_str);
+        let answer = match d.get("answer") {
+            Some(Value::String(s)) => Some(s.as_str()),
+            None | Some(Value::Null) => None,
+            Some(_) if original.is_some() => None, // not used in this form
+            Some(_) => return Err(Error::protocol("event field d.answer is not a string")),
+        };
+        self.data(answer, original, search_results)
+    }
+
+    /// One event's `d`, whichever way it was parsed.
+    fn data(&mut self, answer: Option<&str>, original: Option<&str>, search_results: Option<Value>) -> Result<Delta> {
         let mut delta = match original {
             Some(raw) => {
                 self.form = Form::OriginalStream;
@@ -148,12 +223,7 @@ impl Decoder {
                 if self.form == Form::Unknown {
                     self.form = Form::AnswerOnly;
                 }
-                let answer = match d.get("answer") {
-                    Some(Value::String(s)) => s.as_str(),
-                    None | Some(Value::Null) => "",
-                    Some(_) => return Err(Error::protocol("event field d.answer is not a string")),
-                };
-                self.split_think(answer)
+                self.split_think(answer.unwrap_or(""))
             }
         };
         delta.search_results = search_results;
@@ -172,7 +242,7 @@ impl Decoder {
             }
             if let Some(reason) = choice.finish_reason {
                 self.finished = true;
-                delta.finish_reason = Some(reason);
+                delta.finish_reason = Some(reason.into_owned());
             }
         }
         Ok(delta)
