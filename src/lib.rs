@@ -11,6 +11,7 @@ pub mod ffi;
 pub mod sse;
 pub mod upstream;
 mod util;
+#[cfg(test)] mod fuzz;
 
 #[cfg(feature = "emulator")]
 pub mod emulator;
