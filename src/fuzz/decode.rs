@@ -164,6 +164,21 @@ fn answer_only_model(full: &str) -> (String, String) {
     }
 }
 
+/// `full` cut into `n` pieces at random character boundaries (empty pieces included).
+fn cut(rng: &mut Rng, full: &str, n: usize) -> Vec<String> {
+    let chars: Vec<char> = full.chars().collect();
+    let mut at: Vec<usize> = (0..n.saturating_sub(1)).map(|_| rng.below(chars.len() + 1)).collect();
+    at.sort();
+    at.push(chars.len());
+    let mut start = 0;
+    let pieces: Vec<String> = at.iter().map(|&end| {
+        let piece = chars[start..end].iter().collect();
+        start = end;
+        piece
+    }).collect();
+    if n == 0 { Vec::new() } else { pieces }
+}
+
 #[test]
 fn decoder_matches_the_protocol_model() {
     run("decode-model", 6000, |rng| {
@@ -176,8 +191,9 @@ fn decoder_matches_the_protocol_model() {
         };
         let n = rng.size(20);
         if rng.one_in(2) {
-            // Answer-only form, ending cleanly.
-            let answers: Vec<String> = (0..n).map(|_| think_text(rng)).collect();
+            // Answer-only form, ending cleanly; one text cut anywhere, so tags get split.
+            let full: String = (0..3).map(|_| think_text(rng)).collect();
+            let answers = cut(rng, &full, n);
             for a in &answers {
                 add(dec.feed(&json!({ "e": 0, "m": "", "d": { "answer": a, "ext": [] } }).to_string()).unwrap());
             }
@@ -186,7 +202,6 @@ fn decoder_matches_the_protocol_model() {
                 return;
             }
             add(dec.finish(false).unwrap());
-            let full: String = answers.concat();
             assert_eq!((reasoning, content), answer_only_model(&full), "answers {answers:?}");
             assert_eq!(finish.as_deref(), Some("stop"));
         } else {

@@ -13,10 +13,12 @@ fn any_scalar(rng: &mut Rng) -> Value {
         .clone()
 }
 
-fn role(rng: &mut Rng) -> Value {
+/// `odd`: also values the normaliser must refuse; otherwise only well-formed ones.
+fn role(rng: &mut Rng, odd: bool) -> Value {
     match rng.below(20) {
-        0 => any_scalar(rng),
-        1 => json!(*rng.pick(&["wizard", "", "User", "function", "developer"])),
+        0 if odd => any_scalar(rng),
+        1 if odd => json!(*rng.pick(&["wizard", "", "User"])),
+        0 | 1 => json!(*rng.pick(&["function", "developer"])),
         2 | 3 => json!("system"),
         4 | 5 => json!("tool"),
         6..=12 => json!("user"),
@@ -24,66 +26,67 @@ fn role(rng: &mut Rng) -> Value {
     }
 }
 
-fn part(rng: &mut Rng) -> Value {
+fn part(rng: &mut Rng, odd: bool) -> Value {
     match rng.below(12) {
-        0 => json!({ "type": "image_url", "image_url": { "url": "http://x/a.png" } }),
+        0 if odd => json!({ "type": "image_url", "image_url": { "url": "http://x/a.png" } }),
         1 => json!({ "type": "refusal", "refusal": text(rng, 5) }),
-        2 => json!({ "text": text(rng, 5) }),
-        3 => json!({ "type": "text", "text": any_scalar(rng) }),
-        4 => any_scalar(rng),
+        2 if odd => json!({ "text": text(rng, 5) }),
+        3 if odd => json!({ "type": "text", "text": any_scalar(rng) }),
+        4 if odd => any_scalar(rng),
         5 => json!({ "type": "input_text", "text": text(rng, 10) }),
         _ => json!({ "type": "text", "text": text(rng, 10) }),
     }
 }
 
-fn content(rng: &mut Rng) -> Option<Value> {
+fn content(rng: &mut Rng, odd: bool) -> Option<Value> {
     match rng.below(12) {
         0 => None,
         1 => Some(Value::Null),
-        2 => Some(any_scalar(rng)),
-        3 | 4 => Some(Value::Array((0..rng.size(4)).map(|_| part(rng)).collect())),
+        2 if odd => Some(any_scalar(rng)),
+        3 | 4 => Some(Value::Array((0..rng.size(4)).map(|_| part(rng, odd)).collect())),
         5 => Some(json!(*rng.pick(&["", " ", "\n\t "]))),
         _ => Some(json!(text(rng, 20))),
     }
 }
 
-fn message(rng: &mut Rng, i: usize) -> Value {
-    if rng.one_in(40) {
+fn message(rng: &mut Rng, i: usize, odd: bool) -> Value {
+    if odd && rng.one_in(40) {
         return any_scalar(rng);
     }
     let mut m = Map::new();
-    if !rng.one_in(40) {
-        m.insert("role".into(), role(rng));
+    if !(odd && rng.one_in(40)) {
+        m.insert("role".into(), role(rng, odd));
     }
-    if let Some(c) = content(rng) {
+    if let Some(c) = content(rng, odd) {
         m.insert("content".into(), c);
     }
     if rng.one_in(4) {
         let calls = json!([{ "id": format!("c{i}"), "type": "function", "function": { "name": text(rng, 6), "arguments": "{}" } }]);
-        m.insert("tool_calls".into(), if rng.one_in(5) { any_scalar(rng) } else { calls });
+        m.insert("tool_calls".into(), if odd && rng.one_in(5) { any_scalar(rng) } else { calls });
     }
     if rng.one_in(3) {
-        let id = if rng.one_in(5) { any_scalar(rng) } else { json!(format!("c{}", rng.below(i + 1))) };
+        let id = if odd && rng.one_in(5) { any_scalar(rng) } else { json!(format!("c{}", rng.below(i + 1))) };
         m.insert("tool_call_id".into(), id);
     }
     if rng.one_in(6) {
-        m.insert("name".into(), if rng.one_in(3) { any_scalar(rng) } else { json!(text(rng, 6)) });
+        m.insert("name".into(), if odd && rng.one_in(3) { any_scalar(rng) } else { json!(text(rng, 6)) });
     }
     Value::Object(m)
 }
 
 fn request(rng: &mut Rng) -> Value {
+    let odd = rng.one_in(2);
     let mut r = Map::new();
     let messages = match rng.below(30) {
-        0 => Some(any_scalar(rng)),
-        1 => None,
-        _ => Some(Value::Array((0..rng.size(24)).map(|i| message(rng, i)).collect())),
+        0 if odd => Some(any_scalar(rng)),
+        1 if odd => None,
+        _ => Some(Value::Array((0..rng.size(24)).map(|i| message(rng, i, odd)).collect())),
     };
     if let Some(m) = messages {
         r.insert("messages".into(), m);
     }
     let fields = ["model", "compose_id", "stream_options", "thinking_budget", "deep_thinking", "web_search", "stream", "temperature", "tools"];
-    for _ in 0..rng.size(5) {
+    for _ in 0..rng.size(if odd { 5 } else { 0 }) {
         let key = rng.pick(&fields).to_string();
         let value = match (key.as_str(), rng.below(3)) {
             ("stream_options", 0) => json!({ "include_usage": any_scalar(rng) }),
@@ -120,20 +123,28 @@ fn check_form(r: &UpstreamRequest, original: &Value) {
     }
 }
 
-fn check(json_text: &str, original: &Value) {
+/// Checks one request; true if it was accepted.
+fn check(json_text: &str, original: &Value) -> bool {
     let defaults = Defaults { compose_id: "3".into(), model: "DeepSeek".into() };
     match parse(json_text, &defaults) {
-        Ok(r) => check_form(&r, original),
-        Err(e) => assert!(matches!(e.kind, ErrorKind::InvalidArgument | ErrorKind::InvalidRequest), "{e:?}"),
+        Ok(r) => {
+            check_form(&r, original);
+            true
+        }
+        Err(e) => {
+            assert!(matches!(e.kind, ErrorKind::InvalidArgument | ErrorKind::InvalidRequest), "{e:?}");
+            false
+        }
     }
 }
 
 #[test]
 fn request_normaliser() {
-    run("request", 8000, |rng| {
+    let mut accepted = 0;
+    let n = run("request", 8000, |rng| {
         let req = request(rng);
         let raw = req.to_string();
-        match rng.below(8) {
+        let ok = match rng.below(8) {
             0 => check(&mutate_str(rng, &raw), &Value::Null),
             1 if rng.one_in(50) => {
                 // Deep nesting and a context at the limit: refused, not a stack overflow or a hang.
@@ -141,9 +152,13 @@ fn request_normaliser() {
                 check(&format!("{{\"messages\":{}{}}}", "[".repeat(depth), "]".repeat(depth)), &Value::Null);
                 let long = "字".repeat(MAX_CONTEXT_CHARS - 2 + rng.below(4));
                 let big = json!({ "messages": [{ "role": "user", "content": long }] });
-                check(&big.to_string(), &big);
+                check(&big.to_string(), &big)
             }
             _ => check(&raw, &req),
-        }
+        };
+        accepted += ok as u64;
     });
+    // The generator must reach both outcomes, or the alternation check proves little.
+    println!("fuzz request: {accepted} of {n} accepted");
+    assert!(accepted > n / 10 && accepted < n * 9 / 10, "{accepted} of {n} accepted");
 }
