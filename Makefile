@@ -15,7 +15,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 MAJOR := $(firstword $(subst ., ,$(VERSION)))
 PROFILE_FLAG := $(if $(filter release,$(PROFILE)),--release,)
 
-.PHONY: all build demo deps test bench install clean sanitize
+.PHONY: all build demo deps test bench fuzz install clean sanitize
 
 all: build
 
@@ -41,6 +41,12 @@ test: deps
 bench:
 	$(CARGO) build --release --features emulator --bin ustb-emulator --example bench
 	target/release/examples/bench target/release/ustb-emulator
+
+# Optional, long: the libFuzzer targets in fuzz/ (needs nightly and cargo-fuzz; see fuzz/README.md).
+FUZZ_SECONDS ?= 60
+fuzz:
+	cd fuzz && for t in sse decode request options; do \
+		cargo +nightly fuzz run -O $$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
 
 install:
 	$(CARGO) build --lib $(PROFILE_FLAG)

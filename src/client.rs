@@ -150,10 +150,10 @@ fn base_url(url: &str) -> Result<String> {
     }
     let trimmed = url.trim().trim_end_matches('/');
     let rest = trimmed.strip_prefix("http://").ok_or_else(|| {
-        Error::invalid_argument(format!("base_url must start with http:// (got {url:?}); https is not supported"))
+        Error::invalid_argument(format!("base_url must start with http:// (got {}); https is not supported", excerpt(url)))
     })?;
     if rest.is_empty() || rest.contains(|c: char| c.is_whitespace() || c.is_control() || c == '?' || c == '#') {
-        return Err(Error::invalid_argument(format!("base_url {url:?} is not a valid http URL")));
+        return Err(Error::invalid_argument(format!("base_url {} is not a valid http URL", excerpt(url))));
     }
     Ok(trimmed.to_string())
 }

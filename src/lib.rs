@@ -35,9 +35,14 @@
 //! Data flows one way: request JSON → `chat::request` → `upstream` (HTTP) → `sse` →
 //! `chat::decode` → OpenAI chunk JSON. Those modules are private; what is public is on purpose.
 
-// Only `ffi` is the C API: cbindgen is told to skip every other module.
+// Only `ffi` is the C API: cbindgen is told to skip every other module. `chat` and `sse` are
+// public only to the cargo-fuzz targets in fuzz/ (built with `--cfg fuzzing`).
 /// cbindgen:ignore
+#[cfg(not(fuzzing))]
 mod chat;
+/// cbindgen:ignore
+#[cfg(fuzzing)]
+pub mod chat;
 /// cbindgen:ignore
 mod client;
 /// cbindgen:ignore
@@ -46,7 +51,11 @@ pub mod ffi;
 /// cbindgen:ignore
 pub mod limits;
 /// cbindgen:ignore
+#[cfg(not(fuzzing))]
 mod sse;
+/// cbindgen:ignore
+#[cfg(fuzzing)]
+pub mod sse;
 /// cbindgen:ignore
 mod upstream;
 /// cbindgen:ignore
@@ -55,6 +64,10 @@ mod util;
 /// cbindgen:ignore
 #[cfg(feature = "emulator")]
 pub mod emulator;
+
+/// cbindgen:ignore
+#[cfg(test)]
+mod fuzz;
 
 pub use chat::ChatStream;
 pub use client::{Client, Options};

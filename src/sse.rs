@@ -190,7 +190,11 @@ impl<R: Read> EventReader<R> {
     /// Skips a BOM at the very start, reading more if the first read split it.
     fn skip_bom(&mut self) -> std::result::Result<(), ReadError> {
         while self.end < BOM.len() && BOM.starts_with(&self.buf[..self.end]) {
-            let n = self.inner.read(&mut self.buf[self.end..BOM.len()]).map_err(ReadError::Io)?;
+            let n = match self.inner.read(&mut self.buf[self.end..BOM.len()]) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(ReadError::Io(e)),
+            };
             if n == 0 {
                 break;
             }

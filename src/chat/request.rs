@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Result};
 
 use crate::limits::{MAX_CONTEXT_CHARS, MAX_REQUEST_BYTES};
+use crate::upstream::envelope::excerpt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -188,7 +189,7 @@ fn messages(req: &Map<String, Value>) -> Result<Vec<Turn>> {
             }
             other => {
                 return Err(Error::invalid_request(format!(
-                    "messages[{i}].role {other:?} is not one of system, developer, user, assistant, tool"
+                    "messages[{i}].role {} is not one of system, developer, user, assistant, tool", excerpt(other)
                 )))
             }
         };
@@ -231,13 +232,13 @@ fn flatten(content: Option<&Value>, i: usize) -> Result<String> {
                     (Some("text") | Some("input_text"), Some(Value::String(t))) => texts.push(t.as_str()),
                     (Some(kind @ ("text" | "input_text")), _) => {
                         return Err(Error::invalid_request(format!(
-                            "messages[{i}].content[{j}] of type {kind:?} needs a string \"text\""
+                            "messages[{i}].content[{j}] of type {} needs a string \"text\"", excerpt(kind)
                         )))
                     }
                     (Some("refusal"), _) => {}
                     (Some(kind), _) => {
                         return Err(Error::invalid_request(format!(
-                            "messages[{i}].content[{j}] is of type {kind:?}; this server accepts text only"
+                            "messages[{i}].content[{j}] is of type {}; this server accepts text only", excerpt(kind)
                         )))
                     }
                     (None, _) => {
