@@ -85,7 +85,7 @@ inline Delta delta(const std::string &chunk_json) {
 /// One streamed reply. Move-only; frees the C stream on destruction.
 class Stream {
 public:
-    explicit Stream(ustb_stream *s) noexcept : s_(s) {}
+    explicit Stream(ustb_chat_stream *s) noexcept : s_(s) {}
     Stream(Stream &&o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
     Stream &operator=(Stream &&o) noexcept {
         if (this != &o) {
@@ -143,7 +143,7 @@ public:
     iterator end() { return iterator(); }
 
 private:
-    ustb_stream *s_;
+    ustb_chat_stream *s_;
 };
 
 /// A client of one server. Move-only; thread-safe to share by reference.
@@ -178,7 +178,7 @@ public:
 
     /// Opens a stream; the request is checked now and sent on the first read.
     Stream stream(const std::string &request_json) const {
-        ustb_stream *s = nullptr;
+        ustb_chat_stream *s = nullptr;
         ustb_error *err = nullptr;
         ustb_status st = ustb_chat_stream_open(c_, request_json.c_str(), &s, &err);
         if (st != USTB_OK) detail::raise(st, err);

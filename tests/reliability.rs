@@ -27,7 +27,7 @@ fn within<T: Send + 'static>(limit: Duration, what: &str, f: impl FnOnce() -> T 
 }
 
 struct Reentry {
-    stream: *mut ustb_stream,
+    stream: *mut ustb_chat_stream,
     calls: usize,
     seen: Vec<(ustb_status, String)>,
 }
@@ -68,7 +68,7 @@ fn reads_from_a_streams_own_callback_are_busy_not_deadlocked() {
     let s = open(&c, &user("@emu:long=400")).unwrap();
     let stream = s.0 as usize;
     let (status, r) = within(Duration::from_secs(20), "for_each with a re-entrant callback", move || {
-        let mut r = Reentry { stream: stream as *mut ustb_stream, calls: 0, seen: Vec::new() };
+        let mut r = Reentry { stream: stream as *mut ustb_chat_stream, calls: 0, seen: Vec::new() };
         let mut err = ptr::null_mut();
         let st = unsafe { ustb_chat_stream_for_each(r.stream, Some(reenter), &mut r as *mut _ as *mut c_void, &mut err) };
         let status = check(st, err).map_err(|f| f.status);

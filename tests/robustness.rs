@@ -11,42 +11,26 @@ use common::*;
 use serde_json::json;
 use ustb_openai::ffi::ustb_status;
 
-/// xorshift64*: deterministic, so a failure names a reproducible seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 fn mutate(rng: &mut Rng, base: &[u8]) -> Vec<u8> {
     let mut v = base.to_vec();
-    for _ in 0..1 + rng.below(6) {
+    for _ in 0..1 + rng.index(6) {
         if v.is_empty() {
             break;
         }
-        let at = rng.below(v.len());
-        match rng.below(6) {
-            0 => v[at] ^= 1 << rng.below(8),
+        let at = rng.index(v.len());
+        match rng.index(6) {
+            0 => v[at] ^= 1 << rng.index(8),
             1 => v.truncate(at),
             2 => {
                 v.remove(at);
             }
-            3 => v.insert(at, [b'\n', b'\r', b'"', b'{', b'}', b':', 0xE5, 0xFF][rng.below(8)]),
+            3 => v.insert(at, [b'\n', b'\r', b'"', b'{', b'}', b':', 0xE5, 0xFF][rng.index(8)]),
             4 => {
-                let len = rng.below(40).min(v.len() - at);
+                let len = rng.index(40).min(v.len() - at);
                 let piece = v[at..at + len].to_vec();
                 v.splice(at..at, piece);
             }
-            _ => v[at] = rng.below(256) as u8,
+            _ => v[at] = rng.index(256) as u8,
         }
     }
     v
@@ -133,13 +117,13 @@ fn mutated_replies_never_crash() {
         // The server closes after each reply and says so: a connection pooled by the client
         // would shift every later reply by one round.
         let mut reply = format!("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: {content_type}\r\n").into_bytes();
-        if rng.below(2) == 0 {
+        if rng.index(2) == 0 {
             reply.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
-            let framed = chunked(&body, 1 + rng.below(300));
+            let framed = chunked(&body, 1 + rng.index(300));
             // Sometimes break the chunk framing itself.
-            reply.extend_from_slice(&if rng.below(4) == 0 { mutate(&mut rng, &framed) } else { framed });
+            reply.extend_from_slice(&if rng.index(4) == 0 { mutate(&mut rng, &framed) } else { framed });
         } else {
-            reply.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len() + rng.below(3)).as_bytes());
+            reply.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len() + rng.index(3)).as_bytes());
             reply.extend_from_slice(&body);
         }
         tx.send(reply).unwrap();

@@ -81,7 +81,7 @@ int main(int argc, char **argv) {
     free(options);
     if (st != USTB_OK) { free(request); return fail("ustb_client_new", st, err); }
 
-    ustb_stream *stream = NULL;
+    ustb_chat_stream *stream = NULL;
     st = ustb_chat_stream_open(client, request, &stream, &err);
     free(request);
     if (st != USTB_OK) { ustb_client_free(client); return fail("ustb_chat_stream_open", st, err); }

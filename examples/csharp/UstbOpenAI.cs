@@ -167,7 +167,7 @@ namespace UstbOpenAI
         protected override bool ReleaseHandle() { Native.ustb_client_free(handle); return true; }
     }
 
-    /// <summary>Owns a ustb_stream*; freed when the last DangerousAddRef is released.</summary>
+    /// <summary>Owns a ustb_chat_stream*; freed when the last DangerousAddRef is released.</summary>
     internal sealed class StreamHandle : SafeHandle
     {
         internal StreamHandle(IntPtr p) : base(IntPtr.Zero, true) { SetHandle(p); }

@@ -21,7 +21,7 @@ static ustb_status ustb_go_callback(const ustb_client *client, const char *reque
 	return ustb_chat_stream_callback(client, request, ustb_go_trampoline, (void *)handle, error);
 }
 
-static ustb_status ustb_go_for_each(ustb_stream *stream, uintptr_t handle, ustb_error **error) {
+static ustb_status ustb_go_for_each(ustb_chat_stream *stream, uintptr_t handle, ustb_error **error) {
 	return ustb_chat_stream_for_each(stream, ustb_go_trampoline, (void *)handle, error);
 }
 */

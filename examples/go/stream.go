@@ -38,7 +38,7 @@ type streamState struct {
 	stopWatch func() bool // unregisters the context watcher
 
 	mu      sync.Mutex
-	ptr     *C.ustb_stream
+	ptr     *C.ustb_chat_stream
 	closed  bool
 	reading bool
 }
@@ -48,7 +48,7 @@ type streamState struct {
 // stream state nor a context watcher can call it any more.
 type canceller struct{ p *C.ustb_canceller }
 
-func newCanceller(stream *C.ustb_stream) (*canceller, error) {
+func newCanceller(stream *C.ustb_chat_stream) (*canceller, error) {
 	var p *C.ustb_canceller
 	var cerr *C.ustb_error
 	if status := C.ustb_chat_stream_canceller(stream, &p, &cerr); status != C.USTB_OK {
@@ -77,7 +77,7 @@ func (c *Client) CreateChatCompletionStream(ctx context.Context, req ChatComplet
 		return nil, err
 	}
 	defer C.free(unsafe.Pointer(creq))
-	var ptr *C.ustb_stream
+	var ptr *C.ustb_chat_stream
 	err = c.with(func(p *C.ustb_client) error {
 		var cerr *C.ustb_error
 		if st := C.ustb_chat_stream_open(p, creq, &ptr, &cerr); st != C.USTB_OK {
@@ -123,7 +123,7 @@ func (st *streamState) close() {
 }
 
 // beginRead claims the stream for one C read; endRead must follow.
-func (st *streamState) beginRead() (*C.ustb_stream, error) {
+func (st *streamState) beginRead() (*C.ustb_chat_stream, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	switch {

@@ -72,7 +72,7 @@ export class ChatStream {
   #queue = Promise.resolve();
 
   /**
-   * @param {bigint} ptr an open `ustb_stream *` (owned from now on)
+   * @param {bigint} ptr an open `ustb_chat_stream *` (owned from now on)
    * @param {AbortSignal} [signal]
    * @internal use `client.chat.completions.create({..., stream: true})`
    */

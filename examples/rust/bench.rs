@@ -171,7 +171,7 @@ fn main() {
         let canceller = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(50));
             let t = Instant::now();
-            unsafe { ustb_chat_stream_cancel(handle as *const ustb_stream) };
+            unsafe { ustb_chat_stream_cancel(handle as *const ustb_chat_stream) };
             t
         });
         let st = loop {

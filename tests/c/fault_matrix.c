@@ -132,7 +132,7 @@ static int run_row(const char *base, const char *prompt, const char *options, ou
              buf_str(&req, "{\"model\":\"deepseek-r1\",\"messages\":[{\"role\":\"user\",\"content\":\"") &&
              buf_json(&req, prompt) && buf_str(&req, "\"}]}");
     ustb_client *client = NULL;
-    ustb_stream *stream = NULL;
+    ustb_chat_stream *stream = NULL;
     ustb_error *err = NULL;
     double start = now_ms(), t = start;
 #define TIMED(call)                                  \

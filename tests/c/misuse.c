@@ -93,10 +93,10 @@ static void request_for(char *buf, size_t size, const char *prompt) {
     snprintf(buf, size, "{\"messages\":[{\"role\":\"user\",\"content\":\"%s\"}]}", prompt);
 }
 
-static ustb_stream *open_stream(ustb_client *c, const char *prompt) {
+static ustb_chat_stream *open_stream(ustb_client *c, const char *prompt) {
     char req[512];
     request_for(req, sizeof req, prompt);
-    ustb_stream *s = NULL;
+    ustb_chat_stream *s = NULL;
     ustb_error *err = NULL;
     EXPECT("open", ustb_chat_stream_open(c, req, &s, &err), USTB_OK, err);
     return s;
@@ -112,7 +112,7 @@ static void append_content(const char *chunk, char *content, size_t size) {
 }
 
 /* Reads a stream with next() to its end or error; returns that status (error freed). */
-static ustb_status drain(ustb_stream *s, char *content, size_t size) {
+static ustb_status drain(ustb_chat_stream *s, char *content, size_t size) {
     for (;;) {
         char *chunk = NULL;
         ustb_error *err = NULL;
@@ -147,7 +147,7 @@ static void every_string_argument(ustb_client *c, const char *text, ustb_status 
     char *out = (char *)text;
     EXPECT("chat_create", ustb_chat_create(c, text, &out, &err), want_request, err);
     CHECK(out == NULL);
-    ustb_stream *s = (ustb_stream *)c;
+    ustb_chat_stream *s = (ustb_chat_stream *)c;
     EXPECT("stream_open", ustb_chat_stream_open(c, text, &s, &err), want_request, err);
     CHECK(s == NULL);
     int calls = 0;
@@ -288,7 +288,7 @@ static void test_ten_megabytes(ustb_client *c) {
     char *out = NULL;
     ustb_error *err = NULL;
     EXPECT("10 MB prompt", ustb_chat_create(c, req, &out, &err), USTB_INVALID_REQUEST, err);
-    ustb_stream *s = NULL;
+    ustb_chat_stream *s = NULL;
     EXPECT("10 MB prompt (stream)", ustb_chat_stream_open(c, req, &s, &err), USTB_INVALID_REQUEST, err);
     CHECK(out == NULL && s == NULL);
     free(req);
@@ -346,7 +346,7 @@ static void test_numbers(ustb_client *c) {
         EXPECT("u64::MAX timeouts", ustb_chat_create(slow, "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", &out, &err), USTB_OK, err);
         CHECK(out && strstr(out, HI_CONTENT));
         ustb_string_free(out);
-        ustb_stream *s = open_stream(slow, "hi");
+        ustb_chat_stream *s = open_stream(slow, "hi");
         char content[512] = "";
         CHECK(drain(s, content, sizeof content) == USTB_END_OF_STREAM && strcmp(content, HI_CONTENT) == 0);
         ustb_chat_stream_free(s);
@@ -360,7 +360,7 @@ static void test_numbers(ustb_client *c) {
 static void test_lifecycle(ustb_client *c) {
     begin("next after end, cancel and error", 60);
     char content[512] = "";
-    ustb_stream *s = open_stream(c, "hi");
+    ustb_chat_stream *s = open_stream(c, "hi");
     CHECK(drain(s, content, sizeof content) == USTB_END_OF_STREAM && strcmp(content, HI_CONTENT) == 0);
     for (int i = 0; i < 3; i++) CHECK(drain(s, NULL, 0) == USTB_END_OF_STREAM);
     ustb_chat_stream_cancel(s); /* cancel after end: the reply stays complete */
@@ -418,7 +418,7 @@ static void test_lifecycle(ustb_client *c) {
 }
 
 struct in_callback {
-    ustb_stream *stream;
+    ustb_chat_stream *stream;
     int calls;
     int stop;       /* the value to return after cancelling */
     int reenter;    /* 1: next, 2: collect, 3: for_each on the same stream */
@@ -457,8 +457,8 @@ static void test_cancel_in_callback(ustb_client *c) {
 static void test_client_freed_first(void) {
     begin("client freed while streams are open", 60);
     ustb_client *c = client_with("");
-    ustb_stream *started = open_stream(c, "hi");
-    ustb_stream *unsent = open_stream(c, "hi"); /* its request is sent by the first read */
+    ustb_chat_stream *started = open_stream(c, "hi");
+    ustb_chat_stream *unsent = open_stream(c, "hi"); /* its request is sent by the first read */
     char *chunk = NULL;
     ustb_error *err = NULL;
     EXPECT("first chunk", ustb_chat_stream_next(started, &chunk, NULL, &err), USTB_OK, err);
@@ -519,7 +519,7 @@ static void test_max_reply_bytes(void) {
     ustb_error *err = NULL;
     EXPECT("create over the limit", ustb_chat_create(c, long_req, &out, &err), USTB_TOO_LARGE, err);
     CHECK(out == NULL);
-    ustb_stream *s = open_stream(c, "@emu:long=5000");
+    ustb_chat_stream *s = open_stream(c, "@emu:long=5000");
     EXPECT("collect over the limit", ustb_chat_stream_collect(s, &out, &err), USTB_TOO_LARGE, err);
     CHECK(out == NULL);
     ustb_chat_stream_free(s);

@@ -23,7 +23,7 @@
 /* A live stream a canceller thread may cancel; the worker clears it before freeing. */
 struct slot {
     pthread_mutex_t lock;
-    ustb_stream *stream;
+    ustb_chat_stream *stream;
     ustb_canceller *canceller;
 };
 
@@ -94,7 +94,7 @@ static int on_chunk(void *userdata, const char *chunk, size_t len) {
 }
 
 /* Reads one stream to its end; returns USTB_END_OF_STREAM for a normal end. */
-static ustb_status read_stream(ustb_stream *s, int pull, struct text *t) {
+static ustb_status read_stream(ustb_chat_stream *s, int pull, struct text *t) {
     if (!pull) {
         ustb_status st = ustb_chat_stream_for_each(s, on_chunk, t, NULL);
         return st == USTB_OK ? USTB_END_OF_STREAM : st;
@@ -108,7 +108,7 @@ static ustb_status read_stream(ustb_stream *s, int pull, struct text *t) {
     }
 }
 
-static void publish(int id, ustb_stream *s, ustb_canceller *c) {
+static void publish(int id, ustb_chat_stream *s, ustb_canceller *c) {
     pthread_mutex_lock(&slots[id].lock);
     slots[id].stream = s;
     slots[id].canceller = c;
@@ -123,7 +123,7 @@ static void *worker(void *arg) {
         char prompt[128], request[256];
         snprintf(prompt, sizeof prompt, "t%ds%d @emu:long=%zu", id, j, min);
         snprintf(request, sizeof request, "{\"messages\":[{\"role\":\"user\",\"content\":\"%s\"}]}", prompt);
-        ustb_stream *s = NULL;
+        ustb_chat_stream *s = NULL;
         ustb_canceller *c = NULL;
         if (ustb_chat_stream_open(client, request, &s, NULL) != USTB_OK ||
             ustb_chat_stream_canceller(s, &c, NULL) != USTB_OK) {

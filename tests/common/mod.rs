@@ -101,8 +101,8 @@ pub unsafe fn take_string(p: *mut c_char) -> String {
     s
 }
 
-/// An owned `ustb_stream`, freed on drop.
-pub struct Stream(pub *mut ustb_stream);
+/// An owned `ustb_chat_stream`, freed on drop.
+pub struct Stream(pub *mut ustb_chat_stream);
 
 unsafe impl Send for Stream {}
 unsafe impl Sync for Stream {}
@@ -309,5 +309,10 @@ impl Rng {
     /// Uniform in `0..n` (n > 0).
     pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n
+    }
+
+    /// `below` for lengths and indices.
+    pub fn index(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
     }
 }

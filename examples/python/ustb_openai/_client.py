@@ -160,7 +160,7 @@ class Completions(object):
             if stream:
                 status = lib().ustb_chat_stream_open(handle, body, byref(out), byref(err))
                 check(status, err)
-                return Stream(out)  # owns the ustb_stream; it outlives the client if need be
+                return Stream(out)  # owns the ustb_chat_stream; it outlives the client if need be
             status = lib().ustb_chat_create(handle, body, byref(out), byref(err))
             try:
                 text = take_string(out)

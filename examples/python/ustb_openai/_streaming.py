@@ -1,4 +1,4 @@
-"""`Stream`: one streamed reply over a `ustb_stream *`, iterable, closable, cancellable."""
+"""`Stream`: one streamed reply over a `ustb_chat_stream *`, iterable, closable, cancellable."""
 
 import ctypes
 import json
