@@ -48,8 +48,18 @@ impl Default for Options {
 }
 
 const KEYS: &[&str] = &[
-    "base_url", "easy_session", "vjuid_login", "cookie", "connect_timeout_ms", "idle_timeout_ms",
-    "timeout_ms", "max_retries", "user_agent", "compose_id", "model", "max_reply_bytes",
+    "base_url",
+    "easy_session",
+    "vjuid_login",
+    "cookie",
+    "connect_timeout_ms",
+    "idle_timeout_ms",
+    "timeout_ms",
+    "max_retries",
+    "user_agent",
+    "compose_id",
+    "model",
+    "max_reply_bytes",
 ];
 
 impl Options {
@@ -150,7 +160,10 @@ fn base_url(url: &str) -> Result<String> {
     }
     let trimmed = url.trim().trim_end_matches('/');
     let rest = trimmed.strip_prefix("http://").ok_or_else(|| {
-        Error::invalid_argument(format!("base_url must start with http:// (got {}); https is not supported", excerpt(url)))
+        Error::invalid_argument(format!(
+            "base_url must start with http:// (got {}); https is not supported",
+            excerpt(url)
+        ))
     })?;
     if rest.is_empty() || rest.contains(|c: char| c.is_whitespace() || c.is_control() || c == '?' || c == '#') {
         return Err(Error::invalid_argument(format!("base_url {} is not a valid http URL", excerpt(url))));
@@ -285,15 +298,26 @@ mod tests {
         assert_eq!(o.cookies.vjuid_login.as_deref(), Some("tok"));
         assert_eq!(o.timeout_ms, Some(5000));
         assert_eq!(o.defaults.model, "DeepSeek");
-        assert_eq!(o.cookies.header().unwrap(), "easy_session=abcdefghijabcdefghijabcdefghij12; cookie_vjuid_login=tok");
+        assert_eq!(
+            o.cookies.header().unwrap(),
+            "easy_session=abcdefghijabcdefghijabcdefghij12; cookie_vjuid_login=tok"
+        );
     }
 
     #[test]
     fn bad_options() {
         for bad in [
-            "nope", "[]", r#"{"base_urll":"http://x"}"#, r#"{"base_url":"https://x"}"#, r#"{"base_url":5}"#,
-            r#"{"easy_session":"short"}"#, r#"{"vjuid_login":"a;b"}"#, r#"{"idle_timeout_ms":0}"#,
-            r#"{"connect_timeout_ms":-1}"#, r#"{"compose_id":0}"#, r#"{"user_agent":"a\nb"}"#,
+            "nope",
+            "[]",
+            r#"{"base_urll":"http://x"}"#,
+            r#"{"base_url":"https://x"}"#,
+            r#"{"base_url":5}"#,
+            r#"{"easy_session":"short"}"#,
+            r#"{"vjuid_login":"a;b"}"#,
+            r#"{"idle_timeout_ms":0}"#,
+            r#"{"connect_timeout_ms":-1}"#,
+            r#"{"compose_id":0}"#,
+            r#"{"user_agent":"a\nb"}"#,
         ] {
             let err = Options::from_json(bad).unwrap_err();
             assert_eq!(err.kind, ErrorKind::InvalidArgument, "{bad}");

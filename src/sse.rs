@@ -9,7 +9,6 @@ use std::io::{self, Read};
 
 use crate::error::{Error, ErrorKind, Result};
 
-
 const READ_SIZE: usize = 16 << 10;
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -144,9 +143,9 @@ impl<R: Read> EventReader<R> {
                     self.after_cr = rest[i] == b'\r';
                     self.pos += i + 1;
                     let bytes = std::mem::take(&mut self.line);
-                    return String::from_utf8(bytes).map(Some).map_err(|_| {
-                        ReadError::Parse(Error::protocol("invalid UTF-8 in the event stream"))
-                    });
+                    return String::from_utf8(bytes)
+                        .map(Some)
+                        .map_err(|_| ReadError::Parse(Error::protocol("invalid UTF-8 in the event stream")));
                 }
                 self.check_size(self.line.len() + rest.len())?;
                 self.line.extend_from_slice(rest);

@@ -118,7 +118,13 @@ fn callback_stream_and_early_stop() {
 
     let mut calls = 0usize;
     let st = unsafe {
-        ustb_chat_stream_callback(c.0, req.as_ptr(), Some(stop_after_two), &mut calls as *mut _ as *mut c_void, &mut err)
+        ustb_chat_stream_callback(
+            c.0,
+            req.as_ptr(),
+            Some(stop_after_two),
+            &mut calls as *mut _ as *mut c_void,
+            &mut err,
+        )
     };
     assert_eq!(check(st, err).unwrap(), ustb_status::USTB_STOPPED);
     assert_eq!(calls, 2);
@@ -173,8 +179,9 @@ fn cancel_before_the_first_read() {
 #[test]
 fn idle_timeout_on_a_silent_server() {
     let emu = emulator();
-    let c = client(&json!({ "base_url": emu.base_url(), "vjuid_login": LOGIN, "idle_timeout_ms": 300, "max_retries": 0 }))
-        .unwrap();
+    let c =
+        client(&json!({ "base_url": emu.base_url(), "vjuid_login": LOGIN, "idle_timeout_ms": 300, "max_retries": 0 }))
+            .unwrap();
     for directive in ["@emu:silent", "@emu:silent-headers"] {
         let f = stream_failure(&c, &user(directive));
         assert_eq!(f.status, ustb_status::USTB_TIMEOUT, "{directive}: {f:?}");
@@ -286,8 +293,10 @@ fn refused_connection() {
     // Bind and drop to find a port nobody listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     for retries in [0, 2] {
-        let c = client(&json!({ "base_url": format!("http://127.0.0.1:{port}"), "vjuid_login": LOGIN, "max_retries": retries }))
-            .unwrap();
+        let c = client(
+            &json!({ "base_url": format!("http://127.0.0.1:{port}"), "vjuid_login": LOGIN, "max_retries": retries }),
+        )
+        .unwrap();
         let f = stream_failure(&c, &user("hi"));
         assert_eq!(f.status, ustb_status::USTB_CONNECT_ERROR, "{f:?}");
         assert_eq!(f.http_status, 0);
@@ -396,7 +405,10 @@ fn null_pointers_and_bad_strings_never_crash() {
         invalid(ustb_client_cookies(ptr::null(), &mut out, &mut err), err);
         invalid(ustb_client_user_info(c.0, ptr::null_mut(), &mut err), err);
         // A NULL error pointer is allowed: the status alone tells.
-        assert_eq!(ustb_chat_create(ptr::null(), ptr::null(), ptr::null_mut(), ptr::null_mut()), ustb_status::USTB_INVALID_ARGUMENT);
+        assert_eq!(
+            ustb_chat_create(ptr::null(), ptr::null(), ptr::null_mut(), ptr::null_mut()),
+            ustb_status::USTB_INVALID_ARGUMENT
+        );
         // Frees and cancel accept NULL.
         ustb_chat_stream_cancel(ptr::null());
         ustb_chat_stream_free(ptr::null_mut());
@@ -557,7 +569,8 @@ fn connections_are_kept_alive_and_reused() {
 #[test]
 fn retries_reach_a_server_that_comes_up_late() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let c = client(&json!({ "base_url": format!("http://127.0.0.1:{port}"), "vjuid_login": LOGIN, "max_retries": 4 })).unwrap();
+    let c = client(&json!({ "base_url": format!("http://127.0.0.1:{port}"), "vjuid_login": LOGIN, "max_retries": 4 }))
+        .unwrap();
     let late = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(150));
         emulator_at(Config::default(), &format!("127.0.0.1:{port}"))

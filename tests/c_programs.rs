@@ -30,7 +30,14 @@ fn header_compiles_as_strict_c99_and_cpp() {
 fn example_chat_streams_from_the_emulator() {
     let exe = compile(false, "chat", &["examples/c/chat.c"]);
     let emu = EmulatorProcess::start();
-    let out = run(Command::new(&exe).args(["--base-url", &emu.url, "--cookie", "cookie_vjuid_login=demo", "--usage", "请介绍你自己。"]));
+    let out = run(Command::new(&exe).args([
+        "--base-url",
+        &emu.url,
+        "--cookie",
+        "cookie_vjuid_login=demo",
+        "--usage",
+        "请介绍你自己。",
+    ]));
     assert_ok("chat", &out);
     let stdout = String::from_utf8(out.stdout).unwrap();
     let thinking = stdout.find("【思考】").expect("reasoning is marked");
@@ -100,7 +107,10 @@ fn install_then_build_with_pkg_config_only() {
     let src = root().join("tests/c/pkg_config_check.c");
     let emu = EmulatorProcess::start();
     // Shared, then static (no shared library needed at run time).
-    for (name, args) in [("pkgconfig_shared", &["--cflags", "--libs"][..]), ("pkgconfig_static", &["--static", "--cflags", "--libs"][..])] {
+    for (name, args) in [
+        ("pkgconfig_shared", &["--cflags", "--libs"][..]),
+        ("pkgconfig_static", &["--static", "--cflags", "--libs"][..]),
+    ] {
         let exe = target_dir().join(name);
         let mut cc = Command::new("cc");
         cc.args(["-std=c99", "-Wall", "-Wextra", "-Werror"]).arg(&src).arg("-o").arg(&exe);

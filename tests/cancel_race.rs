@@ -69,7 +69,9 @@ fn read_to_end(s: &Stream, path: Path) -> (ustb_status, usize) {
         }
         Path::ForEach => {
             let mut n = 0usize;
-            let st = unsafe { ustb_chat_stream_for_each(s.0, Some(count_chunk), &mut n as *mut usize as *mut c_void, &mut err) };
+            let st = unsafe {
+                ustb_chat_stream_for_each(s.0, Some(count_chunk), &mut n as *mut usize as *mut c_void, &mut err)
+            };
             (check(st, err).unwrap_or_else(|f| f.status), n)
         }
     }
@@ -103,7 +105,11 @@ impl Tally {
             "cancel race {}: {} trials, {} hung (> {HANG:?}), {} complete before the cancel; latency median {median:?}, worst {worst:?}",
             self.name, self.trials, self.hangs, self.before_cancel
         );
-        assert_eq!(self.hangs, 0, "{}: {} of {} trials did not return within {HANG:?} of the cancel", self.name, self.hangs, self.trials);
+        assert_eq!(
+            self.hangs, 0,
+            "{}: {} of {} trials did not return within {HANG:?} of the cancel",
+            self.name, self.hangs, self.trials
+        );
     }
 }
 
@@ -259,7 +265,8 @@ fn full_backlog() -> FullBacklog {
 fn while_connecting() {
     let backlog = full_backlog();
     let url = format!("http://{}", backlog.listener.local_addr().unwrap());
-    let c = client(&json!({ "base_url": url, "vjuid_login": LOGIN, "max_retries": 0, "connect_timeout_ms": 20_000 })).unwrap();
+    let c = client(&json!({ "base_url": url, "vjuid_login": LOGIN, "max_retries": 0, "connect_timeout_ms": 20_000 }))
+        .unwrap();
     let mut rng = Rng(6);
     let mut t = Tally::new("connecting");
     for i in 0..trials(6) {

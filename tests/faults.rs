@@ -29,11 +29,7 @@ struct Row {
 fn table() -> Vec<Row> {
     let text = std::fs::read_to_string(root().join("tests/faults.tsv")).unwrap();
     let mut lines = text.lines();
-    assert_eq!(
-        lines.next(),
-        Some("name\thow\toptions\tstatus\tmessage\texpect\tdescription"),
-        "the header line"
-    );
+    assert_eq!(lines.next(), Some("name\thow\toptions\tstatus\tmessage\texpect\tdescription"), "the header line");
     let mut names = std::collections::HashSet::new();
     lines
         .filter(|l| !l.is_empty())
@@ -72,9 +68,8 @@ fn expectation(token: &str) -> String {
 
 /// The README's fault table, rendered from tests/faults.tsv.
 fn render() -> String {
-    let mut out = String::from(
-        "| fault | how the emulator makes it | status | what the message says |\n|---|---|---|---|\n",
-    );
+    let mut out =
+        String::from("| fault | how the emulator makes it | status | what the message says |\n|---|---|---|---|\n");
     for r in table() {
         let mut how = match r.how.as_str() {
             "refused" => "connect to a closed port (no emulator)".to_string(),
@@ -93,12 +88,7 @@ fn render() -> String {
         if r.expect != "-" {
             says.extend(r.expect.split(' ').map(expectation));
         }
-        out.push_str(&format!(
-            "| {} | {how} | `{}` | {} |\n",
-            r.description,
-            r.status,
-            says.join("; ")
-        ));
+        out.push_str(&format!("| {} | {how} | `{}` | {} |\n", r.description, r.status, says.join("; ")));
     }
     out
 }
@@ -129,10 +119,7 @@ fn check_run(what: &str, out: &std::process::Output) {
     eprintln!("{what}:\n{stdout}");
     assert_ok(what, out);
     let rows = table().len();
-    assert!(
-        stdout.contains(&format!("{rows} rows, 0 failed")),
-        "{what}: every row ran and passed"
-    );
+    assert!(stdout.contains(&format!("{rows} rows, 0 failed")), "{what}: every row ran and passed");
 }
 
 #[test]

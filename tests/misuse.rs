@@ -141,7 +141,9 @@ fn argument(e: &Export, p: &Param, consumed: bool) -> Result<(String, String, St
         ("ustb_chat_stream **", _) => out("ustb_chat_stream *", "ustb_chat_stream_free"),
         ("ustb_canceller **", _) => out("ustb_canceller *", "ustb_canceller_free"),
         ("ustb_client **", _) => out("ustb_client *", "ustb_client_free"),
-        ("ustb_chat_stream *" | "const ustb_chat_stream *", _) => owned("ustb_chat_stream *", "fresh_stream()", "ustb_chat_stream_free"),
+        ("ustb_chat_stream *" | "const ustb_chat_stream *", _) => {
+            owned("ustb_chat_stream *", "fresh_stream()", "ustb_chat_stream_free")
+        }
         ("ustb_canceller *" | "const ustb_canceller *", _) => {
             owned("ustb_canceller *", "fresh_canceller()", "ustb_canceller_free")
         }
@@ -200,7 +202,9 @@ fn case(preamble: &str, e: &Export, null: Option<&str>) -> Result<String, String
         ("ustb_status", None) if null.is_none() => {
             format!("ustb_status st = {call}; check_status(label, st, {valid}, {err}, {has_err});")
         }
-        ("ustb_status", Some(Expect::Ok)) => format!("ustb_status st = {call}; check_status(label, st, USTB_OK, {err}, {has_err});"),
+        ("ustb_status", Some(Expect::Ok)) => {
+            format!("ustb_status st = {call}; check_status(label, st, USTB_OK, {err}, {has_err});")
+        }
         ("ustb_status", None) => {
             format!("ustb_status st = {call}; check_status(label, st, USTB_INVALID_ARGUMENT, {err}, {has_err});")
         }
@@ -209,7 +213,9 @@ fn case(preamble: &str, e: &Export, null: Option<&str>) -> Result<String, String
             format!("ustb_status st = USTB_OK; check_str(label, {call}, \"{}\");", s.replace('"', "\\\""))
         }
         ("const char *", None) => format!("ustb_status st = USTB_OK; check_str(label, {call}, NULL);"),
-        ("int64_t" | "uint16_t", Some(Expect::Zero)) => format!("ustb_status st = USTB_OK; check_true(label, {call} == 0);"),
+        ("int64_t" | "uint16_t", Some(Expect::Zero)) => {
+            format!("ustb_status st = USTB_OK; check_true(label, {call} == 0);")
+        }
         ("int64_t" | "uint16_t", None) => format!("ustb_status st = USTB_OK; (void){call};"),
         (ret, _) => return Err(format!("{}: no check for return type {ret} with {expect:?}", e.name)),
     };
@@ -328,7 +334,11 @@ fn generate(header: &str) -> Result<(String, usize, usize), Vec<String>> {
             match case(&preamble, e, null) {
                 Ok(c) => {
                     body.push_str(&c);
-                    if null.is_some() { nulls += 1 } else { valid += 1 }
+                    if null.is_some() {
+                        nulls += 1
+                    } else {
+                        valid += 1
+                    }
                 }
                 Err(msg) => errors.push(msg),
             }
@@ -351,8 +361,10 @@ fn run_bounded(prefix: &[&str], exe: &std::path::Path, args: &[&str], env: &[(&s
     run(&mut cmd)
 }
 
-const VALGRIND: &[&str] = &["valgrind", "--quiet", "--error-exitcode=9", "--leak-check=full", "--errors-for-leak-kinds=definite,indirect"];
-const SANITIZE: &[&str] = &["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"];
+const VALGRIND: &[&str] =
+    &["valgrind", "--quiet", "--error-exitcode=9", "--leak-check=full", "--errors-for-leak-kinds=definite,indirect"];
+const SANITIZE: &[&str] =
+    &["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"];
 const ASAN_ENV: &[(&str, &str)] = &[
     ("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:exitcode=9"),
     ("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1"),
@@ -418,7 +430,10 @@ fn generator_fails_on_an_export_it_cannot_call() {
         "void ustb_error_free(ustb_error *error);\n\nustb_status ustb_new_thing(const ustb_client *client, double x, ustb_error **error);\n\nvoid ustb_undocumented(ustb_client *client);",
     );
     let errors = generate(&added).expect_err("generation must fail");
-    assert!(errors.iter().any(|e| e.starts_with("ustb_new_thing: no valid value for parameter `double x`")), "{errors:?}");
+    assert!(
+        errors.iter().any(|e| e.starts_with("ustb_new_thing: no valid value for parameter `double x`")),
+        "{errors:?}"
+    );
     assert!(errors.iter().any(|e| e.starts_with("ustb_undocumented: NULL `client` is not documented")), "{errors:?}");
     // A NULL allowance whose header text is gone fails too.
     let reworded = header.replace("Each out-pointer may be NULL (not wanted)", "Out-pointers are required");

@@ -70,7 +70,8 @@ fn reads_from_a_streams_own_callback_are_busy_not_deadlocked() {
     let (status, r) = within(Duration::from_secs(20), "for_each with a re-entrant callback", move || {
         let mut r = Reentry { stream: stream as *mut ustb_chat_stream, calls: 0, seen: Vec::new() };
         let mut err = ptr::null_mut();
-        let st = unsafe { ustb_chat_stream_for_each(r.stream, Some(reenter), &mut r as *mut _ as *mut c_void, &mut err) };
+        let st =
+            unsafe { ustb_chat_stream_for_each(r.stream, Some(reenter), &mut r as *mut _ as *mut c_void, &mut err) };
         let status = check(st, err).map_err(|f| f.status);
         (status, r.seen)
     });
@@ -96,7 +97,8 @@ fn an_unknown_host_is_a_connect_error_and_is_retried() {
 #[test]
 fn whole_reply_calls_stop_at_max_reply_bytes() {
     let emu = emulator();
-    let small = client(&json!({ "base_url": emu.base_url(), "vjuid_login": LOGIN, "max_reply_bytes": 10_000 })).unwrap();
+    let small =
+        client(&json!({ "base_url": emu.base_url(), "vjuid_login": LOGIN, "max_reply_bytes": 10_000 })).unwrap();
     let f = create(&small, &user("@emu:long=50000")).unwrap_err();
     assert_eq!(f.status, ustb_status::USTB_TOO_LARGE, "{f:?}");
     assert!(f.message.contains("max_reply_bytes"), "{}", f.message);

@@ -93,7 +93,8 @@ fn mutated_replies_never_crash() {
     let mut rng = Rng(0x5eed_1234_abcd_9876);
     let (tx, rx) = std::sync::mpsc::channel();
     let (url, server) = serve(rx);
-    let c = client(&json!({ "base_url": url, "vjuid_login": LOGIN, "max_retries": 0, "idle_timeout_ms": 2000 })).unwrap();
+    let c =
+        client(&json!({ "base_url": url, "vjuid_login": LOGIN, "max_retries": 0, "idle_timeout_ms": 2000 })).unwrap();
     let allowed = [
         ustb_status::USTB_PROTOCOL_ERROR,
         ustb_status::USTB_TRUNCATED,
@@ -116,7 +117,8 @@ fn mutated_replies_never_crash() {
         let content_type = if round % 3 == 2 { "application/json" } else { "text/event-stream; charset=utf-8" };
         // The server closes after each reply and says so: a connection pooled by the client
         // would shift every later reply by one round.
-        let mut reply = format!("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: {content_type}\r\n").into_bytes();
+        let mut reply =
+            format!("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: {content_type}\r\n").into_bytes();
         if rng.index(2) == 0 {
             reply.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
             let framed = chunked(&body, 1 + rng.index(300));
@@ -150,7 +152,8 @@ fn mutated_replies_never_crash() {
 fn redirects_are_not_followed_and_are_explained() {
     let (tx, rx) = std::sync::mpsc::channel();
     let (url, server) = serve(rx);
-    tx.send(b"HTTP/1.1 302 Found\r\nLocation: https://sso.ustb.edu.cn/login\r\nContent-Length: 0\r\n\r\n".to_vec()).unwrap();
+    tx.send(b"HTTP/1.1 302 Found\r\nLocation: https://sso.ustb.edu.cn/login\r\nContent-Length: 0\r\n\r\n".to_vec())
+        .unwrap();
     drop(tx);
     let c = client(&json!({ "base_url": url, "vjuid_login": LOGIN, "max_retries": 0 })).unwrap();
     let f = create(&c, &user("hi")).unwrap_err();

@@ -38,8 +38,13 @@ unsafe extern "C" fn keep_going(_: *mut c_void, _: *const c_char, _: usize) -> c
 /// The prompts that reach each error path: the fault table's directives and the echoes.
 fn prompts() -> Vec<String> {
     let table = std::fs::read_to_string(root().join("tests/faults.tsv")).unwrap();
-    let mut out: Vec<String> =
-        table.lines().skip(1).filter_map(|l| l.split('\t').nth(1)).filter(|h| h.starts_with("@emu:")).map(String::from).collect();
+    let mut out: Vec<String> = table
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split('\t').nth(1))
+        .filter(|h| h.starts_with("@emu:"))
+        .map(String::from)
+        .collect();
     for d in ["echo-cookie-400", "echo-cookie-html", "echo-cookie-sse"] {
         out.push(format!("@emu:{d}"));
     }

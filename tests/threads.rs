@@ -16,7 +16,14 @@ fn rounds() -> u32 {
 }
 
 /// Runs the stress program `rounds` times with different seeds; returns the hung rounds.
-fn stress(exe: &std::path::Path, url: &str, threads: &str, streams: &str, rounds: u32, env: &[(&str, &str)]) -> Vec<u32> {
+fn stress(
+    exe: &std::path::Path,
+    url: &str,
+    threads: &str,
+    streams: &str,
+    rounds: u32,
+    env: &[(&str, &str)],
+) -> Vec<u32> {
     let mut hung = Vec::new();
     for seed in 1..=rounds {
         let start = Instant::now();

@@ -189,7 +189,11 @@ fn main() {
         unsafe { ustb_chat_stream_free(s) };
     }
     let max = lat.iter().cloned().fold(0.0, f64::max);
-    println!("cancel latency on a silent server: median {:.3} ms, max {:.3} ms (20 runs; target < 100 ms)", median(lat) * 1e3, max * 1e3);
+    println!(
+        "cancel latency on a silent server: median {:.3} ms, max {:.3} ms (20 runs; target < 100 ms)",
+        median(lat) * 1e3,
+        max * 1e3
+    );
 
     // 4. Memory: streaming does not hold the reply. RSS after a 1M and a 8M-char reply.
     let before = rss_kib();

@@ -62,10 +62,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<(u16, Config)
             _ => (arg.clone(), None),
         };
         let mut value = |name: &str| -> Result<String, String> {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .ok_or_else(|| format!("{name} needs a value"))
+            inline.clone().or_else(|| args.next()).ok_or_else(|| format!("{name} needs a value"))
         };
         match flag.as_str() {
             "-h" | "--help" => return Ok(None),
@@ -92,6 +89,5 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<(u16, Config)
 }
 
 fn number<T: std::str::FromStr>(flag: &str, text: &str) -> Result<T, String> {
-    text.parse()
-        .map_err(|_| format!("{flag}: `{text}` is not a valid number"))
+    text.parse().map_err(|_| format!("{flag}: `{text}` is not a valid number"))
 }

@@ -69,7 +69,6 @@ enum Think {
 const OPEN: &str = "<think>";
 const CLOSE: &str = "</think>";
 
-
 pub struct Decoder {
     form: Form,
     think: Think,
@@ -168,7 +167,14 @@ impl<'de: 'a, 'a> Deserialize<'de> for FastExt<'a> {
 
 impl Decoder {
     pub fn new() -> Decoder {
-        Decoder { form: Form::Unknown, think: Think::Start, pending: String::new(), finished: false, ended: false, events: 0 }
+        Decoder {
+            form: Form::Unknown,
+            think: Think::Start,
+            pending: String::new(),
+            finished: false,
+            ended: false,
+            events: 0,
+        }
     }
 
     /// True once the server marked the end (`[DONE]` or a final `e = 1` event).
@@ -304,14 +310,12 @@ impl Decoder {
                 ErrorKind::Truncated,
                 "the reply stream ended before the server sent a finish_reason (cut off)",
             )),
-            Form::Unknown if !self.ended => Err(Error::new(
-                ErrorKind::Truncated,
-                "the reply stream ended before any event",
-            )),
-            _ if ended_mid_event && !self.ended => Err(Error::new(
-                ErrorKind::Truncated,
-                "the reply stream ended in the middle of an event",
-            )),
+            Form::Unknown if !self.ended => {
+                Err(Error::new(ErrorKind::Truncated, "the reply stream ended before any event"))
+            }
+            _ if ended_mid_event && !self.ended => {
+                Err(Error::new(ErrorKind::Truncated, "the reply stream ended in the middle of an event"))
+            }
             _ => {
                 // Answer-only form: no finish_reason exists, a clean end is a normal "stop".
                 let held = std::mem::take(&mut self.pending);

@@ -222,7 +222,10 @@ mod tests {
             assert_eq!(v["model"], "DeepSeek");
         }
         assert!(a["id"].as_str().unwrap().starts_with("chatcmpl-"));
-        assert_eq!(a["choices"][0]["delta"], serde_json::json!({"role":"assistant","content":"","reasoning_content":"想"}));
+        assert_eq!(
+            a["choices"][0]["delta"],
+            serde_json::json!({"role":"assistant","content":"","reasoning_content":"想"})
+        );
         assert_eq!(b["choices"][0]["delta"], serde_json::json!({"content":"答"}));
         assert_eq!(c["choices"][0]["finish_reason"], "stop");
         assert_eq!(c["choices"][0]["logprobs"], Value::Null);

@@ -94,8 +94,8 @@ pub fn parse(json: &str, defaults: &Defaults) -> Result<UpstreamRequest> {
             json.len()
         )));
     }
-    let value: Value = serde_json::from_str(json)
-        .map_err(|e| Error::invalid_argument(format!("request is not valid JSON: {e}")))?;
+    let value: Value =
+        serde_json::from_str(json).map_err(|e| Error::invalid_argument(format!("request is not valid JSON: {e}")))?;
     let Value::Object(req) = value else {
         return Err(Error::invalid_request("request must be a JSON object"));
     };
@@ -189,7 +189,8 @@ fn messages(req: &Map<String, Value>) -> Result<Vec<Turn>> {
             }
             other => {
                 return Err(Error::invalid_request(format!(
-                    "messages[{i}].role {} is not one of system, developer, user, assistant, tool", excerpt(other)
+                    "messages[{i}].role {} is not one of system, developer, user, assistant, tool",
+                    excerpt(other)
                 )))
             }
         };
@@ -232,27 +233,27 @@ fn flatten(content: Option<&Value>, i: usize) -> Result<String> {
                     (Some("text") | Some("input_text"), Some(Value::String(t))) => texts.push(t.as_str()),
                     (Some(kind @ ("text" | "input_text")), _) => {
                         return Err(Error::invalid_request(format!(
-                            "messages[{i}].content[{j}] of type {} needs a string \"text\"", excerpt(kind)
+                            "messages[{i}].content[{j}] of type {} needs a string \"text\"",
+                            excerpt(kind)
                         )))
                     }
                     (Some("refusal"), _) => {}
                     (Some(kind), _) => {
                         return Err(Error::invalid_request(format!(
-                            "messages[{i}].content[{j}] is of type {}; this server accepts text only", excerpt(kind)
+                            "messages[{i}].content[{j}] is of type {}; this server accepts text only",
+                            excerpt(kind)
                         )))
                     }
                     (None, _) => {
-                        return Err(Error::invalid_request(format!(
-                            "messages[{i}].content[{j}] has no \"type\""
-                        )))
+                        return Err(Error::invalid_request(format!("messages[{i}].content[{j}] has no \"type\"")))
                     }
                 }
             }
             Ok(texts.join("\n"))
         }
-        Some(_) => Err(Error::invalid_request(format!(
-            "messages[{i}].content must be a string, null or a list of parts"
-        ))),
+        Some(_) => {
+            Err(Error::invalid_request(format!("messages[{i}].content must be a string, null or a list of parts")))
+        }
     }
 }
 
@@ -292,11 +293,7 @@ fn normalise(turns: Vec<Turn>) -> Result<(String, Vec<(Role, String)>)> {
             "the last message must be from the user (the server answers only a user turn)",
         ));
     }
-    let content = if systems.is_empty() {
-        last_text
-    } else {
-        format!("{}\n\n{}", systems.join("\n"), last_text)
-    };
+    let content = if systems.is_empty() { last_text } else { format!("{}\n\n{}", systems.join("\n"), last_text) };
     // Exactly what the server counts: the texts as sent, with the separators merging added.
     let sent = content.chars().count() + merged.iter().map(|(_, t)| t.chars().count()).sum::<usize>();
     if sent >= MAX_CONTEXT_CHARS {
@@ -431,8 +428,20 @@ mod tests {
         let names: Vec<String> = r.form_fields().into_iter().map(|(n, _)| n).collect();
         assert_eq!(
             names,
-            ["content", "history[0][role]", "history[0][content]", "history[1][role]", "history[1][content]",
-             "compose_id", "model_name", "deep_search", "internet_search", "thinking_budget", "chat_only_id", "auth_tag"]
+            [
+                "content",
+                "history[0][role]",
+                "history[0][content]",
+                "history[1][role]",
+                "history[1][content]",
+                "compose_id",
+                "model_name",
+                "deep_search",
+                "internet_search",
+                "thinking_budget",
+                "chat_only_id",
+                "auth_tag"
+            ]
         );
         let a = chat_only_id();
         assert_ne!(a, chat_only_id());
@@ -444,8 +453,9 @@ mod tests {
         // 40k tool results answering 40k calls: this took minutes when each result searched
         // every message for its call. Run on a worker with a deadline far above linear cost.
         let mut messages = vec![json!({"role": "user", "content": "go"})];
-        let calls: Vec<Value> =
-            (0..40_000).map(|i| json!({"id": format!("c{i}"), "type": "function", "function": {"name": "f", "arguments": "{}"}})).collect();
+        let calls: Vec<Value> = (0..40_000)
+            .map(|i| json!({"id": format!("c{i}"), "type": "function", "function": {"name": "f", "arguments": "{}"}}))
+            .collect();
         messages.push(json!({"role": "assistant", "content": null, "tool_calls": calls}));
         for i in 0..40_000 {
             messages.push(json!({"role": "tool", "tool_call_id": format!("c{i}"), "content": "1"}));
@@ -462,7 +472,8 @@ mod tests {
 
     #[test]
     fn oversized_request_json_is_refused_before_parsing() {
-        let body = format!("{{\"messages\":[{{\"role\":\"user\",\"content\":\"{}\"}}]}}", "a".repeat(MAX_REQUEST_BYTES));
+        let body =
+            format!("{{\"messages\":[{{\"role\":\"user\",\"content\":\"{}\"}}]}}", "a".repeat(MAX_REQUEST_BYTES));
         let e = parse(&body, &defaults()).unwrap_err();
         assert_eq!(e.kind, ErrorKind::InvalidRequest);
         assert!(e.message.len() < 200);

@@ -17,7 +17,6 @@ use crate::upstream::http::LOGIN_HINT;
 use crate::upstream::multipart::{self, Multipart};
 use crate::upstream::{CancelToken, Envelope, Wire, CHAT_PATH};
 
-
 enum State {
     NotSent(Multipart),
     Reading(EventReader<Body>),
@@ -104,18 +103,16 @@ impl ChatStream {
                     let form = std::mem::take(form);
                     self.start(form)
                 }
-                State::Reading(reader) => {
-                    match reader.next_event() {
-                        Ok(Some(event)) => self.decoder.feed(&event.data).map(Some),
-                        Ok(None) => {
-                            let mid = reader.ended_mid_event();
-                            self.drain();
-                            self.decoder.finish(mid).map(Some)
-                        }
-                        Err(ReadError::Io(e)) => Err(Error::from_io(e)),
-                        Err(ReadError::Parse(e)) => Err(e),
+                State::Reading(reader) => match reader.next_event() {
+                    Ok(Some(event)) => self.decoder.feed(&event.data).map(Some),
+                    Ok(None) => {
+                        let mid = reader.ended_mid_event();
+                        self.drain();
+                        self.decoder.finish(mid).map(Some)
                     }
-                }
+                    Err(ReadError::Io(e)) => Err(Error::from_io(e)),
+                    Err(ReadError::Parse(e)) => Err(e),
+                },
             };
             match step {
                 Ok(Some(mut delta)) => {
@@ -197,15 +194,12 @@ fn moderation_or_error(body: &[u8]) -> Result<Delta> {
     let json = text.trim().strip_prefix("data:").map(str::trim).unwrap_or(text);
     let data = Envelope::parse(json)?.into_data(Some(200))?;
     match data.get("answer") {
-        Some(Value::String(answer)) => Ok(Delta {
-            content: answer.clone(),
-            finish_reason: Some("content_filter".into()),
-            ..Delta::default()
-        }),
+        Some(Value::String(answer)) => {
+            Ok(Delta { content: answer.clone(), finish_reason: Some("content_filter".into()), ..Delta::default() })
+        }
         _ => Err(Error::protocol(format!("chat reply is neither an event stream nor an answer: {}", excerpt(json)))),
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -229,7 +223,8 @@ mod tests {
         assert_eq!((e.kind, e.api_code), (ErrorKind::Api, Some(4028)));
         let e = moderation_or_error(&vector("reply-10042.json")).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Auth);
-        let e = moderation_or_error(b"data: {\"e\":10042,\"m\":\"\xe8\xaf\xb7\xe7\x99\xbb\xe5\xbd\x95\",\"d\":[]}").unwrap_err();
+        let e = moderation_or_error(b"data: {\"e\":10042,\"m\":\"\xe8\xaf\xb7\xe7\x99\xbb\xe5\xbd\x95\",\"d\":[]}")
+            .unwrap_err();
         assert_eq!(e.kind, ErrorKind::Auth);
         assert_eq!(moderation_or_error(b"<html>").unwrap_err().kind, ErrorKind::Protocol);
         assert_eq!(moderation_or_error(b"{\"e\":0,\"m\":\"\",\"d\":[]}").unwrap_err().kind, ErrorKind::Protocol);

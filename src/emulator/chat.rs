@@ -32,12 +32,7 @@ const MAX_LONG: usize = 16 * 1024 * 1024;
 /// original_stream), so it is about 8 MB.
 const HUGE_CONTENT: usize = 4 * 1024 * 1024;
 
-pub(crate) fn compose_chat(
-    sh: &Shared,
-    req: &Request,
-    out: &TcpStream,
-    close: bool,
-) -> io::Result<Next> {
+pub(crate) fn compose_chat(sh: &Shared, req: &Request, out: &TcpStream, close: bool) -> io::Result<Next> {
     let fail = |code, msg| reply_json(out, &error_envelope(code, msg), close);
     if !sh.authorized(req) {
         return fail(10042, "请登录");
@@ -45,12 +40,7 @@ pub(crate) fn compose_chat(
     let Some(form) = &req.form else {
         return fail(1, "compose_id不能为空");
     };
-    let field = |k: &str| {
-        form.iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
-    };
+    let field = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty());
     let Some(compose_id) = field("compose_id") else {
         return fail(1, "compose_id不能为空");
     };
@@ -108,11 +98,7 @@ pub(crate) fn compose_chat(
         answer_only_events(char_ranges(&reply.plain, n))
     } else {
         let thinking = matches!(field("deep_search"), None | Some("1"));
-        let reasoning = if thinking {
-            char_ranges(&reply.reasoning, n)
-        } else {
-            Vec::new()
-        };
+        let reasoning = if thinking { char_ranges(&reply.reasoning, n) } else { Vec::new() };
         let content_n = if dir.has("huge-event") { usize::MAX } else { n };
         full_events(reasoning, char_ranges(&reply.content, content_n))
     };
@@ -127,15 +113,8 @@ pub(crate) fn compose_chat(
         events.insert(first_content + 1, Ev::Raw(r#"{"e":0,"m":"#.to_string()));
     }
     if dir.has("malformed-inner") {
-        let broken = format!(
-            r#"{{"id": "{}", "object": "chat.completion.chunk", "#,
-            reply.id
-        );
-        let ev = ok_envelope(d_fields(
-            "",
-            &reply.id,
-            json!({ "original_stream": broken }),
-        ));
+        let broken = format!(r#"{{"id": "{}", "object": "chat.completion.chunk", "#, reply.id);
+        let ev = ok_envelope(d_fields("", &reply.id, json!({ "original_stream": broken })));
         events.insert(first_content + 1, Ev::Raw(ev.to_string()));
     }
     let mut end = End::Clean;
@@ -144,11 +123,7 @@ pub(crate) fn compose_chat(
         end = End::Silent;
     } else if dir.has("reset") || dir.has("truncate") {
         events.truncate(first_content + 1);
-        end = if dir.has("reset") {
-            End::Reset
-        } else {
-            End::Clean
-        };
+        end = if dir.has("reset") { End::Reset } else { End::Clean };
     } else if dir.has("done") {
         events.push(Ev::Raw("[DONE]".to_string()));
     }
@@ -164,14 +139,7 @@ pub(crate) fn compose_chat(
 }
 
 fn reply_json(out: &TcpStream, body: &Value, close: bool) -> io::Result<Next> {
-    http::respond(
-        out,
-        200,
-        "application/json; charset=utf-8",
-        &[],
-        body.to_string().as_bytes(),
-        close,
-    )?;
+    http::respond(out, 200, "application/json; charset=utf-8", &[], body.to_string().as_bytes(), close)?;
     Ok(Next::Keep)
 }
 
@@ -186,10 +154,7 @@ fn parse_history(form: &[(String, String)]) -> Result<Vec<&str>, ()> {
         };
         let (idx, key) = rest.split_once("][").ok_or(())?;
         let key = key.strip_suffix(']').ok_or(())?;
-        if idx.is_empty()
-            || !idx.bytes().all(|b| b.is_ascii_digit())
-            || (idx.len() > 1 && idx.starts_with('0'))
-        {
+        if idx.is_empty() || !idx.bytes().all(|b| b.is_ascii_digit()) || (idx.len() > 1 && idx.starts_with('0')) {
             return Err(());
         }
         let i: usize = idx.parse().map_err(|_| ())?;
@@ -215,11 +180,7 @@ fn parse_history(form: &[(String, String)]) -> Result<Vec<&str>, ()> {
         .into_iter()
         .enumerate()
         .map(|(i, slot)| match slot {
-            (Some(role), Some(content))
-                if role == ["user", "assistant"][i % 2] && !content.is_empty() =>
-            {
-                Ok(content)
-            }
+            (Some(role), Some(content)) if role == ["user", "assistant"][i % 2] && !content.is_empty() => Ok(content),
             _ => Err(()),
         })
         .collect()
@@ -247,20 +208,12 @@ impl Directives {
     }
 
     fn long(&self) -> Option<usize> {
-        self.0
-            .iter()
-            .find_map(|n| n.strip_prefix("long=")?.parse::<usize>().ok())
-            .map(|n| n.min(MAX_LONG))
+        self.0.iter().find_map(|n| n.strip_prefix("long=")?.parse::<usize>().ok()).map(|n| n.min(MAX_LONG))
     }
 }
 
 /// The reply is a function of the prompt (plus the request's switches).
-fn build_reply<'a>(
-    prompt: &str,
-    context: usize,
-    dir: &Directives,
-    field: &impl Fn(&str) -> Option<&'a str>,
-) -> Reply {
+fn build_reply<'a>(prompt: &str, context: usize, dir: &Directives, field: &impl Fn(&str) -> Option<&'a str>) -> Reply {
     let mut content = if prompt == INTRO_PROMPT {
         INTRO.to_string()
     } else {
@@ -329,11 +282,7 @@ fn send_stream(
     }
     let mut trickle = faults::Trickle(sock);
     let mut plain = sock;
-    let out: &mut dyn Write = if wire.byte_per_write {
-        &mut trickle
-    } else {
-        &mut plain
-    };
+    let out: &mut dyn Write = if wire.byte_per_write { &mut trickle } else { &mut plain };
     http::start_event_stream(&mut *out, &wire.extra_headers, close)?;
     for (i, ev) in events.iter().enumerate() {
         if i > 0 && !sh.config.delay.is_zero() {

@@ -8,9 +8,7 @@ use serde_json::{json, Value};
 
 use super::http::{self, Request};
 use super::json::{error_envelope, ok_envelope};
-use super::util::{
-    beijing_time, parse_urlencoded, random_alnum32, random_hex32, stable_id, unix_now,
-};
+use super::util::{beijing_time, parse_urlencoded, random_alnum32, random_hex32, stable_id, unix_now};
 use super::{chat, lock, Next, Shared};
 
 const SSO_URL: &str = "https://sso.ustb.edu.cn/idp/authCenter/authenticate?client_id=YW2025007\
@@ -37,16 +35,8 @@ pub(crate) fn route(sh: &Shared, req: &Request, out: &TcpStream, close: bool) ->
             json(json!(sess_id))
         }
         "/site/voom/session_list" => {
-            let page = req
-                .query("page")
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(1usize)
-                .max(1);
-            let size = req
-                .query("pageSize")
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(10usize)
-                .clamp(1, 100);
+            let page = req.query("page").and_then(|p| p.parse().ok()).unwrap_or(1usize).max(1);
+            let size = req.query("pageSize").and_then(|p| p.parse().ok()).unwrap_or(10usize).clamp(1, 100);
             let uid = if sh.logged_in(req) { STUDENT_UID } else { 0 };
             json(lock(&sh.sessions).list(page, size, uid))
         }
@@ -69,33 +59,14 @@ pub(crate) fn route(sh: &Shared, req: &Request, out: &TcpStream, close: bool) ->
             let body = "<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n\
                         <center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx</center>\r\n\
                         </body>\r\n</html>\r\n";
-            http::respond(
-                out,
-                404,
-                "text/html; charset=utf-8",
-                &[],
-                body.as_bytes(),
-                close,
-            )?;
+            http::respond(out, 404, "text/html; charset=utf-8", &[], body.as_bytes(), close)?;
             Ok(Next::Keep)
         }
     }
 }
 
-fn json_reply(
-    out: &TcpStream,
-    body: &Value,
-    extra: &[(&str, String)],
-    close: bool,
-) -> io::Result<Next> {
-    http::respond(
-        out,
-        200,
-        "application/json; charset=utf-8",
-        extra,
-        body.to_string().as_bytes(),
-        close,
-    )?;
+fn json_reply(out: &TcpStream, body: &Value, extra: &[(&str, String)], close: bool) -> io::Result<Next> {
+    http::respond(out, 200, "application/json; charset=utf-8", extra, body.to_string().as_bytes(), close)?;
     Ok(Next::Keep)
 }
 
@@ -106,10 +77,9 @@ fn form_value(req: &Request, key: &str) -> Option<String> {
             return Some(v.clone());
         }
     }
-    let urlencoded = req.header("content-type").is_some_and(|t| {
-        t.to_ascii_lowercase()
-            .starts_with("application/x-www-form-urlencoded")
-    });
+    let urlencoded = req
+        .header("content-type")
+        .is_some_and(|t| t.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
     if urlencoded {
         let body = String::from_utf8_lossy(&req.body);
         if let Some((_, v)) = parse_urlencoded(&body).into_iter().find(|(k, _)| k == key) {
@@ -123,10 +93,7 @@ fn user_info(sh: &Shared, req: &Request, out: &TcpStream, close: bool) -> io::Re
     let mut extra = Vec::new();
     // Any request without a session gets one, logged in or not (browsers hold both cookies).
     if req.cookie("easy_session").is_none_or(|v| v.is_empty()) {
-        extra.push((
-            "Set-Cookie",
-            format!("easy_session={}; path=/; HttpOnly", random_alnum32()),
-        ));
+        extra.push(("Set-Cookie", format!("easy_session={}; path=/; HttpOnly", random_alnum32())));
     }
     let d = if sh.logged_in(req) {
         json!({
@@ -149,16 +116,8 @@ fn chat_page(sh: &Shared, req: &Request, out: &TcpStream, close: bool) -> io::Re
                     <title>北科大AI助手</title></head>\n<body><div id=\"app\"></div></body>\n</html>\n";
         http::respond(out, 200, html, &[], body.as_bytes(), close)?;
     } else {
-        let body =
-            format!("<html><body>Redirecting to <a href=\"{SSO_URL}\">{SSO_URL}</a></body></html>");
-        http::respond(
-            out,
-            302,
-            html,
-            &[("Location", SSO_URL.to_string())],
-            body.as_bytes(),
-            close,
-        )?;
+        let body = format!("<html><body>Redirecting to <a href=\"{SSO_URL}\">{SSO_URL}</a></body></html>");
+        http::respond(out, 302, html, &[("Location", SSO_URL.to_string())], body.as_bytes(), close)?;
     }
     Ok(Next::Keep)
 }
@@ -238,16 +197,8 @@ impl Session {
     /// One `session_list` entry; visitors (`uid` 0) get a `youke_sign`.
     fn list_item(&self, uid: i64) -> Value {
         let user = self.messages.iter().rev().find(|m| m.role == "user");
-        let last: String = user
-            .map_or("", |m| m.content.as_str())
-            .chars()
-            .take(100)
-            .collect();
-        let youke_sign = if uid == 0 {
-            stable_id(&self.sess_id)
-        } else {
-            String::new()
-        };
+        let last: String = user.map_or("", |m| m.content.as_str()).chars().take(100).collect();
+        let youke_sign = if uid == 0 { stable_id(&self.sess_id) } else { String::new() };
         json!({
             "id": self.id, "sess_id": self.sess_id, "uid": uid,
             "compose_id": compose_json(&self.compose_id),
@@ -284,9 +235,7 @@ impl Sessions {
 
     /// Accepts either the numeric id or the `sess_id` string.
     fn find(&mut self, key: &str) -> Option<&mut Session> {
-        self.items
-            .iter_mut()
-            .find(|s| !s.deleted && (s.sess_id == key || s.id.to_string() == key))
+        self.items.iter_mut().find(|s| !s.deleted && (s.sess_id == key || s.id.to_string() == key))
     }
 
     fn add(&mut self, sess_key: Option<&str>, compose_id: &str, prompt: &str, answer: &str) {
@@ -294,26 +243,12 @@ impl Sessions {
             Some(k) if self.find(k).is_some() => k.to_string(),
             other => self.create(other, compose_id),
         };
-        let base = self
-            .items
-            .iter()
-            .map(|s| s.messages.len() as u64)
-            .sum::<u64>();
+        let base = self.items.iter().map(|s| s.messages.len() as u64).sum::<u64>();
         if let Some(s) = self.find(&key) {
             let now = unix_now();
             s.updated = now;
-            s.messages.push(Message {
-                id: base + 1,
-                role: "user",
-                content: prompt.to_string(),
-                ct: now,
-            });
-            s.messages.push(Message {
-                id: base + 2,
-                role: "assistant",
-                content: answer.to_string(),
-                ct: now,
-            });
+            s.messages.push(Message { id: base + 1, role: "user", content: prompt.to_string(), ct: now });
+            s.messages.push(Message { id: base + 2, role: "assistant", content: answer.to_string(), ct: now });
         }
     }
 
@@ -324,11 +259,7 @@ impl Sessions {
     }
 
     fn list(&self, page: usize, size: usize, uid: i64) -> Value {
-        let mut live: Vec<&Session> = self
-            .items
-            .iter()
-            .filter(|s| !s.deleted && !s.messages.is_empty())
-            .collect();
+        let mut live: Vec<&Session> = self.items.iter().filter(|s| !s.deleted && !s.messages.is_empty()).collect();
         live.sort_by_key(|s| std::cmp::Reverse((s.updated, s.id)));
         let start = (page - 1).saturating_mul(size);
         let items = live.into_iter().skip(start).take(size);
@@ -355,13 +286,7 @@ fn compose_json(id: &str) -> Value {
 }
 
 impl Shared {
-    pub(crate) fn record_chat(
-        &self,
-        session: Option<&str>,
-        compose_id: &str,
-        prompt: &str,
-        answer: &str,
-    ) {
+    pub(crate) fn record_chat(&self, session: Option<&str>, compose_id: &str, prompt: &str, answer: &str) {
         lock(&self.sessions).add(session, compose_id, prompt, answer);
     }
 }

@@ -89,14 +89,8 @@ impl Reply {
     pub(crate) fn render(&self, index: usize, ev: &Ev) -> String {
         let (answer, chunk) = match ev {
             Ev::Raw(s) => return s.clone(),
-            Ev::Plain(r) => {
-                return ok_envelope(d_fields(&self.plain[r.clone()], &self.id, json!([])))
-                    .to_string()
-            }
-            Ev::Reasoning(r) => (
-                "",
-                self.chunk(delta("reasoning_content", &self.reasoning[r.clone()]), None),
-            ),
+            Ev::Plain(r) => return ok_envelope(d_fields(&self.plain[r.clone()], &self.id, json!([]))).to_string(),
+            Ev::Reasoning(r) => ("", self.chunk(delta("reasoning_content", &self.reasoning[r.clone()]), None)),
             Ev::Content(r) => {
                 let piece = &self.content[r.clone()];
                 (piece, self.chunk(delta("content", piece), None))
@@ -168,20 +162,10 @@ pub(crate) mod testing {
     }
 
     fn frame(reply: &Reply, events: &[Ev]) -> String {
-        events
-            .iter()
-            .enumerate()
-            .map(|(i, ev)| format!("data: {}\n\n", reply.render(i, ev)))
-            .collect()
+        events.iter().enumerate().map(|(i, ev)| format!("data: {}\n\n", reply.render(i, ev))).collect()
     }
 
-    pub(crate) fn full(
-        id: &str,
-        created: u64,
-        reasoning: &[&str],
-        content: &[&str],
-        prompt_tokens: usize,
-    ) -> String {
+    pub(crate) fn full(id: &str, created: u64, reasoning: &[&str], content: &[&str], prompt_tokens: usize) -> String {
         let (reasoning, r_ranges) = join(reasoning);
         let (content, c_ranges) = join(content);
         let reply = Reply {

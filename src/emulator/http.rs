@@ -20,24 +20,16 @@ pub(crate) struct Request {
 
 impl Request {
     pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 
     pub(crate) fn path(&self) -> &str {
-        self.target
-            .split_once('?')
-            .map_or(self.target.as_str(), |(p, _)| p)
+        self.target.split_once('?').map_or(self.target.as_str(), |(p, _)| p)
     }
 
     pub(crate) fn query(&self, key: &str) -> Option<String> {
         let (_, q) = self.target.split_once('?')?;
-        super::util::parse_urlencoded(q)
-            .into_iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v)
+        super::util::parse_urlencoded(q).into_iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
     /// All cookies of all `Cookie` headers.
@@ -75,10 +67,7 @@ pub(crate) enum ReadError {
 }
 
 /// Reads one request. Bodies need Content-Length: anything else is 411 (or 400 if malformed).
-pub(crate) fn read_request(
-    r: &mut BufReader<TcpStream>,
-    w: &TcpStream,
-) -> Result<Request, ReadError> {
+pub(crate) fn read_request(r: &mut BufReader<TcpStream>, w: &TcpStream) -> Result<Request, ReadError> {
     let lines = read_head_lines(r)?;
     let mut parts = lines[0].split_whitespace();
     let (method, target, version) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
@@ -95,9 +84,9 @@ pub(crate) fn read_request(
     };
     for line in &lines[1..] {
         match line.split_once(':') {
-            Some((n, v)) if !n.is_empty() && !n.ends_with(' ') => req
-                .headers
-                .push((n.to_ascii_lowercase(), v.trim().to_string())),
+            Some((n, v)) if !n.is_empty() && !n.ends_with(' ') => {
+                req.headers.push((n.to_ascii_lowercase(), v.trim().to_string()))
+            }
             _ => return Err(ReadError::Status(400, Some(Box::new(req)))),
         }
     }
@@ -106,22 +95,16 @@ pub(crate) fn read_request(
         Err(code) => return Err(ReadError::Status(code, Some(Box::new(req)))),
     };
     if len > 0 {
-        let expects = req
-            .header("expect")
-            .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+        let expects = req.header("expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
         if expects {
             let mut w = w;
-            w.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
-                .map_err(|_| ReadError::Gone)?;
+            w.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").map_err(|_| ReadError::Gone)?;
         }
         let mut body = vec![0; len as usize];
         r.read_exact(&mut body).map_err(|_| ReadError::Gone)?;
         req.body = body;
     }
-    if let Some(boundary) = req
-        .header("content-type")
-        .and_then(super::multipart::boundary)
-    {
+    if let Some(boundary) = req.header("content-type").and_then(super::multipart::boundary) {
         req.form = super::multipart::parse(&req.body, &boundary);
     }
     Ok(req)
@@ -133,11 +116,7 @@ fn read_head_lines(r: &mut BufReader<TcpStream>) -> Result<Vec<String>, ReadErro
     loop {
         let mut line = Vec::new();
         let limit = (MAX_HEAD - total + 1) as u64;
-        let n = r
-            .by_ref()
-            .take(limit)
-            .read_until(b'\n', &mut line)
-            .map_err(|_| ReadError::Gone)?;
+        let n = r.by_ref().take(limit).read_until(b'\n', &mut line).map_err(|_| ReadError::Gone)?;
         total += n;
         if total > MAX_HEAD {
             return Err(ReadError::Status(431, None));
@@ -162,17 +141,12 @@ fn body_length(req: &Request) -> Result<u64, u16> {
     if req.header("transfer-encoding").is_some() {
         return Err(411);
     }
-    let mut lengths = req
-        .headers
-        .iter()
-        .filter(|(n, _)| n == "content-length")
-        .map(|(_, v)| v);
+    let mut lengths = req.headers.iter().filter(|(n, _)| n == "content-length").map(|(_, v)| v);
     let Some(first) = lengths.next() else {
         let needs_body = matches!(req.method.as_str(), "POST" | "PUT" | "PATCH");
         return if needs_body { Err(411) } else { Ok(0) };
     };
-    if lengths.any(|v| v != first) || first.is_empty() || !first.bytes().all(|b| b.is_ascii_digit())
-    {
+    if lengths.any(|v| v != first) || first.is_empty() || !first.bytes().all(|b| b.is_ascii_digit()) {
         return Err(400);
     }
     match first.parse::<u64>() {
@@ -219,13 +193,8 @@ pub(crate) fn respond_with_length(
     length: usize,
     close: bool,
 ) -> io::Result<()> {
-    let mut head = format!(
-        "HTTP/1.1 {code} {}\r\nServer: ustb-emulator\r\n",
-        reason(code)
-    );
-    head.push_str(&format!(
-        "Content-Type: {content_type}\r\nContent-Length: {length}\r\n"
-    ));
+    let mut head = format!("HTTP/1.1 {code} {}\r\nServer: ustb-emulator\r\n", reason(code));
+    head.push_str(&format!("Content-Type: {content_type}\r\nContent-Length: {length}\r\n"));
     push_headers(&mut head, extra, close);
     let mut buf = head.into_bytes();
     buf.extend_from_slice(body);
@@ -237,19 +206,11 @@ fn push_headers(head: &mut String, extra: &[(&str, String)], close: bool) {
     for (k, v) in extra {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
-    head.push_str(if close {
-        "Connection: close\r\n\r\n"
-    } else {
-        "Connection: keep-alive\r\n\r\n"
-    });
+    head.push_str(if close { "Connection: close\r\n\r\n" } else { "Connection: keep-alive\r\n\r\n" });
 }
 
 /// The head of a chunked `text/event-stream` reply, with extra headers.
-pub(crate) fn start_event_stream(
-    mut out: impl Write,
-    extra: &[(&str, String)],
-    close: bool,
-) -> io::Result<()> {
+pub(crate) fn start_event_stream(mut out: impl Write, extra: &[(&str, String)], close: bool) -> io::Result<()> {
     let mut head = "HTTP/1.1 200 OK\r\nServer: ustb-emulator\r\nContent-Type: text/event-stream; charset=utf-8\r\n\
                     Transfer-Encoding: chunked\r\nCache-Control: no-cache\r\n"
         .to_string();

@@ -122,11 +122,7 @@ impl Shared {
             match stream.peek(&mut probe) {
                 Ok(0) => break,
                 Ok(_) => thread::sleep(Duration::from_millis(100)),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) => {}
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
                 Err(_) => break,
             }
         }
@@ -148,14 +144,9 @@ impl Emulator {
             sessions: Mutex::new(endpoints::Sessions::default()),
         });
         let sh = Arc::clone(&shared);
-        let accept = thread::Builder::new()
-            .name("ustb-emulator-accept".into())
-            .spawn(move || accept_loop(listener, sh))?;
-        Ok(Emulator {
-            addr,
-            shared,
-            accept: Some(accept),
-        })
+        let accept =
+            thread::Builder::new().name("ustb-emulator-accept".into()).spawn(move || accept_loop(listener, sh))?;
+        Ok(Emulator { addr, shared, accept: Some(accept) })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -189,11 +180,7 @@ impl Emulator {
         // Wake the blocking accept() with a connection to ourselves.
         let mut wake = self.addr;
         if wake.ip().is_unspecified() {
-            wake.set_ip(if wake.is_ipv4() {
-                Ipv4Addr::LOCALHOST.into()
-            } else {
-                Ipv6Addr::LOCALHOST.into()
-            });
+            wake.set_ip(if wake.is_ipv4() { Ipv4Addr::LOCALHOST.into() } else { Ipv6Addr::LOCALHOST.into() });
         }
         let woke = TcpStream::connect_timeout(&wake, Duration::from_secs(2)).is_ok();
         for (_, c) in lock(&self.shared.conns).drain() {
@@ -259,18 +246,8 @@ fn serve_requests(shared: &Shared, reader: &mut BufReader<TcpStream>, stream: &T
                 if let Some(req) = partial {
                     record(shared, &req);
                 }
-                let body = format!(
-                    "<html><body><h1>{code} {}</h1></body></html>",
-                    http::reason(code)
-                );
-                let _ = http::respond(
-                    stream,
-                    code,
-                    "text/html; charset=utf-8",
-                    &[],
-                    body.as_bytes(),
-                    true,
-                );
+                let body = format!("<html><body><h1>{code} {}</h1></body></html>", http::reason(code));
+                let _ = http::respond(stream, code, "text/html; charset=utf-8", &[], body.as_bytes(), true);
                 close_gracefully(stream);
                 return;
             }

@@ -4,21 +4,14 @@
 /// The boundary, if `content_type` is multipart/form-data.
 pub(crate) fn boundary(content_type: &str) -> Option<String> {
     let mut parts = content_type.split(';');
-    if !parts
-        .next()?
-        .trim()
-        .eq_ignore_ascii_case("multipart/form-data")
-    {
+    if !parts.next()?.trim().eq_ignore_ascii_case("multipart/form-data") {
         return None;
     }
     for p in parts {
         if let Some((k, v)) = p.trim().split_once('=') {
             if k.trim().eq_ignore_ascii_case("boundary") {
                 let v = v.trim();
-                let v = v
-                    .strip_prefix('"')
-                    .and_then(|v| v.strip_suffix('"'))
-                    .unwrap_or(v);
+                let v = v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v);
                 return (!v.is_empty() && v.len() <= 200).then(|| v.to_string());
             }
         }
@@ -33,11 +26,7 @@ pub(crate) fn parse(body: &[u8], boundary: &str) -> Option<Vec<(String, String)>
     sep.extend_from_slice(&delim);
 
     // The first delimiter opens the body or follows a preamble line.
-    let mut pos = if body.starts_with(&delim) {
-        delim.len()
-    } else {
-        find(body, &sep, 0)? + sep.len()
-    };
+    let mut pos = if body.starts_with(&delim) { delim.len() } else { find(body, &sep, 0)? + sep.len() };
     let mut fields = Vec::new();
     loop {
         let rest = &body[pos..];
@@ -57,10 +46,7 @@ pub(crate) fn parse(body: &[u8], boundary: &str) -> Option<Vec<(String, String)>
         let data_end = find(body, &sep, data_start)?;
         let name = std::str::from_utf8(headers).ok().and_then(disposition_name);
         if let Some(name) = name {
-            fields.push((
-                name,
-                String::from_utf8_lossy(&body[data_start..data_end]).into_owned(),
-            ));
+            fields.push((name, String::from_utf8_lossy(&body[data_start..data_end]).into_owned()));
         }
         pos = data_end + sep.len();
     }
@@ -70,9 +56,7 @@ pub(crate) fn parse(body: &[u8], boundary: &str) -> Option<Vec<(String, String)>
 fn disposition_name(headers: &str) -> Option<String> {
     let line = headers.split("\r\n").find_map(|l| {
         let (k, v) = l.split_once(':')?;
-        k.trim()
-            .eq_ignore_ascii_case("content-disposition")
-            .then_some(v)
+        k.trim().eq_ignore_ascii_case("content-disposition").then_some(v)
     })?;
     let mut rest = line.split_once(';')?.1;
     loop {
@@ -114,10 +98,7 @@ fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     let first = *needle.first()?;
     let mut i = from;
     while i + needle.len() <= hay.len() {
-        match hay[i..hay.len() - needle.len() + 1]
-            .iter()
-            .position(|&b| b == first)
-        {
+        match hay[i..hay.len() - needle.len() + 1].iter().position(|&b| b == first) {
             Some(off) => i += off,
             None => return None,
         }

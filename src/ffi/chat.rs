@@ -3,7 +3,9 @@
 use std::ffi::c_char;
 use std::sync::{Mutex, MutexGuard, TryLockError};
 
-use super::{give_string, guard, guard_void, out_arg, ref_arg, str_arg, string_call, ustb_client, ustb_error, ustb_status};
+use super::{
+    give_string, guard, guard_void, out_arg, ref_arg, str_arg, string_call, ustb_client, ustb_error, ustb_status,
+};
 use crate::chat::ChatStream;
 use crate::error::{Error, Result};
 use crate::upstream::CancelToken;

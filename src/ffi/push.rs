@@ -37,7 +37,11 @@ pub unsafe extern "C" fn ustb_chat_stream_for_each(
     })
 }
 
-unsafe fn for_each(stream: &ustb_chat_stream, callback: ustb_chunk_callback, userdata: *mut c_void) -> Result<ustb_status> {
+unsafe fn for_each(
+    stream: &ustb_chat_stream,
+    callback: ustb_chunk_callback,
+    userdata: *mut c_void,
+) -> Result<ustb_status> {
     let Some(callback) = callback else {
         return Err(Error::invalid_argument("callback is NULL"));
     };

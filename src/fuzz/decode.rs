@@ -15,7 +15,9 @@ fn any_value(rng: &mut Rng, depth: usize) -> Value {
     match rng.below(if depth == 0 { 5 } else { 7 }) {
         0 => Value::Null,
         1 => json!(rng.one_in(2)),
-        2 => rng.pick(&[json!(0), json!(1), json!(-1), json!(4028), json!(1.5), json!(u64::MAX), json!(i64::MIN)]).clone(),
+        2 => rng
+            .pick(&[json!(0), json!(1), json!(-1), json!(4028), json!(1.5), json!(u64::MAX), json!(i64::MIN)])
+            .clone(),
         3 | 4 => json!(text(rng, 12)),
         5 => Value::Array((0..rng.size(4)).map(|_| any_value(rng, depth - 1)).collect()),
         _ => {
@@ -27,7 +29,8 @@ fn any_value(rng: &mut Rng, depth: usize) -> Value {
 
 /// Text rich in think tags and their pieces, so tags get split across events.
 fn think_text(rng: &mut Rng) -> String {
-    const PIECES: &[&str] = &["<think>", "</think>", "<", "</", "<th", "ink>", "think", ">", "/", " ", "\n", "想", "答", "a"];
+    const PIECES: &[&str] =
+        &["<think>", "</think>", "<", "</", "<th", "ink>", "think", ">", "/", " ", "\n", "想", "答", "a"];
     (0..rng.size(10)).map(|_| *rng.pick(PIECES)).collect()
 }
 
@@ -82,7 +85,8 @@ fn event(rng: &mut Rng) -> String {
         };
     }
     if rng.one_in(8) {
-        ext["site_search"] = if rng.one_in(2) { json!([{ "title": text(rng, 5), "url": "http://x/" }]) } else { any_value(rng, 2) };
+        ext["site_search"] =
+            if rng.one_in(2) { json!([{ "title": text(rng, 5), "url": "http://x/" }]) } else { any_value(rng, 2) };
     }
     let answer = if rng.one_in(10) { any_value(rng, 1) } else { json!(think_text(rng)) };
     let d = match rng.below(10) {
@@ -101,7 +105,9 @@ fn event(rng: &mut Rng) -> String {
 /// Writes `d` as a chunk; the chunk must be JSON and read back to `d`'s texts.
 fn write_and_check(w: &mut ChunkWriter, d: &Delta) {
     let Some(chunk) = w.delta_chunk(d) else {
-        assert!(d.reasoning.is_empty() && d.content.is_empty() && d.finish_reason.is_none() && d.search_results.is_none());
+        assert!(
+            d.reasoning.is_empty() && d.content.is_empty() && d.finish_reason.is_none() && d.search_results.is_none()
+        );
         return;
     };
     let v: Value = serde_json::from_str(&chunk).unwrap_or_else(|e| panic!("chunk is not JSON ({e}): {chunk}"));
@@ -171,12 +177,19 @@ fn cut(rng: &mut Rng, full: &str, n: usize) -> Vec<String> {
     at.sort();
     at.push(chars.len());
     let mut start = 0;
-    let pieces: Vec<String> = at.iter().map(|&end| {
-        let piece = chars[start..end].iter().collect();
-        start = end;
-        piece
-    }).collect();
-    if n == 0 { Vec::new() } else { pieces }
+    let pieces: Vec<String> = at
+        .iter()
+        .map(|&end| {
+            let piece = chars[start..end].iter().collect();
+            start = end;
+            piece
+        })
+        .collect();
+    if n == 0 {
+        Vec::new()
+    } else {
+        pieces
+    }
 }
 
 #[test]
@@ -214,7 +227,8 @@ fn decoder_matches_the_protocol_model() {
                 want_r.push_str(&r);
                 want_c.push_str(&c);
                 want_f = f.or(want_f);
-                let inner = json!({ "choices": [{ "delta": { "reasoning_content": r, "content": c }, "finish_reason": f }] });
+                let inner =
+                    json!({ "choices": [{ "delta": { "reasoning_content": r, "content": c }, "finish_reason": f }] });
                 let ev = json!({ "e": 0, "m": "", "d": { "answer": "shown", "ext": { "original_stream": inner.to_string() } } });
                 add(dec.feed(&ev.to_string()).unwrap());
             }

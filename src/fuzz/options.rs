@@ -9,17 +9,25 @@ use crate::client::Options;
 use crate::error::ErrorKind;
 
 const KEYS: &[&str] = &[
-    "base_url", "easy_session", "vjuid_login", "cookie", "connect_timeout_ms", "idle_timeout_ms",
-    "timeout_ms", "max_retries", "user_agent", "compose_id", "model",
+    "base_url",
+    "easy_session",
+    "vjuid_login",
+    "cookie",
+    "connect_timeout_ms",
+    "idle_timeout_ms",
+    "timeout_ms",
+    "max_retries",
+    "user_agent",
+    "compose_id",
+    "model",
 ];
 
 /// A distinctive cookie-like value, sometimes valid (32 alphanumerics), sometimes with
 /// characters a cookie may not hold. Returns (value, its distinctive core).
 fn secret(rng: &mut Rng) -> (String, String) {
     const ALNUM: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    let core: String = std::iter::once("SeCrEt".to_string())
-        .chain((0..26).map(|_| (*rng.pick(ALNUM) as char).to_string()))
-        .collect();
+    let core: String =
+        std::iter::once("SeCrEt".to_string()).chain((0..26).map(|_| (*rng.pick(ALNUM) as char).to_string())).collect();
     let value = match rng.below(6) {
         0 => format!("{core};x"),
         1 => format!("{core},x"),
@@ -32,8 +40,20 @@ fn secret(rng: &mut Rng) -> (String, String) {
 }
 
 fn number(rng: &mut Rng) -> Value {
-    rng.pick(&[json!(0), json!(1), json!(-1), json!(5000), json!(u64::MAX), json!(i64::MIN), json!(1.5), json!(1e300), json!("5000"), json!(null), json!(true)])
-        .clone()
+    rng.pick(&[
+        json!(0),
+        json!(1),
+        json!(-1),
+        json!(5000),
+        json!(u64::MAX),
+        json!(i64::MIN),
+        json!(1.5),
+        json!(1e300),
+        json!("5000"),
+        json!(null),
+        json!(true),
+    ])
+    .clone()
 }
 
 fn value_for(rng: &mut Rng, key: &str, secret: &str) -> Value {
@@ -48,7 +68,15 @@ fn value_for(rng: &mut Rng, key: &str, secret: &str) -> Value {
             2 => secret.to_string(), // no '=': malformed
             _ => format!("easy_session={secret}"),
         }),
-        "base_url" => json!(*rng.pick(&["http://127.0.0.1:9", "https://x", "http://", "ftp://x", "http://a b", "http://x/?q", " http://x/ "])),
+        "base_url" => json!(*rng.pick(&[
+            "http://127.0.0.1:9",
+            "https://x",
+            "http://",
+            "ftp://x",
+            "http://a b",
+            "http://x/?q",
+            " http://x/ "
+        ])),
         "user_agent" | "model" => json!(text(rng, 12)),
         "compose_id" => json!(*rng.pick(&["3", "0", "-1", "x", ""])),
         _ => number(rng),
@@ -83,7 +111,10 @@ fn options_parser_keeps_secrets() {
             Err(e) => {
                 assert_eq!(e.kind, ErrorKind::InvalidArgument, "{e:?}");
                 for shown in [&e.message, &e.detail_json(), &format!("{e:?}"), &e.to_string()] {
-                    assert!(!secret_is_value || !shown.contains(&core), "a cookie value leaked: {shown} (input {input})");
+                    assert!(
+                        !secret_is_value || !shown.contains(&core),
+                        "a cookie value leaked: {shown} (input {input})"
+                    );
                 }
             }
         }
@@ -105,7 +136,12 @@ fn options_errors_are_short() {
         .to_string();
         if let Err(e) = Options::from_json(&input) {
             assert_eq!(e.kind, ErrorKind::InvalidArgument);
-            assert!(e.message.len() <= 1024, "a {}-byte error message (input of {} bytes)", e.message.len(), input.len());
+            assert!(
+                e.message.len() <= 1024,
+                "a {}-byte error message (input of {} bytes)",
+                e.message.len(),
+                input.len()
+            );
         }
     });
 }

@@ -6,12 +6,25 @@ use serde_json::{json, Map, Value};
 
 use super::{mutate_str, run, text, Rng};
 use crate::chat::request::{parse, Defaults, Role, UpstreamRequest};
-use crate::limits::MAX_CONTEXT_CHARS;
 use crate::error::ErrorKind;
+use crate::limits::MAX_CONTEXT_CHARS;
 
 fn any_scalar(rng: &mut Rng) -> Value {
-    rng.pick(&[Value::Null, json!(true), json!(0), json!(-3), json!(7), json!(1e300), json!(u64::MAX), json!(""), json!("7"), json!("x"), json!([]), json!({})])
-        .clone()
+    rng.pick(&[
+        Value::Null,
+        json!(true),
+        json!(0),
+        json!(-3),
+        json!(7),
+        json!(1e300),
+        json!(u64::MAX),
+        json!(""),
+        json!("7"),
+        json!("x"),
+        json!([]),
+        json!({}),
+    ])
+    .clone()
 }
 
 /// `odd`: also values the normaliser must refuse; otherwise only well-formed ones.
@@ -86,7 +99,17 @@ fn request(rng: &mut Rng) -> Value {
     if let Some(m) = messages {
         r.insert("messages".into(), m);
     }
-    let fields = ["model", "compose_id", "stream_options", "thinking_budget", "deep_thinking", "web_search", "stream", "temperature", "tools"];
+    let fields = [
+        "model",
+        "compose_id",
+        "stream_options",
+        "thinking_budget",
+        "deep_thinking",
+        "web_search",
+        "stream",
+        "temperature",
+        "tools",
+    ];
     for _ in 0..rng.size(if odd { 5 } else { 0 }) {
         let key = rng.pick(&fields).to_string();
         let value = match (key.as_str(), rng.below(3)) {
@@ -119,7 +142,11 @@ fn check_form(r: &UpstreamRequest, original: &Value) {
     let last = original["messages"].as_array().and_then(|m| m.last());
     if let Some(Value::String(t)) = last.filter(|m| m["role"] == "user").map(|m| &m["content"]) {
         if !t.trim().is_empty() {
-            assert!(r.content.ends_with(t.as_str()), "content {:?} does not end with the last user text {t:?}", r.content);
+            assert!(
+                r.content.ends_with(t.as_str()),
+                "content {:?} does not end with the last user text {t:?}",
+                r.content
+            );
         }
     }
 }

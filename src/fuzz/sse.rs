@@ -82,18 +82,18 @@ fn generate(rng: &mut Rng) -> Vec<u8> {
             9 => {
                 out.extend_from_slice(b"data: ");
                 let bad: &[&[u8]] = &[b"\xFF", b"\xC3", b"\xE5\x8C", b"\xED\xA0\x80", b"\xF8\x88\x80\x80\x80"];
-                out.extend_from_slice(*rng.pick(bad));
+                out.extend_from_slice(rng.pick::<&[u8]>(bad));
             }
             10 if rng.one_in(8) => {
                 out.extend_from_slice(b"data: ");
-                out.extend(std::iter::repeat(b'x').take(1000 + rng.below(40_000)));
+                out.extend(std::iter::repeat_n(b'x', 1000 + rng.below(40_000)));
             }
             _ => {} // a blank line: dispatch
         }
-        out.extend_from_slice(*rng.pick(ends));
+        out.extend_from_slice(rng.pick::<&[u8]>(ends));
     }
     if rng.one_in(2) {
-        out.extend_from_slice(*rng.pick(ends));
+        out.extend_from_slice(rng.pick::<&[u8]>(ends));
     }
     out
 }

@@ -4,11 +4,11 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use ureq::http;
 use super::body::Body;
 use super::envelope::{excerpt, Envelope};
 use super::transport::{CancelScope, CancelToken, CancellableConnector, LookupResolver};
 use crate::error::{Error, ErrorKind, Result};
+use ureq::http;
 
 /// Network settings, already validated (see `client::Options`).
 #[derive(Debug, Clone)]
@@ -47,7 +47,9 @@ impl Cookies {
 
     /// Printable ASCII that cannot break the Cookie header, of sane length.
     pub fn valid_vjuid_login(v: &str) -> bool {
-        !v.is_empty() && v.len() <= crate::limits::MAX_COOKIE_VALUE && v.bytes().all(|b| b.is_ascii_graphic() && b != b';' && b != b',')
+        !v.is_empty()
+            && v.len() <= crate::limits::MAX_COOKIE_VALUE
+            && v.bytes().all(|b| b.is_ascii_graphic() && b != b';' && b != b',')
     }
 
     /// `easy_session=…; cookie_vjuid_login=…` with the non-empty ones, or None.

@@ -21,9 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::{
-    Buffers, ConnectionDetails, Connector, LazyBuffers, NextTimeout, Transport,
-};
+use ureq::unversioned::transport::{Buffers, ConnectionDetails, Connector, LazyBuffers, NextTimeout, Transport};
 
 /// How often a connect in progress looks at its cancel token.
 const CONNECT_POLL: Duration = Duration::from_millis(10);
@@ -163,11 +161,7 @@ pub struct CancellableConnector;
 impl Connector<()> for CancellableConnector {
     type Out = CancellableTransport;
 
-    fn connect(
-        &self,
-        details: &ConnectionDetails,
-        _chained: Option<()>,
-    ) -> Result<Option<Self::Out>, ureq::Error> {
+    fn connect(&self, details: &ConnectionDetails, _chained: Option<()>) -> Result<Option<Self::Out>, ureq::Error> {
         if details.needs_tls() {
             return Err(ureq::Error::Io(io::Error::new(
                 io::ErrorKind::Unsupported,
@@ -182,8 +176,7 @@ impl Connector<()> for CancellableConnector {
                     stream.set_nodelay(true)?;
                     let sock = Arc::new(stream);
                     register_current(&sock)?;
-                    let buffers =
-                        LazyBuffers::new(config.input_buffer_size(), config.output_buffer_size());
+                    let buffers = LazyBuffers::new(config.input_buffer_size(), config.output_buffer_size());
                     return Ok(Some(CancellableTransport { sock, buffers }));
                 }
                 Err(e) if current_cancelled() => return Err(ureq::Error::Io(e)),
@@ -255,7 +248,13 @@ fn wait_connected(fd: RawFd, timeout: Option<Duration>) -> io::Result<()> {
             let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
             // SAFETY: SO_ERROR writes one c_int into `so_error`.
             let rc = unsafe {
-                libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_ERROR, (&mut so_error as *mut libc::c_int).cast(), &mut len)
+                libc::getsockopt(
+                    fd,
+                    libc::SOL_SOCKET,
+                    libc::SO_ERROR,
+                    (&mut so_error as *mut libc::c_int).cast(),
+                    &mut len,
+                )
             };
             if rc != 0 {
                 return Err(io::Error::last_os_error());

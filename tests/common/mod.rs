@@ -2,8 +2,8 @@
 #![allow(dead_code)]
 
 use std::ffi::{c_char, CStr, CString};
-use std::path::{Path, PathBuf};
 use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::ptr;
 use std::sync::OnceLock;

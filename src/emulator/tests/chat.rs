@@ -8,18 +8,12 @@ fn intro_stream_decodes() {
     let before = util::unix_now();
     let r = chat(&e, "请介绍你自己。");
     assert_eq!(r.status, 200);
-    assert_eq!(
-        r.header("content-type"),
-        Some("text/event-stream; charset=utf-8")
-    );
+    assert_eq!(r.header("content-type"), Some("text/event-stream; charset=utf-8"));
     assert!(r.clean_end);
     // One event per chunk.
     for c in &r.chunks {
         let s = std::str::from_utf8(c).unwrap();
-        assert!(
-            s.starts_with("data: ") && s.ends_with("\n\n") && s.matches("\n\n").count() == 1,
-            "{s:?}"
-        );
+        assert!(s.starts_with("data: ") && s.ends_with("\n\n") && s.matches("\n\n").count() == 1, "{s:?}");
     }
     let payloads = r.payloads();
     assert_eq!(r.chunks.len(), payloads.len());
@@ -30,22 +24,12 @@ fn intro_stream_decodes() {
     assert_eq!(d.finish.as_deref(), Some("stop"));
     let u = d.usage.expect("usage");
     assert_eq!(
-        (
-            u["prompt_tokens"].as_u64(),
-            u["completion_tokens"].as_u64(),
-            u["total_tokens"].as_u64()
-        ),
+        (u["prompt_tokens"].as_u64(), u["completion_tokens"].as_u64(), u["total_tokens"].as_u64()),
         (Some(7), Some(4), Some(11))
     );
     let first: Value = serde_json::from_str(&payloads[0]).unwrap();
     let id = first["d"]["message_id"].as_str().unwrap().to_string();
-    assert!(
-        id.len() == 32
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
-        "{id}"
-    );
+    assert!(id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)), "{id}");
     let chunk: Value = serde_json::from_str(&inner(&payloads[0])).unwrap();
     assert_eq!(chunk["id"], id.as_str());
     assert_eq!(chunk["model"], "DeepSeek");
@@ -55,10 +39,7 @@ fn intro_stream_decodes() {
     let again = decode(&chat(&e, "请介绍你自己。").payloads());
     assert_eq!(again.content, d.content);
     let p2 = chat(&e, "请介绍你自己。").payloads();
-    assert_eq!(
-        serde_json::from_str::<Value>(&p2[0]).unwrap()["d"]["id"],
-        id.as_str()
-    );
+    assert_eq!(serde_json::from_str::<Value>(&p2[0]).unwrap()["d"]["id"], id.as_str());
 }
 
 #[test]
@@ -72,56 +53,33 @@ fn builder_reproduces_vectors_byte_for_byte() {
         7,
     );
     assert_eq!(built, vector("stream-ustb2026.sse"));
-    let built = events::testing::answer_only(
-        "aa06efc4ee8f4057a3ebc2732fe0c015",
-        &["你好！", "我是", "北科大", " AI 助手。"],
-    );
+    let built =
+        events::testing::answer_only("aa06efc4ee8f4057a3ebc2732fe0c015", &["你好！", "我是", "北科大", " AI 助手。"]);
     assert_eq!(built, vector("stream-answer-only.sse"));
 }
 
 #[test]
 fn live_events_have_vector_layout() {
-    let e = start(Config {
-        chunk_chars: 3,
-        ..Config::default()
-    });
+    let e = start(Config { chunk_chars: 3, ..Config::default() });
     let payloads = chat(&e, "请介绍你自己。").payloads();
     let vec_file = vector("stream-ustb2026.sse");
-    let vec_payloads: Vec<&str> = vec_file
-        .split("\n\n")
-        .filter(|s| !s.is_empty())
-        .map(|s| &s[6..])
-        .collect();
+    let vec_payloads: Vec<&str> = vec_file.split("\n\n").filter(|s| !s.is_empty()).map(|s| &s[6..]).collect();
     let first: Value = serde_json::from_str(&payloads[0]).unwrap();
     let id = first["d"]["id"].as_str().unwrap();
-    let created =
-        serde_json::from_str::<Value>(&inner(&payloads[0])).unwrap()["created"].to_string();
+    let created = serde_json::from_str::<Value>(&inner(&payloads[0])).unwrap()["created"].to_string();
     let normalize = |p: &str| {
-        p.replace(id, "06af20655f624a90b6a7b787baa28a47").replace(
-            &format!("\\\"created\\\": {created},"),
-            "\\\"created\\\": 1795621451,",
-        )
+        p.replace(id, "06af20655f624a90b6a7b787baa28a47")
+            .replace(&format!("\\\"created\\\": {created},"), "\\\"created\\\": 1795621451,")
     };
     // With 3-char pieces the first reasoning piece is the vector's `好的，`.
     assert_eq!(normalize(&payloads[0]), vec_payloads[0]);
     // The finish event does not depend on the pieces.
     assert_eq!(normalize(&payloads[payloads.len() - 2]), vec_payloads[8]);
     // Key order of every kind of event, outside and inside original_stream.
-    let pairs = [
-        (0, 0),
-        (payloads.len() - 4, 4),
-        (payloads.len() - 2, 8),
-        (payloads.len() - 1, 9),
-    ];
+    let pairs = [(0, 0), (payloads.len() - 4, 4), (payloads.len() - 2, 8), (payloads.len() - 1, 9)];
     for (live, vec_i) in pairs {
-        assert_eq!(
-            key_sequence(&payloads[live]),
-            key_sequence(vec_payloads[vec_i])
-        );
-        assert_eq!(
-            key_sequence(&inner(&payloads[live])),
-            key_sequence(&inner(vec_payloads[vec_i]))
-        );
+        assert_eq!(key_sequence(&payloads[live]), key_sequence(vec_payloads[vec_i]));
+        assert_eq!(key_sequence(&inner(&payloads[live])), key_sequence(&inner(vec_payloads[vec_i])));
     }
 }
 
@@ -131,42 +89,17 @@ fn login_is_required() {
     let fields = [("compose_id", "3"), ("content", "hi")];
     let r = request(&e, &chat_raw(&fields, None, ""));
     assert_eq!(r.status, 200);
-    assert_eq!(
-        r.header("content-type"),
-        Some("application/json; charset=utf-8")
-    );
+    assert_eq!(r.header("content-type"), Some("application/json; charset=utf-8"));
     assert_eq!(r.text(), vector("reply-10042.json").trim_end());
-    let r = request(
-        &e,
-        &chat_raw(&fields, Some("easy_session=abc; cookie_vjuid_login="), ""),
-    );
+    let r = request(&e, &chat_raw(&fields, Some("easy_session=abc; cookie_vjuid_login="), ""));
     assert_eq!(r.json()["e"], 10042);
 
-    let e = start(Config {
-        login_token: Some("secret".into()),
-        ..Config::default()
-    });
-    assert_eq!(
-        request(&e, &chat_raw(&fields, Some("cookie_vjuid_login=wrong"), "")).json()["e"],
-        10042
-    );
-    let ok = request(
-        &e,
-        &chat_raw(
-            &fields,
-            Some("easy_session=x; cookie_vjuid_login=secret"),
-            "",
-        ),
-    );
-    assert_eq!(
-        ok.header("content-type"),
-        Some("text/event-stream; charset=utf-8")
-    );
+    let e = start(Config { login_token: Some("secret".into()), ..Config::default() });
+    assert_eq!(request(&e, &chat_raw(&fields, Some("cookie_vjuid_login=wrong"), "")).json()["e"], 10042);
+    let ok = request(&e, &chat_raw(&fields, Some("easy_session=x; cookie_vjuid_login=secret"), ""));
+    assert_eq!(ok.header("content-type"), Some("text/event-stream; charset=utf-8"));
 
-    let e = start(Config {
-        require_login: false,
-        ..Config::default()
-    });
+    let e = start(Config { require_login: false, ..Config::default() });
     let ok = request(&e, &chat_raw(&fields, None, ""));
     assert_eq!(decode(&ok.payloads()).finish.as_deref(), Some("stop"));
 }
@@ -176,13 +109,7 @@ fn missing_fields_and_json_body() {
     let e = start(Config::default());
     let r = request(
         &e,
-        &post(
-            "/site/ai/compose_chat",
-            "application/json",
-            br#"{"compose_id":3,"content":"hi"}"#,
-            Some(COOKIE),
-            "",
-        ),
+        &post("/site/ai/compose_chat", "application/json", br#"{"compose_id":3,"content":"hi"}"#, Some(COOKIE), ""),
     );
     assert_eq!(r.text(), r#"{"e":1,"m":"compose_id不能为空","d":[]}"#);
     let r = request(&e, &chat_raw(&[("content", "hi")], Some(COOKIE), ""));
@@ -193,10 +120,7 @@ fn missing_fields_and_json_body() {
 
 #[test]
 fn history_rules() {
-    let e = start(Config {
-        max_context_chars: 40,
-        ..Config::default()
-    });
+    let e = start(Config { max_context_chars: 40, ..Config::default() });
     let bad: Vec<Vec<(&str, &str)>> = vec![
         vec![("history[0][role]", "user")],
         vec![("history[0][role]", "user"), ("history[0][content]", "a")],
@@ -235,11 +159,7 @@ fn history_rules() {
     for (i, h) in bad.iter().enumerate() {
         let mut fields = vec![("compose_id", "3"), ("content", "hi")];
         fields.extend(h.iter().copied());
-        assert_eq!(
-            request(&e, &chat_raw(&fields, Some(COOKIE), "")).text(),
-            expected.trim_end(),
-            "case {i}"
-        );
+        assert_eq!(request(&e, &chat_raw(&fields, Some(COOKIE), "")).text(), expected.trim_end(), "case {i}");
     }
     // Valid history streams, and counts toward prompt_tokens.
     let ok_fields = [
@@ -262,8 +182,5 @@ fn history_rules() {
         ("history[1][role]", "assistant"),
         ("history[1][content]", "def"),
     ];
-    assert_eq!(
-        request(&e, &chat_raw(&fields, Some(COOKIE), "")).json()["e"],
-        4028
-    );
+    assert_eq!(request(&e, &chat_raw(&fields, Some(COOKIE), "")).json()["e"], 4028);
 }

@@ -21,11 +21,7 @@ fn start(config: Config) -> Emulator {
 
 fn vector(name: &str) -> String {
     let local = format!("{}/tests/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
-    let path = if std::path::Path::new(&local).exists() {
-        local
-    } else {
-        format!("/work/shared/vectors/{name}")
-    };
+    let path = if std::path::Path::new(&local).exists() { local } else { format!("/work/shared/vectors/{name}") };
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("vector {path}: {e}"))
 }
 
@@ -41,10 +37,7 @@ struct Resp {
 
 impl Resp {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
     fn text(&self) -> String {
         String::from_utf8(self.body.clone()).expect("utf-8 body")
@@ -70,13 +63,8 @@ struct Client {
 impl Client {
     fn connect(e: &Emulator) -> Client {
         let stream = TcpStream::connect(e.addr()).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        Client {
-            reader: BufReader::new(stream.try_clone().unwrap()),
-            stream,
-        }
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        Client { reader: BufReader::new(stream.try_clone().unwrap()), stream }
     }
 
     fn send(&mut self, raw: &[u8]) {
@@ -86,18 +74,13 @@ impl Client {
     fn line(&mut self) -> Option<String> {
         let mut buf = Vec::new();
         let n = self.reader.read_until(b'\n', &mut buf).ok()?;
-        (n > 0 && buf.ends_with(b"\r\n"))
-            .then(|| String::from_utf8_lossy(&buf[..buf.len() - 2]).into_owned())
+        (n > 0 && buf.ends_with(b"\r\n")).then(|| String::from_utf8_lossy(&buf[..buf.len() - 2]).into_owned())
     }
 
     /// The status and headers (names lower-cased) of the next reply.
     fn read_head(&mut self) -> (u16, Vec<(String, String)>) {
         let status_line = self.line().expect("status line");
-        let status = status_line
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .expect("status code");
+        let status = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status code");
         let mut headers = Vec::new();
         while let Some(line) = self.line() {
             if line.is_empty() {
@@ -111,13 +94,7 @@ impl Client {
 
     fn read_response(&mut self) -> Resp {
         let (status, headers) = self.read_head();
-        let mut resp = Resp {
-            status,
-            headers,
-            body: Vec::new(),
-            chunks: Vec::new(),
-            clean_end: false,
-        };
+        let mut resp = Resp { status, headers, body: Vec::new(), chunks: Vec::new(), clean_end: false };
         if status < 200 {
             return resp; // interim reply, no body
         }
@@ -138,11 +115,7 @@ impl Client {
                 resp.chunks.push(data);
             }
         } else {
-            let len: usize = resp
-                .header("content-length")
-                .expect("content-length")
-                .parse()
-                .unwrap();
+            let len: usize = resp.header("content-length").expect("content-length").parse().unwrap();
             resp.body = vec![0; len];
             self.reader.read_exact(&mut resp.body).expect("body");
         }
@@ -160,8 +133,7 @@ fn multipart(fields: &[(&str, &str)]) -> Vec<u8> {
     let mut body = Vec::new();
     for (k, v) in fields {
         body.extend_from_slice(
-            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
-                .as_bytes(),
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").as_bytes(),
         );
     }
     body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
@@ -169,9 +141,7 @@ fn multipart(fields: &[(&str, &str)]) -> Vec<u8> {
 }
 
 fn post(path: &str, content_type: &str, body: &[u8], cookie: Option<&str>, extra: &str) -> Vec<u8> {
-    let cookie = cookie
-        .map(|c| format!("Cookie: {c}\r\n"))
-        .unwrap_or_default();
+    let cookie = cookie.map(|c| format!("Cookie: {c}\r\n")).unwrap_or_default();
     let mut raw = format!(
         "POST {path} HTTP/1.1\r\nHost: chat.ustb.edu.cn\r\n{cookie}Content-Type: {content_type}\r\nContent-Length: {}\r\n{extra}\r\n",
         body.len()
@@ -183,19 +153,11 @@ fn post(path: &str, content_type: &str, body: &[u8], cookie: Option<&str>, extra
 
 fn chat_raw(fields: &[(&str, &str)], cookie: Option<&str>, extra: &str) -> Vec<u8> {
     let ct = format!("multipart/form-data; boundary={BOUNDARY}");
-    post(
-        "/site/ai/compose_chat",
-        &ct,
-        &multipart(fields),
-        cookie,
-        extra,
-    )
+    post("/site/ai/compose_chat", &ct, &multipart(fields), cookie, extra)
 }
 
 fn get_raw(path: &str, cookie: Option<&str>, extra: &str) -> Vec<u8> {
-    let cookie = cookie
-        .map(|c| format!("Cookie: {c}\r\n"))
-        .unwrap_or_default();
+    let cookie = cookie.map(|c| format!("Cookie: {c}\r\n")).unwrap_or_default();
     format!("GET {path} HTTP/1.1\r\nHost: chat.ustb.edu.cn\r\n{cookie}{extra}\r\n").into_bytes()
 }
 
@@ -206,14 +168,7 @@ fn request(e: &Emulator, raw: &[u8]) -> Resp {
 }
 
 fn chat(e: &Emulator, prompt: &str) -> Resp {
-    request(
-        e,
-        &chat_raw(
-            &[("compose_id", "3"), ("content", prompt)],
-            Some(COOKIE),
-            "",
-        ),
-    )
+    request(e, &chat_raw(&[("compose_id", "3"), ("content", prompt)], Some(COOKIE), ""))
 }
 
 #[derive(Default, Debug)]
@@ -231,8 +186,7 @@ fn decode(payloads: &[String]) -> Decoded {
     for p in payloads {
         let ev: Value = serde_json::from_str(p).unwrap_or_else(|e| panic!("event {p}: {e}"));
         assert_eq!(ev["e"], 0, "{p}");
-        out.answers
-            .push_str(ev["d"]["answer"].as_str().expect("answer"));
+        out.answers.push_str(ev["d"]["answer"].as_str().expect("answer"));
         let Some(os) = ev["d"]["ext"]["original_stream"].as_str() else {
             continue;
         };
@@ -275,8 +229,5 @@ fn key_sequence(json: &str) -> Vec<String> {
 
 fn inner(payload: &str) -> String {
     let ev: Value = serde_json::from_str(payload).unwrap();
-    ev["d"]["ext"]["original_stream"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    ev["d"]["ext"]["original_stream"].as_str().unwrap().to_string()
 }

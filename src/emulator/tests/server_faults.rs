@@ -8,11 +8,7 @@ use std::time::Instant;
 /// A connection with one chat request sent, for reading the reply raw.
 fn send_chat(e: &Emulator, prompt: &str) -> Client {
     let mut c = Client::connect(e);
-    c.send(&chat_raw(
-        &[("compose_id", "3"), ("content", prompt)],
-        Some(COOKIE),
-        "",
-    ));
+    c.send(&chat_raw(&[("compose_id", "3"), ("content", prompt)], Some(COOKIE), ""));
     c
 }
 
@@ -41,27 +37,16 @@ fn html_and_json_replies_instead_of_a_stream() {
     assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
     assert!(r.text().contains("统一身份认证") && r.text().contains("password"));
 
-    for (directive, code, msg) in [
-        ("@emu:json-4028", 4028, "history参数异常"),
-        ("@emu:json-10042", 10042, "请登录"),
-    ] {
+    for (directive, code, msg) in [("@emu:json-4028", 4028, "history参数异常"), ("@emu:json-10042", 10042, "请登录")]
+    {
         let r = chat(&e, directive);
         assert_eq!(r.status, 200);
-        assert_eq!(
-            r.header("content-type"),
-            Some("application/json; charset=utf-8")
-        );
+        assert_eq!(r.header("content-type"), Some("application/json; charset=utf-8"));
         assert_eq!(r.json(), serde_json::json!({"e": code, "m": msg, "d": []}));
     }
     let r = chat(&e, "@emu:sse-4028");
-    assert_eq!(
-        r.header("content-type"),
-        Some("text/event-stream; charset=utf-8")
-    );
-    assert_eq!(
-        r.payloads(),
-        vec![r#"{"e":4028,"m":"history参数异常","d":[]}"#.to_string()]
-    );
+    assert_eq!(r.header("content-type"), Some("text/event-stream; charset=utf-8"));
+    assert_eq!(r.payloads(), vec![r#"{"e":4028,"m":"history参数异常","d":[]}"#.to_string()]);
 }
 
 #[test]
@@ -92,10 +77,7 @@ fn gzip_body_sent_unasked() {
     let r = chat(&e, "@emu:gzip");
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-encoding"), Some("gzip"));
-    assert_eq!(
-        r.header("content-type"),
-        Some("text/event-stream; charset=utf-8")
-    );
+    assert_eq!(r.header("content-type"), Some("text/event-stream; charset=utf-8"));
     assert_eq!(r.body, GZIP_SSE);
     // The blob is a gzip member (deflate) whose trailer matches the event it is said to hold.
     let sse = "data: {\"e\":0,\"m\":\"操作成功\",\"d\":{\"type\":\"0\",\"answer\":\"你好！我是北科大 AI 助手。\",\
@@ -113,10 +95,7 @@ fn extra_headers_huge_and_bad_cookie() {
     let r = chat(&e, "@emu:huge-header");
     let pad = r.header("x-padding").unwrap();
     assert!(pad.len() == HUGE_HEADER && pad.bytes().all(|b| b == b'a'));
-    assert_eq!(
-        decode(&r.payloads()).content,
-        echo("@emu:huge-header")
-    );
+    assert_eq!(decode(&r.payloads()).content, echo("@emu:huge-header"));
 
     let r = chat(&e, "@emu:bad-session-cookie");
     let cookie = r.header("set-cookie").unwrap();
@@ -152,11 +131,7 @@ fn one_huge_event() {
     let e = start(Config::default());
     let r = chat(&e, "@emu:huge-event");
     let payloads = r.payloads();
-    let big: Vec<usize> = payloads
-        .iter()
-        .map(String::len)
-        .filter(|n| *n > 1 << 20)
-        .collect();
+    let big: Vec<usize> = payloads.iter().map(String::len).filter(|n| *n > 1 << 20).collect();
     assert_eq!(big.len(), 1, "one event holds the whole content");
     assert!((8_000_000..9_500_000).contains(&big[0]), "{}", big[0]);
     let d = decode(&payloads);
@@ -196,15 +171,10 @@ fn headers_then_silence() {
     let (status, headers) = c.read_head();
     assert_eq!(status, 200);
     assert!(headers.contains(&("transfer-encoding".into(), "chunked".into())));
-    c.stream
-        .set_read_timeout(Some(Duration::from_millis(400)))
-        .unwrap();
+    c.stream.set_read_timeout(Some(Duration::from_millis(400))).unwrap();
     let mut b = [0u8; 1];
     let err = c.reader.read(&mut b).expect_err("nothing after the head");
-    assert!(matches!(
-        err.kind(),
-        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-    ));
+    assert!(matches!(err.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut));
 }
 
 #[test]
@@ -226,11 +196,7 @@ fn comment_lines_between_events() {
 fn invalid_utf8_in_one_event() {
     let e = start(Config::default());
     let r = chat(&e, "@emu:invalid-utf8");
-    let bad: Vec<&Vec<u8>> = r
-        .chunks
-        .iter()
-        .filter(|c| std::str::from_utf8(c).is_err())
-        .collect();
+    let bad: Vec<&Vec<u8>> = r.chunks.iter().filter(|c| std::str::from_utf8(c).is_err()).collect();
     assert_eq!(bad.len(), 1);
     assert!(bad[0].contains(&0xFF) && bad[0].starts_with(b"data: "));
 }
@@ -250,10 +216,8 @@ fn multibyte_character_split_across_writes() {
         body.extend_from_slice(&buf[..n]);
         got.push((Instant::now(), body.len()));
     }
-    let gap = got
-        .windows(2)
-        .find(|w| w[1].0 - w[0].0 >= Duration::from_millis(30))
-        .expect("a pause between two writes");
+    let gap =
+        got.windows(2).find(|w| w[1].0 - w[0].0 >= Duration::from_millis(30)).expect("a pause between two writes");
     let before = gap[0].1;
     assert!(body[before - 1] >= 0xC0, "the pause falls inside a character");
     assert!(std::str::from_utf8(&body).is_ok());

@@ -4,43 +4,23 @@ use super::*;
 
 #[test]
 fn multipart_parser() {
-    assert_eq!(
-        multipart::boundary("multipart/form-data; boundary=\"a b\""),
-        Some("a b".into())
-    );
-    assert_eq!(
-        multipart::boundary("Multipart/Form-Data;charset=utf-8; boundary=xyz"),
-        Some("xyz".into())
-    );
+    assert_eq!(multipart::boundary("multipart/form-data; boundary=\"a b\""), Some("a b".into()));
+    assert_eq!(multipart::boundary("Multipart/Form-Data;charset=utf-8; boundary=xyz"), Some("xyz".into()));
     assert_eq!(multipart::boundary("application/json"), None);
     let body = b"preamble\r\n--xyz\r\nContent-Disposition: form-data; name=\"a\\\"b\"\r\n\r\n\r\n--xy\r\n--xyz\r\ncontent-disposition: form-data; filename=\"f;x\"; name=empty\r\n\r\n\r\n--xyz--\r\n";
     let fields = multipart::parse(body, "xyz").unwrap();
-    assert_eq!(
-        fields,
-        vec![
-            ("a\"b".to_string(), "\r\n--xy".to_string()),
-            ("empty".to_string(), String::new())
-        ]
+    assert_eq!(fields, vec![("a\"b".to_string(), "\r\n--xy".to_string()), ("empty".to_string(), String::new())]);
+    assert!(
+        multipart::parse(b"--xyz\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nunterminated", "xyz").is_none()
     );
-    assert!(multipart::parse(
-        b"--xyz\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nunterminated",
-        "xyz"
-    )
-    .is_none());
     assert!(multipart::parse(b"no delimiter at all", "xyz").is_none());
 }
 
 #[test]
 fn json_styles() {
     let v = serde_json::json!({ "s": "x\"\\\n\t\u{1}é中", "a": [null, 1, true], "o": {} });
-    assert_eq!(
-        v.to_string(),
-        r#"{"s":"x\"\\\n\t\u0001é中","a":[null,1,true],"o":{}}"#
-    );
-    assert_eq!(
-        json::python(&v),
-        r#"{"s": "x\"\\\n\t\u0001é中", "a": [null, 1, true], "o": {}}"#
-    );
+    assert_eq!(v.to_string(), r#"{"s":"x\"\\\n\t\u0001é中","a":[null,1,true],"o":{}}"#);
+    assert_eq!(json::python(&v), r#"{"s": "x\"\\\n\t\u0001é中", "a": [null, 1, true], "o": {}}"#);
     let ranges = events::char_ranges("a中b", 2);
     assert_eq!(ranges, vec![0..4, 4..5]);
 }
@@ -62,9 +42,7 @@ fn json_escaping_is_pythons() {
             c => c.to_string(),
         }
     }
-    let others = [
-        '\u{80}', 'é', '\u{2028}', '\u{2029}', '中', '\u{feff}', '😀',
-    ];
+    let others = ['\u{80}', 'é', '\u{2028}', '\u{2029}', '中', '\u{feff}', '😀'];
     for c in (0u8..0x80).map(char::from).chain(others) {
         let want = format!("\"{}\"", python_escape(c));
         let value = serde_json::json!(c.to_string());
