@@ -5,9 +5,14 @@ use std::ptr;
 
 use ustb_openai::ffi::*;
 
-/// A chat request for `prompt`, as request JSON.
+/// A chat request for `prompt`, as request JSON. It asks for the usage chunk, so the library
+/// writes the same chunks as the decode floor (`__bench::decode_chunks` includes usage).
 pub fn request(prompt: &str) -> CString {
-    CString::new(serde_json::json!({ "messages": [{ "role": "user", "content": prompt }] }).to_string()).unwrap()
+    let req = serde_json::json!({
+        "messages": [{ "role": "user", "content": prompt }],
+        "stream_options": { "include_usage": true },
+    });
+    CString::new(req.to_string()).unwrap()
 }
 
 /// A client of `url` with a login cookie.

@@ -5,7 +5,8 @@ pydantic `ChatCompletionChunk` (openai-python's type) built per event. Used by `
 
     python seed_client.py BASE_URL PROMPT RUNS
 
-prints one JSON line: {"events": N, "chunks_per_s": [one rate per run]} (after one warm-up run).
+prints one JSON line: {"events": N, "wall_s": [...], "cpu_s": [...]}, seconds per run of the stream
+(wall clock, and CPU of this thread), after one warm-up run.
 """
 
 import json
@@ -39,13 +40,14 @@ def main() -> None:
     headers = {"Cookie": "cookie_vjuid_login=bench"}
     with httpx.Client(headers=headers, timeout=60.0) as client:
         events = read_stream(client, base_url, prompt)  # warm-up: imports, connection
-        rates = []
+        wall, cpu = [], []
         for _ in range(runs):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.thread_time()
             n = read_stream(client, base_url, prompt)
-            rates.append(n / (time.perf_counter() - t))
+            cpu.append(time.thread_time() - c)
+            wall.append(time.perf_counter() - t)
             assert n == events, (n, events)
-    print(json.dumps({"events": events, "chunks_per_s": rates}))
+    print(json.dumps({"events": events, "wall_s": wall, "cpu_s": cpu}))
 
 
 if __name__ == "__main__":
