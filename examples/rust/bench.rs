@@ -333,7 +333,7 @@ fn sequential(t: &mut Table, emu_addr: &str, n: usize, runs: usize) {
     t.row(
         "canned server: requests/s",
         fmt_rate(median(rates)),
-        format!("TCP connections accepted: {accepts} (most of {runs} runs)"),
+        format!("TCP connections accepted: {accepts} (the most in any of {runs} runs)"),
         "≤ 8 connections (pool size)",
         verdict(accepts <= 8),
     );
