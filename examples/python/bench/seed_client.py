@@ -24,14 +24,14 @@ def read_stream(client: httpx.Client, base_url: str, prompt: str) -> int:
     with connect_sse(client, "POST", base_url + "/site/ai/compose_chat", files=form) as source:
         for sse in source.iter_sse():
             d = json.loads(sse.data)["d"]
-            chunk = ChatCompletionChunk(
+            ChatCompletionChunk(  # built and dropped, as the seed yields one per event
                 id=d["message_id"],
                 object="chat.completion.chunk",
                 created=int(time.time()),
                 model="DeepSeek",
                 choices=[{"index": 0, "delta": {"role": "assistant", "content": d["answer"]}, "finish_reason": None}],
             )
-            n += chunk.choices[0].index + 1
+            n += 1
     return n
 
 
