@@ -37,10 +37,18 @@ deps:
 test: deps
 	$(CARGO) test
 
-# Prints throughput, latency, cancel and memory figures (release build); asserts nothing.
-bench:
+# Prints throughput (beside its floors and the Python client), concurrency, latency and memory
+# figures (release build); asserts nothing. BENCH_RUNS and BENCH_SCALE scale it (BENCHMARKS.md).
+BENCH_VENV := target/bench-venv
+bench: $(BENCH_VENV)/installed
 	$(CARGO) build --release --features emulator --bin ustb-emulator --example bench
-	target/release/examples/bench target/release/ustb-emulator
+	BENCH_PYTHON=$(BENCH_VENV)/bin/python target/release/examples/bench target/release/ustb-emulator
+
+# The Python client users have today, for the benchmark's comparison (pinned versions).
+$(BENCH_VENV)/installed: examples/python/bench/requirements.txt
+	python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q --disable-pip-version-check -r $<
+	touch $@
 
 # Optional, long: the libFuzzer targets in fuzz/ (needs nightly and cargo-fuzz; see fuzz/README.md).
 FUZZ_SECONDS ?= 60
