@@ -85,7 +85,7 @@ pub mod __bench {
     pub fn sse_events(body: &[u8]) -> usize {
         let mut reader = EventReader::new(body);
         let mut n = 0;
-        while let Ok(Some(_)) = reader.next_event() {
+        while let Ok(Some(_)) = reader.next_event_ref() {
             n += 1;
         }
         n
@@ -98,8 +98,8 @@ pub mod __bench {
         let mut decoder = Decoder::new();
         let mut writer = ChunkWriter::new("DeepSeek", true);
         let (mut n, mut bytes) = (0, 0);
-        while let Ok(Some(event)) = reader.next_event() {
-            let Ok(delta) = decoder.feed(&event.data) else { break };
+        while let Ok(Some(event)) = reader.next_event_ref() {
+            let Ok(delta) = decoder.feed(event.data) else { break };
             if let Some(chunk) = writer.delta_chunk(&delta) {
                 n += 1;
                 bytes += chunk.len();

@@ -12,12 +12,78 @@ use crate::error::{Error, ErrorKind, Result};
 const READ_SIZE: usize = 16 << 10;
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
-/// One dispatched event. `event` is empty when no `event:` field was given.
+/// One dispatched event. `event` is empty when no `event:` field was given. (The client reads
+/// `EventRef`s; owned events serve the tests and fuzz targets.)
+#[cfg(any(test, fuzzing))]
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Event {
     pub event: String,
     pub data: String,
     pub id: Option<String>,
+}
+
+/// One dispatched event, borrowed from the reader until its next call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventRef<'a> {
+    pub event: &'a str,
+    pub data: &'a str,
+    pub id: Option<&'a str>,
+}
+
+#[cfg(any(test, fuzzing))]
+impl EventRef<'_> {
+    pub fn to_owned(self) -> Event {
+        Event { event: self.event.into(), data: self.data.into(), id: self.id.map(Into::into) }
+    }
+}
+
+/// The fields of the event being read. Kept apart from the read buffer so a line can be
+/// parsed straight out of the buffer while they change.
+#[derive(Default)]
+struct Fields {
+    data: String,
+    has_data: bool,
+    event: String,
+    id: Option<String>,
+    /// The last call handed out `data` and `event`: clear them before reading on.
+    dispatched: bool,
+}
+
+impl Fields {
+    fn field(&mut self, line: &str, max_event_bytes: usize) -> Result<()> {
+        if line.starts_with(':') {
+            return Ok(());
+        }
+        let (name, value) = match line.find(':') {
+            Some(i) => {
+                let v = &line[i + 1..];
+                (&line[..i], v.strip_prefix(' ').unwrap_or(v))
+            }
+            None => (line, ""),
+        };
+        match name {
+            "data" => {
+                if self.data.len() + value.len() + 1 > max_event_bytes {
+                    return Err(too_large(max_event_bytes));
+                }
+                self.data.push_str(value);
+                self.data.push('\n');
+                self.has_data = true;
+            }
+            "event" => value.clone_into(&mut self.event),
+            "id" if !value.contains('\0') => self.id = Some(value.to_string()),
+            _ => {} // `retry` and unknown fields carry nothing for this client
+        }
+        Ok(())
+    }
+}
+
+/// Where `next_line` left a complete line.
+enum Line {
+    /// `buf[start..end]`: the whole line arrived in one read (no copy made).
+    Buf(usize, usize),
+    /// In `line`: it was put together from several reads.
+    Joined,
 }
 
 /// Pulls events out of a byte stream.
@@ -32,10 +98,7 @@ pub struct EventReader<R> {
     after_cr: bool,
     bom_checked: bool,
     eof: bool,
-    data: String,
-    has_data: bool,
-    event: String,
-    id: Option<String>,
+    fields: Fields,
     max_event_bytes: usize,
 }
 
@@ -54,79 +117,62 @@ impl<R: Read> EventReader<R> {
             after_cr: false,
             bom_checked: false,
             eof: false,
-            data: String::new(),
-            has_data: false,
-            event: String::new(),
-            id: None,
+            fields: Fields::default(),
             max_event_bytes,
         }
     }
 
     /// The next event, or `None` at the end of the input. An event not closed by a blank
     /// line when the input ends is discarded, as the SSE rules say.
+    #[cfg(any(test, fuzzing))]
     pub fn next_event(&mut self) -> std::result::Result<Option<Event>, ReadError> {
+        Ok(self.next_event_ref()?.map(EventRef::to_owned))
+    }
+
+    /// The next event, borrowing the reader's buffers until the next call; `None` at the end
+    /// of the input. An event not closed by a blank line when the input ends is discarded, as
+    /// the SSE rules say.
+    pub fn next_event_ref(&mut self) -> std::result::Result<Option<EventRef<'_>>, ReadError> {
+        if self.fields.dispatched {
+            self.fields.dispatched = false;
+            self.fields.data.clear();
+            self.fields.event.clear();
+        }
         loop {
-            let line = match self.next_line()? {
-                Some(line) => line,
+            let at = match self.next_line()? {
+                Some(at) => at,
                 None => return Ok(None),
             };
-            if line.is_empty() {
-                if let Some(event) = self.dispatch() {
-                    return Ok(Some(event));
+            let bytes = match at {
+                Line::Buf(start, end) => &self.buf[start..end],
+                Line::Joined => &self.line[..],
+            };
+            if bytes.is_empty() {
+                if self.fields.has_data {
+                    break;
                 }
+                self.fields.event.clear(); // a blank line without data resets the event type
                 continue;
             }
-            self.field(&line).map_err(ReadError::Parse)?;
+            let line = std::str::from_utf8(bytes)
+                .map_err(|_| ReadError::Parse(Error::protocol("invalid UTF-8 in the event stream")))?;
+            self.fields.field(line, self.max_event_bytes).map_err(ReadError::Parse)?;
         }
+        let f = &mut self.fields;
+        f.has_data = false;
+        f.dispatched = true;
+        let data = f.data.strip_suffix('\n').unwrap_or(&f.data);
+        Ok(Some(EventRef { event: &f.event, data, id: f.id.as_deref() }))
     }
 
     /// True when the input ended with a partly received event or line.
     pub fn ended_mid_event(&self) -> bool {
-        self.eof && (self.has_data || !self.line.is_empty() || !self.event.is_empty())
-    }
-
-    fn dispatch(&mut self) -> Option<Event> {
-        let event = std::mem::take(&mut self.event);
-        if !self.has_data {
-            return None;
-        }
-        self.has_data = false;
-        let mut data = std::mem::take(&mut self.data);
-        if data.ends_with('\n') {
-            data.pop();
-        }
-        Some(Event { event, data, id: self.id.clone() })
-    }
-
-    fn field(&mut self, line: &str) -> Result<()> {
-        if line.starts_with(':') {
-            return Ok(());
-        }
-        let (name, value) = match line.find(':') {
-            Some(i) => {
-                let v = &line[i + 1..];
-                (&line[..i], v.strip_prefix(' ').unwrap_or(v))
-            }
-            None => (line, ""),
-        };
-        match name {
-            "data" => {
-                if self.data.len() + value.len() + 1 > self.max_event_bytes {
-                    return Err(too_large(self.max_event_bytes));
-                }
-                self.data.push_str(value);
-                self.data.push('\n');
-                self.has_data = true;
-            }
-            "event" => self.event = value.to_string(),
-            "id" if !value.contains('\0') => self.id = Some(value.to_string()),
-            _ => {} // `retry` and unknown fields carry nothing for this client
-        }
-        Ok(())
+        self.eof && (self.fields.has_data || !self.line.is_empty() || !self.fields.event.is_empty())
     }
 
     /// The next complete line without its terminator, or `None` at end of input.
-    fn next_line(&mut self) -> std::result::Result<Option<String>, ReadError> {
+    fn next_line(&mut self) -> std::result::Result<Option<Line>, ReadError> {
+        self.line.clear();
         loop {
             if self.pos < self.end {
                 let rest = &self.buf[self.pos..self.end];
@@ -137,15 +183,16 @@ impl<R: Read> EventReader<R> {
                         continue;
                     }
                 }
-                if let Some(i) = rest.iter().position(|&b| b == b'\n' || b == b'\r') {
+                if let Some(i) = memchr::memchr2(b'\n', b'\r', rest) {
                     self.check_size(self.line.len() + i)?;
-                    self.line.extend_from_slice(&rest[..i]);
                     self.after_cr = rest[i] == b'\r';
+                    let start = self.pos;
                     self.pos += i + 1;
-                    let bytes = std::mem::take(&mut self.line);
-                    return String::from_utf8(bytes)
-                        .map(Some)
-                        .map_err(|_| ReadError::Parse(Error::protocol("invalid UTF-8 in the event stream")));
+                    if self.line.is_empty() {
+                        return Ok(Some(Line::Buf(start, start + i)));
+                    }
+                    self.line.extend_from_slice(&self.buf[start..start + i]);
+                    return Ok(Some(Line::Joined));
                 }
                 self.check_size(self.line.len() + rest.len())?;
                 self.line.extend_from_slice(rest);
@@ -158,7 +205,7 @@ impl<R: Read> EventReader<R> {
     }
 
     fn check_size(&self, line_len: usize) -> std::result::Result<(), ReadError> {
-        if self.data.len() + line_len > self.max_event_bytes {
+        if self.fields.data.len() + line_len > self.max_event_bytes {
             return Err(ReadError::Parse(too_large(self.max_event_bytes)));
         }
         Ok(())

@@ -124,22 +124,58 @@ struct FastEvent<'a> {
 struct FastData<'a> {
     #[serde(default, borrow)]
     answer: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    ext: FastExt<'a>,
+    #[serde(default)]
+    ext: FastExt,
 }
 
 /// `d.ext`: an object at USTB, `[]` on sister sites (then it carries nothing).
 #[derive(Default)]
-struct FastExt<'a> {
-    original_stream: Option<Cow<'a, str>>,
+struct FastExt {
+    original_stream: Option<OriginalStream>,
     site_search: Option<Value>,
 }
 
-impl<'de: 'a, 'a> Deserialize<'de> for FastExt<'a> {
+/// `original_stream` decoded where it lies: its text is escaped JSON, and parsing it inside
+/// the visitor reads serde_json's unescaped scratch copy instead of allocating another.
+struct OriginalStream(Delta);
+
+impl<'de> Deserialize<'de> for OriginalStream {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct ExtVisitor<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for ExtVisitor<'a> {
-            type Value = FastExt<'a>;
+        struct Text;
+        impl Visitor<'_> for Text {
+            type Value = OriginalStream;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string holding a chunk")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<OriginalStream, E> {
+                inner_delta(v).map(OriginalStream).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(Text)
+    }
+}
+
+/// The delta an `original_stream` chunk carries.
+fn inner_delta(raw: &str) -> serde_json::Result<Delta> {
+    let chunk: InnerChunk = serde_json::from_str(raw)?;
+    let mut delta = Delta { usage: chunk.usage, ..Delta::default() };
+    for choice in chunk.choices {
+        if let Some(d) = choice.delta {
+            delta.reasoning.push_str(d.reasoning_content.as_deref().unwrap_or(""));
+            delta.content.push_str(d.content.as_deref().unwrap_or(""));
+        }
+        if let Some(reason) = choice.finish_reason {
+            delta.finish_reason = Some(reason.into_owned());
+        }
+    }
+    Ok(delta)
+}
+
+impl<'de> Deserialize<'de> for FastExt {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct ExtVisitor;
+        impl<'de> Visitor<'de> for ExtVisitor {
+            type Value = FastExt;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("an object or a list")
             }
@@ -161,7 +197,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for FastExt<'a> {
                 Ok(ext)
             }
         }
-        d.deserialize_any(ExtVisitor(std::marker::PhantomData))
+        d.deserialize_any(ExtVisitor)
     }
 }
 
@@ -191,7 +227,7 @@ impl Decoder {
         if let Ok(FastEvent { e: 0, d }) = serde_json::from_str::<FastEvent>(data) {
             self.events += 1;
             let search_results = d.ext.site_search.filter(Value::is_array);
-            return self.data(d.answer.as_deref(), d.ext.original_stream.as_deref(), search_results);
+            return Ok(self.data(d.answer.as_deref(), d.ext.original_stream.map(|o| o.0), search_results));
         }
         let env = Envelope::parse(data)
             .map_err(|e| Error::protocol(format!("malformed event in the reply stream: {}", e.message)))?;
@@ -208,22 +244,29 @@ impl Decoder {
         let d = env.d;
         let ext = d.get("ext");
         let search_results = ext.and_then(|e| e.get("site_search")).filter(|v| v.is_array()).cloned();
-        let original = ext.and_then(|e| e.get("original_stream")).and_then(Value::as_str);
+        let raw = ext.and_then(|e| e.get("original_stream")).and_then(Value::as_str);
+        let original = match raw {
+            Some(raw) => Some(inner_delta(raw).map_err(|e| {
+                Error::protocol(format!("d.ext.original_stream is not a valid chunk ({e}): {}", excerpt(raw)))
+            })?),
+            None => None,
+        };
         let answer = match d.get("answer") {
             Some(Value::String(s)) => Some(s.as_str()),
             None | Some(Value::Null) => None,
             Some(_) if original.is_some() => None, // not used in this form
             Some(_) => return Err(Error::protocol("event field d.answer is not a string")),
         };
-        self.data(answer, original, search_results)
+        Ok(self.data(answer, original, search_results))
     }
 
     /// One event's `d`, whichever way it was parsed.
-    fn data(&mut self, answer: Option<&str>, original: Option<&str>, search_results: Option<Value>) -> Result<Delta> {
+    fn data(&mut self, answer: Option<&str>, original: Option<Delta>, search_results: Option<Value>) -> Delta {
         let mut delta = match original {
-            Some(raw) => {
+            Some(delta) => {
                 self.form = Form::OriginalStream;
-                self.decode_original(raw)?
+                self.finished |= delta.finish_reason.is_some();
+                delta
             }
             None => {
                 if self.form == Form::Unknown {
@@ -233,25 +276,7 @@ impl Decoder {
             }
         };
         delta.search_results = search_results;
-        Ok(delta)
-    }
-
-    fn decode_original(&mut self, raw: &str) -> Result<Delta> {
-        let chunk: InnerChunk = serde_json::from_str(raw).map_err(|e| {
-            Error::protocol(format!("d.ext.original_stream is not a valid chunk ({e}): {}", excerpt(raw)))
-        })?;
-        let mut delta = Delta { usage: chunk.usage, ..Delta::default() };
-        for choice in chunk.choices {
-            if let Some(d) = choice.delta {
-                delta.reasoning.push_str(d.reasoning_content.as_deref().unwrap_or(""));
-                delta.content.push_str(d.content.as_deref().unwrap_or(""));
-            }
-            if let Some(reason) = choice.finish_reason {
-                self.finished = true;
-                delta.finish_reason = Some(reason.into_owned());
-            }
-        }
-        Ok(delta)
+        delta
     }
 
     /// Splits an answer-only increment into reasoning and content at `<think>`/`</think>`.

@@ -103,8 +103,8 @@ impl ChatStream {
                     let form = std::mem::take(form);
                     self.start(form)
                 }
-                State::Reading(reader) => match reader.next_event() {
-                    Ok(Some(event)) => self.decoder.feed(&event.data).map(Some),
+                State::Reading(reader) => match reader.next_event_ref() {
+                    Ok(Some(event)) => self.decoder.feed(event.data).map(Some),
                     Ok(None) => {
                         let mid = reader.ended_mid_event();
                         self.drain();
