@@ -19,7 +19,7 @@ use crate::upstream::{CancelToken, Envelope, Wire, CHAT_PATH};
 
 enum State {
     NotSent(Multipart),
-    Reading(EventReader<Body>),
+    Reading(Box<EventReader<Body>>),
     /// Body done; what is left are queued chunks.
     Drained,
     Failed(Error),
@@ -163,7 +163,7 @@ impl ChatStream {
     fn start(&mut self, form: Multipart) -> Result<Option<Delta>> {
         let reply = self.wire.send("POST", CHAT_PATH, Some(&form), &self.token)?.check_status()?;
         if reply.is_event_stream() {
-            self.state = State::Reading(EventReader::new(reply.body));
+            self.state = State::Reading(Box::new(EventReader::new(reply.body)));
             return Ok(None);
         }
         let html = reply.is_html();
