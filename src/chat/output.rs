@@ -21,7 +21,7 @@ struct Chunk<'a> {
     created: u64,
     model: &'a str,
     system_fingerprint: Option<&'a str>,
-    choices: Vec<ChunkChoice<'a>>,
+    choices: &'a [ChunkChoice<'a>],
     /// Present only when `include_usage` asked for it: null until the last chunk.
     #[serde(skip_serializing_if = "Option::is_none")]
     usage: Option<Option<Usage>>,
@@ -74,8 +74,15 @@ impl ChunkWriter {
     /// The chunk for one delta's text, finish_reason and search results, or None if it
     /// carries none of them.
     pub fn delta_chunk(&mut self, d: &Delta) -> Option<String> {
+        let mut out = Vec::new();
+        self.delta_chunk_into(d, &mut out).then(|| into_string(out))
+    }
+
+    /// `delta_chunk` written into `out` (cleared first); false when there is no chunk.
+    pub fn delta_chunk_into(&mut self, d: &Delta, out: &mut Vec<u8>) -> bool {
+        out.clear();
         if d.reasoning.is_empty() && d.content.is_empty() && d.finish_reason.is_none() && d.search_results.is_none() {
-            return None;
+            return false;
         }
         let role = (!self.role_sent).then_some("assistant");
         self.role_sent = true;
@@ -86,23 +93,36 @@ impl ChunkWriter {
             reasoning_content: (!d.reasoning.is_empty()).then_some(d.reasoning.as_str()),
         };
         let choice = ChunkChoice { index: 0, delta, logprobs: None, finish_reason: d.finish_reason.as_deref() };
-        Some(self.render(vec![choice], None, d.search_results.as_ref()))
+        self.render(out, std::slice::from_ref(&choice), None, d.search_results.as_ref());
+        true
     }
 
     /// The final usage chunk, when the request asked for it and the server reported usage.
+    #[cfg(any(test, fuzzing))]
     pub fn usage_chunk(&self, usage: Option<Usage>) -> Option<String> {
+        let mut out = Vec::new();
+        self.usage_chunk_into(usage, &mut out).then(|| into_string(out))
+    }
+
+    /// `usage_chunk` written into `out` (cleared first); false when there is none.
+    pub fn usage_chunk_into(&self, usage: Option<Usage>, out: &mut Vec<u8>) -> bool {
+        out.clear();
         match (self.include_usage, usage) {
-            (true, Some(u)) => Some(self.render(Vec::new(), Some(u), None)),
-            _ => None,
+            (true, Some(u)) => {
+                self.render(out, &[], Some(u), None);
+                true
+            }
+            _ => false,
         }
     }
 
     fn render<'a>(
         &'a self,
-        choices: Vec<ChunkChoice<'a>>,
+        out: &mut Vec<u8>,
+        choices: &'a [ChunkChoice<'a>],
         usage: Option<Usage>,
         search_results: Option<&'a serde_json::Value>,
-    ) -> String {
+    ) {
         let chunk = Chunk {
             id: &self.id,
             object: "chat.completion.chunk",
@@ -113,8 +133,12 @@ impl ChunkWriter {
             usage: self.include_usage.then_some(usage),
             search_results,
         };
-        serde_json::to_string(&chunk).expect("chunk serialises")
+        serde_json::to_writer(out, &chunk).expect("chunk serialises");
     }
+}
+
+fn into_string(json: Vec<u8>) -> String {
+    String::from_utf8(json).expect("serde_json writes UTF-8")
 }
 
 /// The texts of a chunk's first choice: (content, reasoning_content, finish_reason), each None

@@ -60,15 +60,22 @@ impl ChatStream {
 
     /// The next chunk JSON, `Ok(None)` at the end. After an error, the same error again.
     pub fn next_chunk(&mut self) -> Result<Option<String>> {
+        let mut out = Vec::new();
+        Ok(self.next_chunk_into(&mut out)?.then(|| String::from_utf8(out).expect("serde_json writes UTF-8")))
+    }
+
+    /// `next_chunk` written into `out` (cleared first, so one buffer can serve every chunk);
+    /// false at the end.
+    pub fn next_chunk_into(&mut self, out: &mut Vec<u8>) -> Result<bool> {
         loop {
             match self.next_delta()? {
                 Some(delta) => {
-                    if let Some(chunk) = self.writer.delta_chunk(&delta) {
-                        return Ok(Some(chunk));
+                    if self.writer.delta_chunk_into(&delta, out) {
+                        return Ok(true);
                     }
                 }
                 // The usage chunk comes last, once.
-                None => return Ok(self.writer.usage_chunk(self.usage.take())),
+                None => return Ok(self.writer.usage_chunk_into(self.usage.take(), out)),
             }
         }
     }

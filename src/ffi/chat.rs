@@ -4,7 +4,7 @@ use std::ffi::c_char;
 use std::sync::{Mutex, MutexGuard, TryLockError};
 
 use super::{
-    give_string, guard, guard_void, out_arg, ref_arg, str_arg, string_call, ustb_client, ustb_error, ustb_status,
+    give_json, guard, guard_void, out_arg, ref_arg, str_arg, string_call, ustb_client, ustb_error, ustb_status,
 };
 use crate::chat::ChatStream;
 use crate::error::{Error, Result};
@@ -141,13 +141,12 @@ pub unsafe extern "C" fn ustb_chat_stream_next(
             *len_out = 0;
         }
         let stream = ref_arg(stream.cast_const(), "stream")?;
-        let next = stream.lock()?.next_chunk()?;
-        match next {
-            Some(chunk) => {
-                give_string(chunk, out, len_out);
-                Ok(ustb_status::USTB_OK)
-            }
-            None => Ok(ustb_status::USTB_END_OF_STREAM),
+        let mut chunk = Vec::with_capacity(512);
+        if stream.lock()?.next_chunk_into(&mut chunk)? {
+            give_json(chunk, out, len_out);
+            Ok(ustb_status::USTB_OK)
+        } else {
+            Ok(ustb_status::USTB_END_OF_STREAM)
         }
     })
 }

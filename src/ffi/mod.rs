@@ -128,6 +128,19 @@ pub(crate) unsafe fn give_string(s: String, out: &mut *mut c_char, len: *mut usi
     *out = c.into_raw();
 }
 
+/// Hands a chunk's JSON to the caller without another copy (the NUL is appended in place).
+pub(crate) unsafe fn give_json(mut json: Vec<u8>, out: &mut *mut c_char, len: *mut usize) {
+    if memchr::memchr(0, &json).is_some() {
+        return give_string(String::from_utf8_lossy(&json).into_owned(), out, len);
+    }
+    if !len.is_null() {
+        *len = json.len();
+    }
+    json.reserve_exact(1);
+    // SAFETY: no NUL inside, checked just above.
+    *out = CString::from_vec_unchecked(json).into_raw();
+}
+
 /// The one policy for text handed to C: an interior NUL (never in serde's JSON) is written
 /// as the JSON escape `\u0000` instead of cutting the string, so length and text agree.
 pub(crate) fn c_string(s: String) -> CString {

@@ -46,9 +46,15 @@ unsafe fn for_each(
         return Err(Error::invalid_argument("callback is NULL"));
     };
     let mut inner = stream.lock()?;
-    while let Some(chunk) = inner.next_chunk()? {
-        let c = c_string(chunk);
-        if callback(userdata, c.as_ptr(), c.as_bytes().len()) != 0 {
+    // One buffer for every chunk: the callback only borrows it.
+    let mut chunk = Vec::with_capacity(1024);
+    while inner.next_chunk_into(&mut chunk)? {
+        if memchr::memchr(0, &chunk).is_some() {
+            chunk = c_string(String::from_utf8_lossy(&chunk).into_owned()).into_bytes();
+        }
+        let len = chunk.len();
+        chunk.push(0);
+        if callback(userdata, chunk.as_ptr().cast(), len) != 0 {
             stream.token.cancel();
             return Ok(ustb_status::USTB_STOPPED);
         }
