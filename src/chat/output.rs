@@ -6,57 +6,31 @@ use super::decode::{Delta, Usage};
 
 /// Writes the chunks of one stream: same id and created throughout, `role` in the first delta,
 /// and (with `include_usage`) one last chunk with `"choices": []` and the usage.
+///
+/// Chunks are written straight into a buffer: the part every chunk shares is rendered once,
+/// and only a delta's own texts are escaped per chunk (with serde_json's string writer). The
+/// keys come in openai-python's order: id, object, created, model, system_fingerprint,
+/// choices[{index, delta{role, content, reasoning_content}, logprobs, finish_reason}], usage.
 pub struct ChunkWriter {
     id: String,
     created: u64,
     model: String,
     include_usage: bool,
     role_sent: bool,
-}
-
-#[derive(Serialize)]
-struct Chunk<'a> {
-    id: &'a str,
-    object: &'static str,
-    created: u64,
-    model: &'a str,
-    system_fingerprint: Option<&'a str>,
-    choices: &'a [ChunkChoice<'a>],
-    /// Present only when `include_usage` asked for it: null until the last chunk.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    usage: Option<Option<Usage>>,
-    /// USTB extension: web search results, in the chunk that brings them.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    search_results: Option<&'a serde_json::Value>,
-}
-
-#[derive(Serialize)]
-struct ChunkChoice<'a> {
-    index: u32,
-    delta: ChunkDelta<'a>,
-    logprobs: Option<()>,
-    finish_reason: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct ChunkDelta<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    role: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    content: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reasoning_content: Option<&'a str>,
+    /// `{"id":…,"object":"chat.completion.chunk",…,"system_fingerprint":null,"choices":`
+    head: Vec<u8>,
 }
 
 impl ChunkWriter {
     pub fn new(model: &str, include_usage: bool) -> ChunkWriter {
-        ChunkWriter {
-            id: format!("chatcmpl-{}", crate::util::random_hex(29)),
-            created: crate::util::unix_secs(),
-            model: model.to_string(),
-            include_usage,
-            role_sent: false,
-        }
+        let id = format!("chatcmpl-{}", crate::util::random_hex(29));
+        let created = crate::util::unix_secs();
+        let mut head = br#"{"id":"#.to_vec();
+        json_into(&mut head, &id);
+        head.extend_from_slice(format!(r#","object":"chat.completion.chunk","created":{created},"model":"#).as_bytes());
+        json_into(&mut head, model);
+        head.extend_from_slice(br#","system_fingerprint":null,"choices":"#);
+        ChunkWriter { id, created, model: model.to_string(), include_usage, role_sent: false, head }
     }
 
     pub fn id(&self) -> &str {
@@ -84,16 +58,42 @@ impl ChunkWriter {
         if d.reasoning.is_empty() && d.content.is_empty() && d.finish_reason.is_none() && d.search_results.is_none() {
             return false;
         }
-        let role = (!self.role_sent).then_some("assistant");
+        let first = !self.role_sent;
         self.role_sent = true;
-        let delta = ChunkDelta {
-            role,
-            // OpenAI's first delta has `"content": ""`; later ones only what they carry.
-            content: if d.content.is_empty() && role.is_none() { None } else { Some(d.content.as_str()) },
-            reasoning_content: (!d.reasoning.is_empty()).then_some(d.reasoning.as_str()),
-        };
-        let choice = ChunkChoice { index: 0, delta, logprobs: None, finish_reason: d.finish_reason.as_deref() };
-        self.render(out, std::slice::from_ref(&choice), None, d.search_results.as_ref());
+        out.extend_from_slice(&self.head);
+        out.extend_from_slice(br#"[{"index":0,"delta":{"#);
+        let mut sep: &[u8] = b"";
+        if first {
+            out.extend_from_slice(br#""role":"assistant""#);
+            sep = b",";
+        }
+        // OpenAI's first delta has `"content": ""`; later ones only what they carry.
+        if first || !d.content.is_empty() {
+            out.extend_from_slice(sep);
+            out.extend_from_slice(br#""content":"#);
+            json_into(out, &d.content);
+            sep = b",";
+        }
+        if !d.reasoning.is_empty() {
+            out.extend_from_slice(sep);
+            out.extend_from_slice(br#""reasoning_content":"#);
+            json_into(out, &d.reasoning);
+        }
+        out.extend_from_slice(br#"},"logprobs":null,"finish_reason":"#);
+        match &d.finish_reason {
+            Some(reason) => json_into(out, reason),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b"}]");
+        if self.include_usage {
+            out.extend_from_slice(br#","usage":null"#);
+        }
+        // USTB extension: web search results, in the chunk that brings them.
+        if let Some(results) = &d.search_results {
+            out.extend_from_slice(br#","search_results":"#);
+            json_into(out, results);
+        }
+        out.push(b'}');
         true
     }
 
@@ -109,32 +109,20 @@ impl ChunkWriter {
         out.clear();
         match (self.include_usage, usage) {
             (true, Some(u)) => {
-                self.render(out, &[], Some(u), None);
+                out.extend_from_slice(&self.head);
+                out.extend_from_slice(br#"[],"usage":"#);
+                json_into(out, &u);
+                out.push(b'}');
                 true
             }
             _ => false,
         }
     }
+}
 
-    fn render<'a>(
-        &'a self,
-        out: &mut Vec<u8>,
-        choices: &'a [ChunkChoice<'a>],
-        usage: Option<Usage>,
-        search_results: Option<&'a serde_json::Value>,
-    ) {
-        let chunk = Chunk {
-            id: &self.id,
-            object: "chat.completion.chunk",
-            created: self.created,
-            model: &self.model,
-            system_fingerprint: None,
-            choices,
-            usage: self.include_usage.then_some(usage),
-            search_results,
-        };
-        serde_json::to_writer(out, &chunk).expect("chunk serialises");
-    }
+/// Appends `value` as JSON (strings escaped as serde_json escapes them).
+fn json_into<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    serde_json::to_writer(out, value).expect("writing JSON into memory cannot fail");
 }
 
 fn into_string(json: Vec<u8>) -> String {
@@ -228,6 +216,47 @@ mod tests {
 
     fn delta(r: &str, c: &str, f: Option<&str>) -> Delta {
         Delta { reasoning: r.into(), content: c.into(), finish_reason: f.map(Into::into), ..Delta::default() }
+    }
+
+    /// The hand-written chunks equal serde_json's rendering of the same object, key order too.
+    #[test]
+    fn chunks_are_exactly_what_serde_json_would_write() {
+        use serde_json::json;
+        for include_usage in [false, true] {
+            let mut w = ChunkWriter::new("Deep\"Seek", include_usage);
+            let (id, created) = (w.id().to_string(), w.created());
+            let head = |choices: Value| {
+                json!({"id": id, "object": "chat.completion.chunk", "created": created,
+                       "model": "Deep\"Seek", "system_fingerprint": null, "choices": choices})
+            };
+            let mut search = delta("", "", None);
+            search.search_results = Some(json!([{"title": "t", "url": "u", "content": "c"}]));
+            let cases = [
+                (
+                    delta("想\n\u{1}", "", None),
+                    json!({"role": "assistant", "content": "", "reasoning_content": "想\n\u{1}"}),
+                    Value::Null,
+                ),
+                (delta("", "答\"", None), json!({"content": "答\""}), Value::Null),
+                (delta("", "", Some("stop")), json!({}), json!("stop")),
+                (search, json!({}), Value::Null),
+            ];
+            for (i, (d, expected_delta, finish)) in cases.into_iter().enumerate() {
+                let mut expected =
+                    head(json!([{"index": 0, "delta": expected_delta, "logprobs": null, "finish_reason": finish}]));
+                if include_usage {
+                    expected["usage"] = Value::Null;
+                }
+                if let Some(results) = &d.search_results {
+                    expected["search_results"] = results.clone();
+                }
+                assert_eq!(w.delta_chunk(&d).unwrap(), expected.to_string(), "case {i}");
+            }
+            let usage = Usage { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 };
+            let mut expected = head(json!([]));
+            expected["usage"] = json!(usage);
+            assert_eq!(w.usage_chunk(Some(usage)), include_usage.then(|| expected.to_string()));
+        }
     }
 
     #[test]
