@@ -16,19 +16,23 @@ command -v go >/dev/null 2>&1 || fail "the Go toolchain is missing (install Go >
 command -v gcc >/dev/null 2>&1 || command -v cc >/dev/null 2>&1 || fail "no C compiler for cgo (apt-get install gcc)"
 command -v pkg-config >/dev/null 2>&1 || fail "no pkg-config (apt-get install pkg-config)"
 [ -x "$USTB_PREFIX/bin/ustb-emulator" ] || fail "no $USTB_PREFIX/bin/ustb-emulator (make install PREFIX=$USTB_PREFIX)"
-export GOTOOLCHAIN=local CGO_ENABLED=1
+# A build cache of its own, as a new user has: Go's cache does not key on pkg-config's output
+# (`go help cache`), so a shared one could hand back the package built against another
+# library directory (this checkout's, or an earlier run's deleted prefix).
+export GOTOOLCHAIN=local CGO_ENABLED=1 GOCACHE=$USTB_WORK/go-cache
 
 mod=github.com/ustb-openai/ustb-openai/examples/go
 app=$USTB_WORK/go-consumer
 mkdir -p "$app"
 cd "$app"
 
-# The README's install lines, as a user types them (PREFIX is not a system prefix here).
+# The README's install lines, as a user types them (PREFIX is not a system prefix here). The
+# installed .pc carries `-Wl,-rpath,${libdir}` for such a prefix, so hello starts as it is.
 PREFIX=$USTB_PREFIX
 export PKG_CONFIG_PATH=$PREFIX/lib/pkgconfig
-export CGO_LDFLAGS="-Wl,-rpath,$PREFIX/lib"
 go mod init example.com/hello
-go mod edit -require=$mod@v0.1.0 -replace=$mod=$USTB_ROOT/examples/go
+go mod edit -require=github.com/ustb-openai/ustb-openai/examples/go@v0.1.0 \
+    -replace=github.com/ustb-openai/ustb-openai/examples/go="$USTB_ROOT"/examples/go
 
 cat >main.go <<'EOF'
 package main

@@ -22,15 +22,21 @@ command -v pkg-config >/dev/null 2>&1 || fail "no pkg-config, which cgo uses to 
 [ -x "$USTB_EMULATOR" ] || fail "no emulator at $USTB_EMULATOR"
 
 # The package finds the library with `#cgo pkg-config: ustb_openai`, as it does once installed;
-# here a ustb_openai.pc for these two directories stands in for the installed one (same template
-# as `make install`). The rpath lets the test binaries start without LD_LIBRARY_PATH.
+# here a ustb_openai.pc for these two directories stands in for the installed one. The rpath
+# (which an installed .pc for a non-system prefix carries) goes into CGO_LDFLAGS instead: Go's
+# build cache keys on CGO_LDFLAGS but not on pkg-config's output, so a build against another
+# USTB_LIB_DIR is never reused. With it the tests start without LD_LIBRARY_PATH.
 pcdir=$(mktemp -d)
 log=$pcdir/log
 rcfile=$pcdir/rc
 trap 'rm -rf "$pcdir"' EXIT
-version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$root/Cargo.toml" | head -n 1)
-sed -e "s|@PREFIX@|$root|" -e "s|@LIBDIR@|$USTB_LIB_DIR|" -e "s|@INCLUDEDIR@|$USTB_INCLUDE_DIR|" \
-    -e "s|@VERSION@|$version|" "$root/ustb_openai.pc.in" >"$pcdir/ustb_openai.pc"
+cat >"$pcdir/ustb_openai.pc" <<EOF
+Name: ustb_openai
+Description: ustb-openai from $USTB_LIB_DIR (examples/go/run-tests.sh)
+Version: $(sed -n 's/^version = "\(.*\)"/\1/p' "$root/Cargo.toml" | head -n 1)
+Libs: -L$USTB_LIB_DIR -lustb_openai
+Cflags: -I$USTB_INCLUDE_DIR
+EOF
 export PKG_CONFIG_PATH="$pcdir${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 export CGO_ENABLED=1 GOTOOLCHAIN=local GOFLAGS=${GOFLAGS:-}
 export CGO_LDFLAGS="-Wl,-rpath,$USTB_LIB_DIR ${CGO_LDFLAGS:--g -O2}"
