@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond Rust, a C compiler, Go, Node and Python, only
-# where it is missing (so a second run is quick): valgrind and Mono from Debian's packages,
-# koffi and typescript from npm (examples/node, as locked; koffi also into npm's cache for
-# examples/node/consumer-test.sh), and in target/venv openai-python
+# where it is missing (so a second run is quick): valgrind, Mono, xbuild and nuget from
+# Debian's packages, koffi and typescript from npm (examples/node, as locked; koffi also into
+# npm's cache for examples/node/consumer-test.sh), and in target/venv openai-python
 # (for the output-schema test) and ruff (the Python wrapper's linter).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,11 @@ command -v valgrind >/dev/null || apt_packages+=(valgrind)
 command -v pkg-config >/dev/null || apt_packages+=(pkg-config)
 command -v mcs >/dev/null || apt_packages+=(mono-mcs)
 command -v mono >/dev/null || apt_packages+=(mono-runtime)
+# The C# package and its consumer test: nuget (pack, install), xbuild and the reference
+# assemblies it compiles against (mono-devel).
+command -v nuget >/dev/null || apt_packages+=(nuget)
+command -v xbuild >/dev/null || apt_packages+=(mono-xbuild)
+[ -f /usr/lib/mono/4.5-api/mscorlib.dll ] || apt_packages+=(mono-devel)
 if [ ${#apt_packages[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "deps: please install with your package manager: ${apt_packages[*]}" >&2
