@@ -68,8 +68,11 @@ fn consumer(host: &str) {
 
 #[test]
 fn every_host_has_a_consumer_test() {
-    let missing: Vec<_> = HOSTS.iter().filter(|h| !script(h).is_file()).collect();
-    assert!(missing.is_empty(), "no examples/<host>/consumer-test.sh for: {missing:?}");
+    use std::os::unix::fs::PermissionsExt;
+    let executable =
+        |h: &&str| std::fs::metadata(script(h)).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    let missing: Vec<_> = HOSTS.iter().filter(|h| !executable(h)).collect();
+    assert!(missing.is_empty(), "no executable examples/<host>/consumer-test.sh for: {missing:?}");
 }
 
 #[test]

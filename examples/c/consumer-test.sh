@@ -44,10 +44,14 @@ check() {
     out=$("$@") || { echo "$lang: $name exited with $?" >&2; exit 1; }
     printf '%s: %s\n' "$name" "$out"
     [[ $out == *"$reply"* ]] || { echo "$lang: $name did not print the reply" >&2; exit 1; }
+    # (Whole outputs first: `grep -q` ending a pipe early would fail it under pipefail.)
+    local libs dynamic
+    libs=$(ldd "$1")
+    dynamic=$(readelf -d "$1")
     if [ "$kind" = shared ]; then
-        ldd "$1" | grep -qF "=> $USTB_PREFIX/lib/libustb_openai.so.0" ||
-            { ldd "$1" >&2; echo "$lang: $name does not load the installed library" >&2; exit 1; }
-    elif readelf -d "$1" | grep -q libustb_openai; then
+        [[ $libs == *"=> $USTB_PREFIX/lib/libustb_openai.so.0 "* ]] ||
+            { echo "$libs" >&2; echo "$lang: $name does not load the installed library" >&2; exit 1; }
+    elif [[ $dynamic == *libustb_openai* ]]; then
         echo "$lang: $name should not need libustb_openai.so" >&2
         exit 1
     fi
