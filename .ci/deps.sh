@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond Rust, a C compiler, Go, Node and Python, only
-# where it is missing (so a second run is quick): valgrind, Mono, xbuild and nuget from
-# Debian's packages, koffi and typescript from npm (examples/node, as locked; koffi also into
-# npm's cache for examples/node/consumer-test.sh), and in target/venv openai-python
+# where it is missing (so a second run is quick): valgrind, pkg-config, CMake, Mono, xbuild and
+# nuget from Debian's packages, koffi and typescript from npm (examples/node, as locked; koffi
+# also into npm's cache for examples/node/consumer-test.sh), and in target/venv openai-python
 # (for the output-schema test) and ruff (the Python wrapper's linter).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 apt_packages=()
 command -v valgrind >/dev/null || apt_packages+=(valgrind)
 command -v pkg-config >/dev/null || apt_packages+=(pkg-config)
+command -v cmake >/dev/null || apt_packages+=(cmake)
 command -v mcs >/dev/null || apt_packages+=(mono-mcs)
 command -v mono >/dev/null || apt_packages+=(mono-runtime)
 # The C# package and its consumer test: nuget (pack, install), xbuild and the reference

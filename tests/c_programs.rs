@@ -28,7 +28,7 @@ fn header_compiles_as_strict_c99_and_cpp() {
 
 #[test]
 fn example_chat_streams_from_the_emulator() {
-    let exe = compile(false, "chat", &["examples/c/chat.c"]);
+    let exe = compile(false, "ustb-chat", &["examples/c/chat.c"]);
     let emu = EmulatorProcess::start();
     let out = run(Command::new(&exe).args([
         "--base-url",
@@ -51,8 +51,48 @@ fn example_chat_streams_from_the_emulator() {
     let out = run(Command::new(&exe).args(["--base-url", &emu.url, "hi"]));
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("USTB_AUTH_ERROR"));
-    // Bad usage: exit 2.
-    assert_eq!(run(&mut Command::new(&exe)).status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "", "nothing on stdout when nothing came");
+}
+
+#[test]
+fn chat_command_usage() {
+    let exe = compile(false, "ustb-chat", &["examples/c/chat.c"]);
+    let chat = |args: &[&str]| {
+        let out = run(Command::new(&exe).args(args).env_remove("USTB_COOKIE"));
+        (out.status.code(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+    };
+    // --help and -h: the usage on stdout, exit 0; it names every option chat.c parses.
+    let (code, help, err) = chat(&["--help"]);
+    assert_eq!((code, err.as_str()), (Some(0), ""));
+    assert!(help.starts_with("usage: ustb-chat"), "{help}");
+    assert_eq!(chat(&["-h"]).1, help);
+    let source = std::fs::read_to_string(root().join("examples/c/chat.c")).unwrap();
+    let options: Vec<&str> = source.split("!strcmp(a, \"").skip(1).map(|s| &s[..s.find('"').unwrap()]).collect();
+    assert!(options.len() >= 7, "{options:?}");
+    for option in options {
+        assert!(help.contains(&format!(" {option} ")) || help.contains(&format!(" {option},")), "usage lacks {option}");
+    }
+    // Bad usage: exit 2, the reason and the usage on stderr, nothing on stdout.
+    for (args, reason) in [
+        (&["--base-url"][..], "missing value for option --base-url"),
+        (&["hi", "--cookie"][..], "missing value for option --cookie"),
+        (&["--bogus", "hi"][..], "unknown option --bogus"),
+        (&["one", "two"][..], "more than one prompt"),
+        (&[][..], "no prompt"),
+    ] {
+        let (code, out, err) = chat(args);
+        assert_eq!((code, out.as_str()), (Some(2), ""), "{args:?}");
+        assert!(
+            err.starts_with(&format!("ustb-chat: {reason}")) && err.contains("usage: ustb-chat"),
+            "{args:?}: {err}"
+        );
+    }
+    // A refused connection: exit 1, the error on stderr, stdout empty (no stray blank line).
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}");
+    let (code, out, err) = chat(&["--base-url", &url, "--cookie", "cookie_vjuid_login=x", "hi"]);
+    assert_eq!((code, out.as_str()), (Some(1), ""));
+    assert!(err.contains("USTB_CONNECT_ERROR"), "{err}");
 }
 
 #[test]
@@ -82,50 +122,81 @@ fn cpp_wrapper_and_example() {
     assert!(stdout.contains("好的，用户问：你好。\n---\n你好！我是北科大 AI 助手。你说：「你好」"), "{stdout}");
 }
 
+/// What `make install` lays out, staged with DESTDIR for /usr/local (as a distribution package
+/// would be built): the files, the soname, a library without the emulator, a .pc without rpath
+/// (a system directory: ldconfig's job), relocatable CMake files with a version check, and
+/// bin/ustb-chat finding the staged library by itself. Building programs against an installed
+/// prefix is tests/consumers.rs.
 #[test]
-fn install_then_build_with_pkg_config_only() {
-    library();
-    let prefix = target_dir().join("install-test");
-    let _ = std::fs::remove_dir_all(&prefix);
+fn install_layout_staged_with_destdir() {
+    let stage = target_dir().join("install-test");
+    let _ = std::fs::remove_dir_all(&stage);
     let out = run(Command::new("make")
         .current_dir(root())
-        .arg("install")
-        .arg(format!("PREFIX={}", prefix.display()))
-        .arg("PROFILE=debug"));
+        .args(["install", "PREFIX=/usr/local", "PROFILE=debug"])
+        .arg(format!("DESTDIR={}", stage.display())));
     assert_ok("make install", &out);
+    let prefix = stage.join("usr/local");
+    for file in [
+        "lib/libustb_openai.so.0.1.0",
+        "lib/libustb_openai.so.0",
+        "lib/libustb_openai.so",
+        "lib/libustb_openai.a",
+        "include/ustb_openai.h",
+        "include/ustb_openai.hpp",
+        "lib/pkgconfig/ustb_openai.pc",
+        "lib/cmake/ustb_openai/ustb_openaiConfig.cmake",
+        "lib/cmake/ustb_openai/ustb_openaiConfigVersion.cmake",
+        "bin/ustb-emulator",
+        "bin/ustb-chat",
+    ] {
+        assert!(prefix.join(file).exists(), "{file} is not installed");
+    }
     let lib = prefix.join("lib");
     let readelf = run(Command::new("readelf").arg("-d").arg(lib.join("libustb_openai.so")));
     assert!(String::from_utf8_lossy(&readelf.stdout).contains("Library soname: [libustb_openai.so.0]"));
-    assert!(prefix.join("include/ustb_openai.hpp").exists());
 
-    let pc_path = lib.join("pkgconfig");
-    let flags = |args: &[&str]| -> Vec<String> {
-        let out = run(Command::new("pkg-config").env("PKG_CONFIG_PATH", &pc_path).args(args).arg("ustb_openai"));
-        assert_ok("pkg-config", &out);
-        String::from_utf8(out.stdout).unwrap().split_whitespace().map(str::to_string).collect()
+    // The emulator is in bin/ustb-emulator only (its fault names are in no installed library).
+    let has_emulator = |file: &str| {
+        let bytes = std::fs::read(prefix.join(file)).unwrap();
+        bytes.windows(b"close-before-headers".len()).any(|w| w == b"close-before-headers")
     };
-    let src = root().join("tests/c/pkg_config_check.c");
-    let emu = EmulatorProcess::start();
-    // Shared, then static (no shared library needed at run time).
-    for (name, args) in [
-        ("pkgconfig_shared", &["--cflags", "--libs"][..]),
-        ("pkgconfig_static", &["--static", "--cflags", "--libs"][..]),
-    ] {
-        let exe = target_dir().join(name);
-        let mut cc = Command::new("cc");
-        cc.args(["-std=c99", "-Wall", "-Wextra", "-Werror"]).arg(&src).arg("-o").arg(&exe);
-        if name.ends_with("static") {
-            let mut f = flags(args);
-            // Pick the archive over the .so in the same directory.
-            let pos = f.iter().position(|a| a == "-lustb_openai").unwrap();
-            f.splice(pos..=pos, ["-Wl,-Bstatic".into(), "-lustb_openai".into(), "-Wl,-Bdynamic".into()]);
-            cc.args(f);
-        } else {
-            cc.args(flags(args));
-        }
-        assert_ok(&format!("cc with pkg-config ({name})"), &run(&mut cc));
-        let out = run(Command::new(&exe).env("LD_LIBRARY_PATH", &lib).arg(&emu.url));
-        assert_ok(name, &out);
-        assert!(String::from_utf8_lossy(&out.stdout).contains("你好！我是北科大 AI 助手。"));
+    assert!(has_emulator("bin/ustb-emulator"));
+    assert!(!has_emulator("lib/libustb_openai.so.0.1.0") && !has_emulator("lib/libustb_openai.a"));
+
+    // The .pc names the final prefix, not the staging directory, and no rpath for /usr/local.
+    let pc = std::fs::read_to_string(lib.join("pkgconfig/ustb_openai.pc")).unwrap();
+    assert!(pc.contains("libdir=/usr/local/lib\n") && pc.contains("Libs: -L${libdir} -lustb_openai\n"), "{pc}");
+    assert!(pc.contains("Libs.private: -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc\n"), "{pc}");
+    let config = std::fs::read_to_string(lib.join("cmake/ustb_openai/ustb_openaiConfig.cmake")).unwrap();
+    assert!(!config.contains(&stage.display().to_string()) && config.contains("\"gcc_s;util;rt;pthread;m;dl;c\""));
+
+    // The version file: same major version, at least the one asked for.
+    let check = target_dir().join("install-test/version-check.cmake");
+    let file = lib.join("cmake/ustb_openai/ustb_openaiConfigVersion.cmake");
+    std::fs::write(
+        &check,
+        "include(\"${FILE}\")\nmessage(\"${PACKAGE_VERSION_COMPATIBLE} ${PACKAGE_VERSION_EXACT}\")\n",
+    )
+    .unwrap();
+    for (asked, answer) in
+        [("", "TRUE"), ("0.1", "TRUE"), ("0.1.0", "TRUE TRUE"), ("0.0.9", "TRUE"), ("0.2", "FALSE"), ("1.0", "FALSE")]
+    {
+        let out = run(Command::new("cmake")
+            .arg(format!("-DPACKAGE_FIND_VERSION={asked}"))
+            .arg(format!("-DPACKAGE_FIND_VERSION_MAJOR={}", asked.split('.').next().unwrap()))
+            .arg(format!("-DFILE={}", file.display()))
+            .arg("-P")
+            .arg(&check));
+        assert_ok("cmake -P", &out);
+        assert_eq!(String::from_utf8_lossy(&out.stderr).trim_end(), answer, "find_package(ustb_openai {asked})");
     }
+
+    // bin/ustb-chat runs from the staged tree with no LD_LIBRARY_PATH ($ORIGIN/../lib).
+    let emu = EmulatorProcess::start();
+    let out = run(Command::new(prefix.join("bin/ustb-chat"))
+        .args(["--base-url", &emu.url, "--cookie", "cookie_vjuid_login=x", "你好"])
+        .env_remove("LD_LIBRARY_PATH"));
+    assert_ok("installed ustb-chat", &out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("你好！我是北科大 AI 助手。"));
 }

@@ -1,13 +1,11 @@
 /*
- * chat: stream one reply of 北科大 AI 助手 to the terminal through the C API.
- *
- *   chat [--base-url URL] [--cookie "easy_session=…; cookie_vjuid_login=…"]
- *        [--no-think] [--usage] "prompt"
+ * ustb-chat: stream one reply of 北科大 AI 助手 to the terminal through the C API.
+ * `make install` installs it as ustb-chat; `make demo` builds it as target/debug/ustb-chat.
  *
  * The model's thinking (reasoning_content) is printed first under 【思考】, then the answer
- * under 【回答】. The cookie can also come from the USTB_COOKIE environment variable.
- * Exit status: 0 on success, 1 on a library error (its name and message go to stderr),
- * 2 on bad usage.
+ * under 【回答】. Options: see USAGE below.
+ * Exit status: 0 on success (and for --help), 1 on a library error (its name and message go
+ * to stderr), 2 on bad usage.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +14,30 @@
 
 #include "ustb_openai.h"
 
+static const char USAGE[] =
+    "usage: ustb-chat [options] \"prompt\"\n"
+    "Streams one reply of 北科大 AI 助手 (chat.ustb.edu.cn): the thinking under 【思考】, then the\n"
+    "answer under 【回答】.\n"
+    "\n"
+    "  --base-url URL    the server (default http://chat.ustb.edu.cn; e.g. ustb-emulator's address)\n"
+    "  --cookie COOKIE   the login cookie, \"cookie_vjuid_login=…\" or \"easy_session=…; cookie_vjuid_login=…\"\n"
+    "                    (default: the USTB_COOKIE environment variable)\n"
+    "  --no-think        deep thinking off\n"
+    "  --usage           print the token usage after the answer\n"
+    "  --version         print the library's version\n"
+    "  -h, --help        print this help\n"
+    "  --                end of options (for a prompt that starts with -)\n"
+    "\n"
+    "Exit status: 0 on success, 1 on a library error (details on stderr), 2 on bad usage.\n";
+
+/* Bad usage: the reason and the usage on stderr, exit status 2. */
+static int bad_usage(const char *why, const char *arg) {
+    fprintf(stderr, "ustb-chat: %s%s\n\n%s", why, arg, USAGE);
+    return 2;
+}
+
 static int fail(const char *what, ustb_status status, ustb_error *err) {
-    fprintf(stderr, "\nchat: %s failed: %s: %s\n", what, ustb_status_name((int)status), ustb_error_message(err));
+    fprintf(stderr, "ustb-chat: %s failed: %s: %s\n", what, ustb_status_name((int)status), ustb_error_message(err));
     fprintf(stderr, "detail: %s\n", ustb_error_detail(err));
     ustb_error_free(err);
     return 1;
@@ -38,20 +58,24 @@ static size_t json_escape(const char *s, char *out) {
 int main(int argc, char **argv) {
     const char *base_url = NULL, *cookie = getenv("USTB_COOKIE"), *prompt = NULL;
     int think = 1, usage = 0;
+    int options_done = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--base-url") && i + 1 < argc) base_url = argv[++i];
-        else if (!strcmp(argv[i], "--cookie") && i + 1 < argc) cookie = argv[++i];
-        else if (!strcmp(argv[i], "--no-think")) think = 0;
-        else if (!strcmp(argv[i], "--usage")) usage = 1;
-        else if (argv[i][0] == '-' && argv[i][1] == '-') {
-            fprintf(stderr, "chat: unknown option %s\n", argv[i]);
-            return 2;
-        } else prompt = argv[i];
+        const char *a = argv[i];
+        if (options_done || a[0] != '-' || !a[1]) {
+            if (prompt) return bad_usage("more than one prompt (quote it): ", a);
+            prompt = a;
+        } else if (!strcmp(a, "--")) options_done = 1;
+        else if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(USAGE, stdout); return 0; }
+        else if (!strcmp(a, "--version")) { printf("ustb-chat (libustb_openai %s)\n", ustb_version()); return 0; }
+        else if (!strcmp(a, "--no-think")) think = 0;
+        else if (!strcmp(a, "--usage")) usage = 1;
+        else if (!strcmp(a, "--base-url") || !strcmp(a, "--cookie")) {
+            if (i + 1 == argc) return bad_usage("missing value for option ", a);
+            if (a[2] == 'b') base_url = argv[++i];
+            else cookie = argv[++i];
+        } else return bad_usage("unknown option ", a);
     }
-    if (!prompt) {
-        fprintf(stderr, "usage: chat [--base-url URL] [--cookie COOKIE] [--no-think] [--usage] \"prompt\"\n");
-        return 2;
-    }
+    if (!prompt) return bad_usage("no prompt", "");
 
     /* Every string is escaped into the JSON, so its size is bounded by 6 bytes per input byte. */
     size_t cap = 256 + 6 * (strlen(prompt) + (base_url ? strlen(base_url) : 0) + (cookie ? strlen(cookie) : 0));
@@ -89,15 +113,15 @@ int main(int argc, char **argv) {
     int tty = isatty(STDOUT_FILENO);
     const char *dim = tty ? "\033[2m" : "", *plain = tty ? "\033[0m" : "";
     enum { NONE, THINKING, ANSWERING } phase = NONE;
-    int rc = 0;
+    const char *failed = NULL; /* the call that failed, if any */
     for (;;) {
         char *chunk = NULL;
         st = ustb_chat_stream_next(stream, &chunk, NULL, &err);
         if (st == USTB_END_OF_STREAM) break;
-        if (st != USTB_OK) { rc = fail("ustb_chat_stream_next", st, err); break; }
+        if (st != USTB_OK) { failed = "ustb_chat_stream_next"; break; }
         char *content = NULL, *reasoning = NULL;
         st = ustb_chunk_delta(chunk, &content, &reasoning, NULL, &err);
-        if (st != USTB_OK) { ustb_string_free(chunk); rc = fail("ustb_chunk_delta", st, err); break; }
+        if (st != USTB_OK) { ustb_string_free(chunk); failed = "ustb_chunk_delta"; break; }
         if (reasoning && *reasoning) {
             if (phase == NONE) printf("【思考】\n%s", dim);
             phase = THINKING;
@@ -116,8 +140,10 @@ int main(int argc, char **argv) {
         fflush(stdout);
         ustb_string_free(chunk);
     }
-    if (phase == THINKING) fputs(plain, stdout);
-    putchar('\n');
+    /* Ends the streamed text's line (stdout stays empty when nothing came), then any error. */
+    if (phase != NONE) printf("%s\n", plain);
+    fflush(stdout);
+    int rc = failed ? fail(failed, st, err) : 0;
     ustb_chat_stream_free(stream);
     ustb_client_free(client);
     return rc;
