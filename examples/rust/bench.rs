@@ -14,6 +14,7 @@
 mod canned;
 mod capi;
 mod memory;
+mod wrappers;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -212,13 +213,55 @@ fn throughput(t: &mut Table, s: &Stream, runs: usize) {
         verdict(vs_pull.1 >= 1.0),
     );
     t.speed("Python seed client: httpx + httpx-sse + pydantic (chunks/s)", py_events, &py, wire, String::new(), "", "");
-    t.row(
-        "host wrappers (Go, Node, C#, Python ctypes): per-chunk overhead on the C API",
-        "TODO".into(),
-        "being reworked by another helper; not measured yet".into(),
-        "",
-        "",
-    );
+    host_wrappers(t, s, runs);
+}
+
+/// Each host wrapper's own bench program (wrappers.rs) on the same canned stream, beside the C
+/// pull API measured just before it, so the machine's drift between hosts cancels out.
+fn host_wrappers(t: &mut Table, s: &Stream, runs: usize) {
+    // At most 5 runs: Node reads the full stream in ~7 s here, and the whole wrapper part
+    // (builds included) should stay well under 3 minutes.
+    let runs = runs.min(5);
+    let python = std::env::var("BENCH_PYTHON").unwrap_or_else(|_| PYTHON.into());
+    let c = capi::client(&s.server.url);
+    let req = capi::request(&s.prompt);
+    for host in &wrappers::HOSTS {
+        let name = format!("host wrapper: {} — {} (chunks/s)", host.name, host.api);
+        let mut pull = Runs::default();
+        let mut pulled = 0;
+        for _ in 0..runs {
+            pulled = pull.time(|| capi::pull(c, &req)).0;
+        }
+        let pull_rate = pulled as f64 / pull.wall();
+        let measured = wrappers::measure(host, &s.server.url, runs, &python);
+        match &measured {
+            Ok(m) => println!("{}: {} chunks, {} chunks/s", host.name, m.chunks, fmt_rate(m.rate)),
+            Err(why) => println!("{}: not measured: {why}", host.name),
+        }
+        match measured {
+            Ok(m) => {
+                let count = if m.chunks == pulled {
+                    format!("{} chunks, as the C API", m.chunks)
+                } else {
+                    format!("{} chunks ≠ the C API's {pulled}", m.chunks)
+                };
+                t.row(
+                    &name,
+                    fmt_rate(m.rate),
+                    format!(
+                        "{:.2}× the C pull API ({} chunks/s just before); +{:.2} µs per chunk; {count}",
+                        m.rate / pull_rate,
+                        fmt_rate(pull_rate),
+                        1e6 / m.rate - 1e6 / pull_rate
+                    ),
+                    "",
+                    "",
+                );
+            }
+            Err(why) => t.row(&name, "not measured".into(), format!("not measured: {why}"), "", ""),
+        }
+    }
+    unsafe { ustb_client_free(c) };
 }
 
 /// Per-stream seconds (wall and CPU) and events per stream of the Python seed client.

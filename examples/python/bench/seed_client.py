@@ -29,7 +29,13 @@ def read_stream(client: httpx.Client, base_url: str, prompt: str) -> int:
                 object="chat.completion.chunk",
                 created=int(time.time()),
                 model="DeepSeek",
-                choices=[{"index": 0, "delta": {"role": "assistant", "content": d["answer"]}, "finish_reason": None}],
+                choices=[
+                    {
+                        "index": 0,
+                        "delta": {"role": "assistant", "content": d["answer"]},
+                        "finish_reason": None,
+                    }
+                ],
             )
             n += 1
     return n
