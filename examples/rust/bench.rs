@@ -217,8 +217,11 @@ fn throughput(t: &mut Table, s: &Stream, runs: usize) {
 }
 
 /// Each host wrapper's own bench program (wrappers.rs) on the same canned stream, beside the C
-/// pull API measured just before it, so the machine's drift between hosts cancels out.
+/// pull API measured just before it, so the machine's drift between hosts cancels out. The CPU
+/// form counts the wrapper's whole process (its GC and worker threads too) against the pull
+/// reader's thread: the C API reads on the calling thread and starts none.
 fn host_wrappers(t: &mut Table, s: &Stream, runs: usize) {
+    let started = Instant::now();
     // At most 5 runs: Node reads the full stream in ~7 s here, and the whole wrapper part
     // (builds included) should stay well under 3 minutes.
     let runs = runs.min(5);
@@ -232,7 +235,7 @@ fn host_wrappers(t: &mut Table, s: &Stream, runs: usize) {
         for _ in 0..runs {
             pulled = pull.time(|| capi::pull(c, &req)).0;
         }
-        let pull_rate = pulled as f64 / pull.wall();
+        let (pull_rate, pull_cpu) = (pulled as f64 / pull.wall(), pulled as f64 / pull.cpu());
         let measured = wrappers::measure(host, &s.server.url, runs, &python);
         match &measured {
             Ok(m) => println!("{}: {} chunks, {} chunks/s", host.name, m.chunks, fmt_rate(m.rate)),
@@ -249,10 +252,14 @@ fn host_wrappers(t: &mut Table, s: &Stream, runs: usize) {
                     &name,
                     fmt_rate(m.rate),
                     format!(
-                        "{:.2}× the C pull API ({} chunks/s just before); +{:.2} µs per chunk; {count}",
-                        m.rate / pull_rate,
+                        "CPU {} chunks/s; {} the C pull API ({} chunks/s, CPU {} just before); \
+                         +{:.2} µs (CPU +{:.2} µs) per chunk; {count}",
+                        fmt_rate(m.cpu_rate),
+                        show((m.rate / pull_rate, m.cpu_rate / pull_cpu)),
                         fmt_rate(pull_rate),
-                        1e6 / m.rate - 1e6 / pull_rate
+                        fmt_rate(pull_cpu),
+                        1e6 / m.rate - 1e6 / pull_rate,
+                        1e6 / m.cpu_rate - 1e6 / pull_cpu
                     ),
                     "",
                     "",
@@ -262,6 +269,7 @@ fn host_wrappers(t: &mut Table, s: &Stream, runs: usize) {
         }
     }
     unsafe { ustb_client_free(c) };
+    println!("host wrappers: {:.0} s, builds included", started.elapsed().as_secs_f64());
 }
 
 /// Per-stream seconds (wall and CPU) and events per stream of the Python seed client.

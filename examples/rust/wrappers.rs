@@ -6,7 +6,8 @@
 //! - C#: `examples/csharp/Bench.cs` (`foreach` over the ChatStream), `mcs` then `mono`
 //! - Python: `examples/python/bench/wrapper_bench.py` (`for chunk in ….create(stream=True)`)
 //!
-//! Each prints `chunks N` and `chunks/s MEDIAN` (wall clock, after one warm-up reply). A missing
+//! Each prints `chunks N`, `chunks/s MEDIAN` (wall clock) and `cpu-chunks/s MEDIAN` (per
+//! CPU-second of the whole child process, every thread), after one warm-up reply. A missing
 //! tool, library or failed build gives a reason instead of a figure: this is a benchmark, not a
 //! test. Build and run output goes to target/wrapper-bench/<host>.log.
 
@@ -37,6 +38,7 @@ pub const HOSTS: [Host; 4] = [
 pub struct Measured {
     pub chunks: usize,
     pub rate: f64,
+    pub cpu_rate: f64,
 }
 
 /// Builds (if needed) and runs `host`'s bench program against `url`, `runs` timed replies.
@@ -118,7 +120,7 @@ pub fn measure(host: &Host, url: &str, runs: usize, python: &str) -> Result<Meas
     };
     step(run.arg(url).arg(&runs), &log, "the bench program")?;
     parse(&std::fs::read_to_string(&log).unwrap_or_default())
-        .ok_or_else(|| format!("no `chunks`/`chunks/s` lines in {}", log.display()))
+        .ok_or_else(|| format!("no `chunks`, `chunks/s`, `cpu-chunks/s` lines in {}", log.display()))
 }
 
 /// A command for a wrapper tool, with the library in target/release and nothing from the
@@ -187,8 +189,8 @@ fn step(c: &mut Command, log: &Path, what: &str) -> Result<(), String> {
     Err(format!("{what} failed ({status}): {last} (see {})", log.display()))
 }
 
-/// The `chunks N` and `chunks/s R` lines of a bench program's output.
+/// The `chunks N`, `chunks/s R` and `cpu-chunks/s R` lines of a bench program's output.
 fn parse(out: &str) -> Option<Measured> {
     let value = |key: &str| out.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')?.trim().parse::<f64>().ok());
-    Some(Measured { chunks: value("chunks")? as usize, rate: value("chunks/s")? })
+    Some(Measured { chunks: value("chunks")? as usize, rate: value("chunks/s")?, cpu_rate: value("cpu-chunks/s")? })
 }

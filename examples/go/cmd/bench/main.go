@@ -4,9 +4,11 @@
 //
 //	chunks N
 //	chunks/s MEDIAN
+//	cpu-chunks/s MEDIAN
 //
-// by wall clock. Usage: bench BASE_URL [RUNS]. The server is bench.rs's canned one, which
-// replays the same captured reply to every request.
+// by wall clock, then per CPU-second of the whole process (every thread: the GC's too).
+// Usage: bench BASE_URL [RUNS]. The server is bench.rs's canned one, which replays the same
+// captured reply to every request.
 package main
 
 import (
@@ -17,6 +19,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"syscall"
 	"time"
 
 	"ustbopenai.example/ustb"
@@ -52,9 +55,9 @@ func run(baseURL string, runs int) error {
 	if err != nil {
 		return err
 	}
-	rates := make([]float64, 0, runs)
+	var rates, cpuRates []float64
 	for i := 0; i < runs; i++ {
-		start := time.Now()
+		start, cpu := time.Now(), cpuSeconds()
 		n, err := read(client)
 		if err != nil {
 			return err
@@ -62,11 +65,25 @@ func run(baseURL string, runs int) error {
 		if n != chunks {
 			return fmt.Errorf("run %d read %d chunks, the warm-up %d", i, n, chunks)
 		}
+		cpuRates = append(cpuRates, float64(n)/(cpuSeconds()-cpu))
 		rates = append(rates, float64(n)/time.Since(start).Seconds())
 	}
-	sort.Float64s(rates)
-	fmt.Printf("chunks %d\nchunks/s %.0f\n", chunks, rates[len(rates)/2])
+	fmt.Printf("chunks %d\nchunks/s %.0f\ncpu-chunks/s %.0f\n", chunks, median(rates), median(cpuRates))
 	return nil
+}
+
+func median(v []float64) float64 {
+	sort.Float64s(v)
+	return v[len(v)/2]
+}
+
+// cpuSeconds is the user + system CPU time of the whole process so far.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		panic(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 // read streams one reply and returns its chunk count. The usage chunk is asked for, as the
