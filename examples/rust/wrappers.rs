@@ -154,7 +154,9 @@ fn find_tool(name: &str) -> Option<PathBuf> {
 fn needs_npm_ci(dir: &Path) -> bool {
     let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     let installed = modified(&dir.join("node_modules/.package-lock.json"));
-    !dir.join("node_modules/koffi").exists() || installed.is_none() || modified(&dir.join("package-lock.json")) > installed
+    !dir.join("node_modules/koffi").exists()
+        || installed.is_none()
+        || modified(&dir.join("package-lock.json")) > installed
 }
 
 /// Runs `c` with its output appended to `log`; a failure or a hang past 10 minutes is an error
@@ -162,12 +164,8 @@ fn needs_npm_ci(dir: &Path) -> bool {
 fn step(c: &mut Command, log: &Path, what: &str) -> Result<(), String> {
     let file = File::options().create(true).append(true).open(log).map_err(|e| e.to_string())?;
     let err = file.try_clone().map_err(|e| e.to_string())?;
-    let mut child = c
-        .stdin(Stdio::null())
-        .stdout(file)
-        .stderr(err)
-        .spawn()
-        .map_err(|e| format!("{what}: cannot start: {e}"))?;
+    let mut child =
+        c.stdin(Stdio::null()).stdout(file).stderr(err).spawn().map_err(|e| format!("{what}: cannot start: {e}"))?;
     let deadline = Instant::now() + Duration::from_secs(600);
     let status = loop {
         if let Some(st) = child.try_wait().map_err(|e| e.to_string())? {
@@ -191,6 +189,7 @@ fn step(c: &mut Command, log: &Path, what: &str) -> Result<(), String> {
 
 /// The `chunks N`, `chunks/s R` and `cpu-chunks/s R` lines of a bench program's output.
 fn parse(out: &str) -> Option<Measured> {
-    let value = |key: &str| out.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')?.trim().parse::<f64>().ok());
+    let value =
+        |key: &str| out.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')?.trim().parse::<f64>().ok());
     Some(Measured { chunks: value("chunks")? as usize, rate: value("chunks/s")?, cpu_rate: value("cpu-chunks/s")? })
 }
