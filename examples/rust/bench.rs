@@ -8,7 +8,8 @@
 //! server in this process (canned.rs), so every throughput figure reads the same bytes and none
 //! waits for the emulator. Floors over those bytes: raw (socket read, no parsing), SSE (split
 //! only, in memory) and decode (split + decode + OpenAI chunk JSON, in memory). The Python
-//! client users have today reads the same canned stream in the same run (seed_client.py).
+//! client users have today reads the same canned stream in the same run (seed_client.py), and
+//! so does each host wrapper's own bench program (wrappers.rs: Go, Node, C#, Python).
 //! Memory figures come from child processes streaming from the real emulator (memory.rs).
 
 mod canned;
