@@ -47,7 +47,8 @@ impl Default for Options {
     }
 }
 
-const KEYS: &[&str] = &[
+/// Every option `from_json` knows (anything else is refused).
+pub(crate) const KEYS: &[&str] = &[
     "base_url",
     "easy_session",
     "vjuid_login",

@@ -98,9 +98,10 @@ pub mod __bench {
         let mut decoder = Decoder::new();
         let mut writer = ChunkWriter::new("DeepSeek", true);
         let (mut n, mut bytes) = (0, 0);
+        let mut chunk = Vec::with_capacity(512);
         while let Ok(Some(event)) = reader.next_event_ref() {
             let Ok(delta) = decoder.feed(event.data) else { break };
-            if let Some(chunk) = writer.delta_chunk(&delta) {
+            if writer.delta_chunk_into(&delta, &mut chunk) {
                 n += 1;
                 bytes += chunk.len();
             }

@@ -52,6 +52,7 @@ internal static class Tests
             T("cookies_and_user_info", CookiesAndUserInfo),
             T("no_growth_over_300_streams", NoGrowth),
             T("example_program", ExampleProgram),
+            T("missing_native_library", MissingNativeLibrary),
         };
 
         int passed = 0, failed = 0;
@@ -583,6 +584,39 @@ internal static class Tests
             Eq("【思考】\n" + IntroReasoning + "\n\n【回答】\n" + IntroContent + "\n", output, "output");
         }
     }
+
+    /// <summary>Example.exe and UstbOpenAI.dll alone in a directory, with no LD_LIBRARY_PATH: the
+    /// exception names the library and the fix.</summary>
+    private static void MissingNativeLibrary()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "ustb-csharp-nolib-" + Process.GetCurrentProcess().Id);
+        Directory.CreateDirectory(dir);
+        try
+        {
+            foreach (var f in new[] { "Example.exe", "UstbOpenAI.dll" })
+                File.Copy(Path.Combine(AppDomain.CurrentDomain.BaseDirectory, f), Path.Combine(dir, f), true);
+            var psi = new ProcessStartInfo("mono", "\"" + Path.Combine(dir, "Example.exe") + "\" --base-url " + _baseUrl + " x")
+            {
+                UseShellExecute = false,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                StandardErrorEncoding = Encoding.UTF8,
+            };
+            psi.EnvironmentVariables.Remove("LD_LIBRARY_PATH");
+            using (var p = Process.Start(psi))
+            {
+                p.StandardOutput.ReadToEnd();
+                string stderr = p.StandardError.ReadToEnd();
+                Check(p.WaitForExit(20000), "example exited");
+                Check(p.ExitCode != 0, "non-zero exit without the library");
+                Check(stderr.Contains("System.DllNotFoundException: " + Native_MissingLibraryStart), "names the library: " + stderr);
+                Check(stderr.Contains("runtimes/linux-x64/native/") && stderr.Contains("next to UstbOpenAI.dll"), "says the fix: " + stderr);
+            }
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    private const string Native_MissingLibraryStart = "libustb_openai.so (the native library of UstbOpenAI";
 
     /// <summary>A child ustb-emulator on port 0; the address comes from its first stdout line.</summary>
     private sealed class Emulator : IDisposable

@@ -41,8 +41,29 @@ namespace UstbOpenAI
 
     internal static class Native
     {
-        // Resolved by Mono as libustb_openai.so through LD_LIBRARY_PATH (or a dllmap).
+        // libustb_openai.so. .NET finds it in the NuGet package's runtimes/linux-x64/native/ by
+        // itself; Mono looks next to this assembly (where the package's build/UstbOpenAI.targets
+        // copies it), then asks the system loader (ldconfig's paths, LD_LIBRARY_PATH).
         private const string Lib = "ustb_openai";
+
+        internal const string MissingLibrary =
+            "libustb_openai.so (the native library of UstbOpenAI, DllImport \"ustb_openai\") was not found. " +
+            "The UstbOpenAI NuGet package carries it in runtimes/linux-x64/native/: .NET loads it from there by itself; " +
+            "on Mono it must sit next to UstbOpenAI.dll (the package's build/UstbOpenAI.targets copies it there when an " +
+            "MSBuild or xbuild project imports it; otherwise copy it there yourself), or be installed where the system " +
+            "loader finds it (`make install` of ustb-openai, then ldconfig), or lie in a directory named by LD_LIBRARY_PATH.";
+
+        private static volatile bool _loaded;
+
+        /// <summary>Called by each public entry point before its first native call: turns the runtime's
+        /// bare DllNotFoundException into one that names the library and the fix.</summary>
+        internal static void EnsureLoaded()
+        {
+            if (_loaded) return;
+            try { ustb_version(); }
+            catch (DllNotFoundException e) { throw new DllNotFoundException(MissingLibrary, e); }
+            _loaded = true;
+        }
 
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         internal delegate int ChunkCallback(IntPtr userdata, IntPtr chunkJson, UIntPtr len);
@@ -447,6 +468,7 @@ namespace UstbOpenAI
         /// <summary>Takes the options as JSON (null, "" or "{}" for all defaults).</summary>
         public UstbClient(string optionsJson)
         {
+            Native.EnsureLoaded();
             IntPtr client, error;
             int status = Native.ustb_client_new(Native.Utf8Z(optionsJson), out client, out error);
             Native.Check(status, error);
@@ -454,11 +476,12 @@ namespace UstbOpenAI
         }
 
         /// <summary>The library version, e.g. "0.1.0".</summary>
-        public static string Version { get { return Native.ReadUtf8(Native.ustb_version()); } }
+        public static string Version { get { Native.EnsureLoaded(); return Native.ReadUtf8(Native.ustb_version()); } }
 
         /// <summary>The C name of a status, e.g. "USTB_TIMEOUT".</summary>
         public static string StatusName(UstbStatus status)
         {
+            Native.EnsureLoaded();
             return Native.ReadUtf8(Native.ustb_status_name((int)status));
         }
 

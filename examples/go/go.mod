@@ -1,3 +1,3 @@
-module ustbopenai.example/ustb
+module github.com/ustb-openai/ustb-openai/examples/go
 
 go 1.26

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"ustbopenai.example/ustb"
+	ustb "github.com/ustb-openai/ustb-openai/examples/go"
 )
 
 // rss is the resident set size from /proc/self/statm.

@@ -6,8 +6,7 @@
 package ustb
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
-#cgo LDFLAGS: -L${SRCDIR}/../../target/debug -lustb_openai -Wl,-rpath,${SRCDIR}/../../target/debug
+#cgo pkg-config: ustb_openai
 #include <stdlib.h>
 #include <string.h>
 #include "ustb_openai.h"

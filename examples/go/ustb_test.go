@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"ustbopenai.example/ustb"
+	ustb "github.com/ustb-openai/ustb-openai/examples/go"
 )
 
 const (

@@ -47,6 +47,7 @@ impl ChunkWriter {
 
     /// The chunk for one delta's text, finish_reason and search results, or None if it
     /// carries none of them.
+    #[cfg(any(test, fuzzing))]
     pub fn delta_chunk(&mut self, d: &Delta) -> Option<String> {
         let mut out = Vec::new();
         self.delta_chunk_into(d, &mut out).then(|| into_string(out))
@@ -125,6 +126,7 @@ fn json_into<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
     serde_json::to_writer(out, value).expect("writing JSON into memory cannot fail");
 }
 
+#[cfg(any(test, fuzzing))]
 fn into_string(json: Vec<u8>) -> String {
     String::from_utf8(json).expect("serde_json writes UTF-8")
 }

@@ -5,22 +5,8 @@
 use serde_json::{json, Map, Value};
 
 use super::{mutate_str, run, text, Rng};
-use crate::client::Options;
+use crate::client::{Options, KEYS};
 use crate::error::ErrorKind;
-
-const KEYS: &[&str] = &[
-    "base_url",
-    "easy_session",
-    "vjuid_login",
-    "cookie",
-    "connect_timeout_ms",
-    "idle_timeout_ms",
-    "timeout_ms",
-    "max_retries",
-    "user_agent",
-    "compose_id",
-    "model",
-];
 
 /// A distinctive cookie-like value, sometimes valid (32 alphanumerics), sometimes with
 /// characters a cookie may not hold. Returns (value, its distinctive core).

@@ -7,14 +7,26 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** Where to look for the library when `loadLibrary()` is not given a path. */
-function defaultLibraryPath() {
-  if (process.env.USTB_LIB_PATH) return process.env.USTB_LIB_PATH;
-  if (process.env.USTB_LIB_DIR) return join(process.env.USTB_LIB_DIR, 'libustb_openai.so');
-  // In the repository: examples/node/lib -> target/debug.
-  const repo = join(here, '..', '..', '..', 'target', 'debug', 'libustb_openai.so');
-  if (existsSync(repo)) return repo;
-  return 'libustb_openai.so.0'; // installed: let the dynamic loader search
+/** The library bundled into the npm package by `npm pack` (scripts/bundle-library.js). */
+export const BUNDLED = join(here, '..', 'prebuilds', `${process.platform}-${process.arch}`, 'libustb_openai.so');
+
+/** What the system's dynamic loader is asked for last (the installed soname). */
+export const SYSTEM = 'libustb_openai.so.0';
+
+/**
+ * Which library to load, in this order: `explicit` (the argument of `loadLibrary`), the file
+ * in USTB_OPENAI_LIB, libustb_openai.so in the folder USTB_LIB_DIR, the copy bundled in the
+ * package, the system loader's search (ldconfig cache, LD_LIBRARY_PATH).
+ * @param {string} [explicit]
+ * @param {Record<string, string | undefined>} [env]
+ * @param {(path: string) => boolean} [exists]
+ */
+export function libraryPath(explicit, env = process.env, exists = existsSync) {
+  if (explicit) return explicit;
+  if (env.USTB_OPENAI_LIB) return env.USTB_OPENAI_LIB;
+  if (env.USTB_LIB_DIR) return join(env.USTB_LIB_DIR, 'libustb_openai.so');
+  if (exists(BUNDLED)) return BUNDLED;
+  return SYSTEM;
 }
 
 // The C functions used, as koffi prototypes. `_Out_` marks out-parameters, which koffi copies
@@ -66,8 +78,18 @@ export function loadLibrary(path) {
     if (path && path !== api.path) throw new Error(`libustb_openai already loaded from ${api.path}`);
     return api;
   }
-  const file = path ?? defaultLibraryPath();
-  const lib = koffi.load(file);
+  const file = libraryPath(path);
+  let lib;
+  try {
+    lib = koffi.load(file);
+  } catch (err) {
+    throw new Error(
+      `cannot load the ustb-openai C library from ${file}: ${err.message}. ` +
+        'Pass its path to loadLibrary(path), set USTB_OPENAI_LIB (the file) or USTB_LIB_DIR (its folder), ' +
+        'or install it (make install) where the dynamic loader finds it.',
+      { cause: err },
+    );
+  }
   // Opaque handles. They come back as BigInt (koffi 3) or null.
   koffi.opaque('ustb_client');
   koffi.opaque('ustb_chat_stream');

@@ -59,22 +59,39 @@ _lib = None
 _lib_lock = threading.Lock()
 
 
+def _bundled(here):
+    """The copy a wheel carries next to this file (ustb_openai/libustb_openai.abi3.so)."""
+    names = sorted(os.listdir(here))
+    return [
+        os.path.join(here, n)
+        for n in names
+        if n.startswith("libustb_openai") and n.endswith((".so", ".dylib", ".pyd", ".dll"))
+    ]
+
+
 def _candidates():
-    """Where to look, in order: USTB_OPENAI_LIB, USTB_LIB_DIR, the repo's target/debug."""
+    """Where to look, in order: the library bundled in the installed package; USTB_OPENAI_LIB
+    (a file, final when set); USTB_LIB_DIR; this checkout's target/debug; the system loader.
+
+    The bundled copy comes first because it is the build this wrapper was installed with (so
+    its prototypes match); the variables serve a source checkout, which bundles nothing."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    bundled = _bundled(here)
+    if bundled:
+        return bundled[:1]
+    explicit = os.environ.get("USTB_OPENAI_LIB")
+    if explicit:
+        # An explicit path is final: silently falling back would hide a typo.
+        return [explicit]
     if sys.platform == "darwin":
         names = ["libustb_openai.dylib"]
     elif os.name == "nt":
         names = ["ustb_openai.dll"]
     else:
         names = ["libustb_openai.so", "libustb_openai.so.0"]
-    explicit = os.environ.get("USTB_OPENAI_LIB")
-    if explicit:
-        # An explicit path is final: silently falling back would hide a typo.
-        return [explicit]
     dirs = []
     if os.environ.get("USTB_LIB_DIR"):
         dirs.append(os.environ["USTB_LIB_DIR"])
-    here = os.path.dirname(os.path.abspath(__file__))
     dirs.append(os.path.join(here, "..", "..", "..", "target", "debug"))
     found = [os.path.join(d, n) for d in dirs for n in names]
     found = [p for p in found if os.path.exists(p)]
@@ -94,8 +111,10 @@ def lib():
             tried = _candidates()
             if not tried:
                 raise OSError(
-                    "libustb_openai not found: set USTB_OPENAI_LIB (file) or USTB_LIB_DIR "
-                    "(directory), or build it with `make -C /path/to/ustb-openai build`"
+                    "libustb_openai not found: install this package with pip from the "
+                    "ustb-openai checkout (`pip install examples/python`), which bundles it, "
+                    "or set USTB_OPENAI_LIB (a file) or USTB_LIB_DIR (a directory), or install "
+                    "the C library (`make install`) where the system loader finds it"
                 )
             # CDLL (not PyDLL) releases the GIL during calls, which is what lets
             # another thread cancel a stream that is blocked in ustb_chat_stream_next.

@@ -17,7 +17,7 @@ import (
 	"os/signal"
 	"strings"
 
-	"ustbopenai.example/ustb"
+	ustb "github.com/ustb-openai/ustb-openai/examples/go"
 )
 
 func main() {
