@@ -28,7 +28,7 @@ pub struct Host {
 }
 
 pub const HOSTS: [Host; 4] = [
-    Host { name: "Go", api: "Stream.Recv()", tools: &["go"] },
+    Host { name: "Go", api: "Stream.Recv()", tools: &["go", "pkg-config"] },
     Host { name: "Node", api: "for await", tools: &["node", "npm"] },
     Host { name: "C#", api: "foreach over ChatStream (Mono)", tools: &["mcs", "mono"] },
     Host { name: "Python", api: "for chunk in create(stream=True) (ctypes)", tools: &["python"] },
@@ -76,11 +76,15 @@ pub fn measure(host: &Host, url: &str, runs: usize, python: &str) -> Result<Meas
             let bin = out.join("go-bench");
             let mut build = cmd("go", &ex.join("go"), &lib_dir);
             build.args(["build", "-o"]).arg(&bin).arg("./cmd/bench");
-            // As run-tests.sh: the CGO_* flags come before the #cgo ones, so target/release wins.
-            let (inc, lib) = (Path::new(ROOT).join("include"), lib_dir.display().to_string());
+            // As run-tests.sh: the package finds the library through `#cgo pkg-config`, here a
+            // ustb_openai.pc for target/release; the rpath goes into CGO_LDFLAGS, which Go's
+            // build cache keys on (it does not key on pkg-config's output).
+            let pc_dir = out.join("pkgconfig");
+            write_pc(&pc_dir, &lib_dir)?;
+            let pc_path = std::env::var("PKG_CONFIG_PATH").map(|v| format!(":{v}")).unwrap_or_default();
+            build.env("PKG_CONFIG_PATH", format!("{}{pc_path}", pc_dir.display()));
             build.env("CGO_ENABLED", "1").env("GOTOOLCHAIN", "local");
-            build.env("CGO_CFLAGS", format!("-I{} -O2", inc.display()));
-            build.env("CGO_LDFLAGS", format!("-L{lib} -Wl,-rpath,{lib} -O2"));
+            build.env("CGO_LDFLAGS", format!("-Wl,-rpath,{} -O2", lib_dir.display()));
             step(&mut build, &log, "go build")?;
             cmd(bin.to_str().unwrap(), &ex.join("go"), &lib_dir)
         }
@@ -121,6 +125,17 @@ pub fn measure(host: &Host, url: &str, runs: usize, python: &str) -> Result<Meas
     step(run.arg(url).arg(&runs), &log, "the bench program")?;
     parse(&std::fs::read_to_string(&log).unwrap_or_default())
         .ok_or_else(|| format!("no `chunks`, `chunks/s`, `cpu-chunks/s` lines in {}", log.display()))
+}
+
+/// A ustb_openai.pc in `dir` for the library in `lib_dir` and the checked-in header.
+fn write_pc(dir: &Path, lib_dir: &Path) -> Result<(), String> {
+    let version = env!("CARGO_PKG_VERSION");
+    let pc = format!(
+        "Name: ustb_openai\nDescription: ustb-openai from {lib} (examples/rust/wrappers.rs)\n\
+         Version: {version}\nLibs: -L{lib} -lustb_openai\nCflags: -I{ROOT}/include\n",
+        lib = lib_dir.display()
+    );
+    std::fs::create_dir_all(dir).and_then(|_| std::fs::write(dir.join("ustb_openai.pc"), pc)).map_err(|e| e.to_string())
 }
 
 /// A command for a wrapper tool, with the library in target/release and nothing from the

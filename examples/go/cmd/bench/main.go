@@ -22,7 +22,7 @@ import (
 	"syscall"
 	"time"
 
-	"ustbopenai.example/ustb"
+	ustb "github.com/ustb-openai/ustb-openai/examples/go"
 )
 
 func main() {
