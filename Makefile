@@ -47,7 +47,7 @@ test: deps
 # figures (release build); asserts nothing. BENCH_RUNS and BENCH_SCALE scale it (BENCHMARKS.md).
 BENCH_VENV := target/bench-venv
 bench: $(BENCH_VENV)/installed
-	$(CARGO) build --release --features emulator --bin ustb-emulator --example bench
+	$(CARGO) build --release --features emulator --lib --bin ustb-emulator --example bench
 	BENCH_PYTHON=$(BENCH_VENV)/bin/python target/release/examples/bench target/release/ustb-emulator
 
 # The Python client users have today, for the benchmark's comparison (pinned versions).

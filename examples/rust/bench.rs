@@ -8,12 +8,14 @@
 //! server in this process (canned.rs), so every throughput figure reads the same bytes and none
 //! waits for the emulator. Floors over those bytes: raw (socket read, no parsing), SSE (split
 //! only, in memory) and decode (split + decode + OpenAI chunk JSON, in memory). The Python
-//! client users have today reads the same canned stream in the same run (seed_client.py).
+//! client users have today reads the same canned stream in the same run (seed_client.py), and
+//! so does each host wrapper's own bench program (wrappers.rs: Go, Node, C#, Python).
 //! Memory figures come from child processes streaming from the real emulator (memory.rs).
 
 mod canned;
 mod capi;
 mod memory;
+mod wrappers;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -212,13 +214,61 @@ fn throughput(t: &mut Table, s: &Stream, runs: usize) {
         verdict(vs_pull.1 >= 1.0),
     );
     t.speed("Python seed client: httpx + httpx-sse + pydantic (chunks/s)", py_events, &py, wire, String::new(), "", "");
-    t.row(
-        "host wrappers (Go, Node, C#, Python ctypes): per-chunk overhead on the C API",
-        "TODO".into(),
-        "being reworked by another helper; not measured yet".into(),
-        "",
-        "",
-    );
+    host_wrappers(t, s, runs);
+}
+
+/// Each host wrapper's own bench program (wrappers.rs) on the same canned stream, beside the C
+/// pull API measured just before and just after it, so the machine's drift between hosts
+/// cancels out. The CPU form counts the wrapper's whole process (its GC and worker threads
+/// too) against the pull reader's thread: the C API reads on the calling thread, starting none.
+fn host_wrappers(t: &mut Table, s: &Stream, runs: usize) {
+    let started = Instant::now();
+    // At most 5 runs each: Node reads the full stream in ~7 s here, and the whole wrapper part
+    // (builds included) should stay well under 3 minutes.
+    let runs = runs.min(5);
+    let python = std::env::var("BENCH_PYTHON").unwrap_or_else(|_| PYTHON.into());
+    let c = capi::client(&s.server.url);
+    let req = capi::request(&s.prompt);
+    let pull = |r: &mut Runs| (0..runs).map(|_| r.time(|| capi::pull(c, &req)).0).last().unwrap();
+    for host in &wrappers::HOSTS {
+        let name = format!("host wrapper: {} — {} (chunks/s)", host.name, host.api);
+        let mut reference = Runs::default();
+        pull(&mut reference);
+        let measured = wrappers::measure(host, &s.server.url, runs, &python);
+        let pulled = pull(&mut reference);
+        match measured {
+            Ok(m) => {
+                println!("{}: {} chunks, {} chunks/s", host.name, m.chunks, fmt_rate(m.rate));
+                t.row(&name, fmt_rate(m.rate), beside_pull(&m, pulled, &reference), "", "");
+            }
+            Err(why) => {
+                println!("{}: not measured: {why}", host.name);
+                t.row(&name, "not measured".into(), format!("not measured: {why}"), "", "");
+            }
+        }
+    }
+    unsafe { ustb_client_free(c) };
+    println!("host wrappers: {:.0} s, builds included", started.elapsed().as_secs_f64());
+}
+
+/// A wrapper's figures beside the C pull API's (`pulled` chunks per reply, timed in `pull`).
+fn beside_pull(m: &wrappers::Measured, pulled: usize, pull: &Runs) -> String {
+    let (rate, cpu) = (pulled as f64 / pull.wall(), pulled as f64 / pull.cpu());
+    let count = if m.chunks == pulled {
+        format!("{} chunks, as the C API", m.chunks)
+    } else {
+        format!("{} chunks ≠ the C API's {pulled}", m.chunks)
+    };
+    format!(
+        "CPU {} chunks/s; {} the C pull API ({} chunks/s, CPU {}, around it); \
+         +{:.2} µs (CPU +{:.2} µs) per chunk; {count}",
+        fmt_rate(m.cpu_rate),
+        show((m.rate / rate, m.cpu_rate / cpu)),
+        fmt_rate(rate),
+        fmt_rate(cpu),
+        1e6 / m.rate - 1e6 / rate,
+        1e6 / m.cpu_rate - 1e6 / cpu
+    )
 }
 
 /// Per-stream seconds (wall and CPU) and events per stream of the Python seed client.
