@@ -162,6 +162,26 @@ typedef struct ustb_client ustb_client;
 typedef struct ustb_error ustb_error;
 
 /**
+ * A log level: one of the `USTB_LOG_*` values (an `int`, so a bad value from any language
+ * is refused instead of being undefined behaviour).
+ */
+typedef int ustb_log_level;
+
+/**
+ * Receives one log line: `level` is a `USTB_LOG_*` value from `USTB_LOG_ERROR` to
+ * `USTB_LOG_DEBUG`; `message` is one line of plain English (NUL-terminated UTF-8, no
+ * newline), borrowed for the duration of the call only.
+ *
+ * Runs on the thread that logs, which is the thread making the library call (several
+ * threads may call it at the same time). It must not call `ustb_set_log_callback` (that
+ * returns `USTB_INVALID_ARGUMENT`); lines logged by library calls it makes are dropped.
+ * Lines never contain cookie values or message content (prompts, replies); they hold
+ * methods, paths, sizes, timings, statuses, error kinds and, for failed requests, the
+ * library's own error message.
+ */
+typedef void (*ustb_log_callback)(void *userdata, ustb_log_level level, const char *message);
+
+/**
  * Receives one `chat.completion.chunk` JSON. `chunk_json` is NUL-terminated UTF-8 of `len`
  * bytes, borrowed for the duration of the call only (copy it to keep it). Runs on the thread
  * that called `ustb_chat_stream_for_each` / `ustb_chat_stream_callback`. Return 0 to continue,
@@ -173,6 +193,35 @@ typedef int (*ustb_chunk_callback)(void *userdata, const char *chunk_json, size_
  * The name this type had before 0.2; kept so existing code compiles.
  */
 typedef ustb_chat_stream ustb_stream;
+
+/**
+ * Nothing is logged (as `min_level`: the callback is never called).
+ */
+#define USTB_LOG_OFF 0
+
+/**
+ * A chat stream failed (its error kind, HTTP status and envelope code).
+ */
+#define USTB_LOG_ERROR 1
+
+/**
+ * A request attempt failed and is retried (the reason and the backoff), or a request failed
+ * before any reply.
+ */
+#define USTB_LOG_WARN 2
+
+/**
+ * One line per request (method, path, request body size, HTTP status, time) and per chat
+ * stream as it ends (time to first byte and to first chunk, chunks, bytes of text, total
+ * time, and how it ended: normally, cancelled, failed with an error kind, or freed early);
+ * cancels.
+ */
+#define USTB_LOG_INFO 3
+
+/**
+ * Every request attempt as it is sent.
+ */
+#define USTB_LOG_DEBUG 4
 
 #ifdef __cplusplus
 extern "C" {
@@ -461,6 +510,31 @@ uint16_t ustb_error_http_status(const ustb_error *error);
  * `error` is NULL or an error from this library, freed at most once.
  */
 void ustb_error_free(ustb_error *error);
+
+/**
+ * Sets the process-wide log callback: `callback(userdata, level, message)` is called for every
+ * line at `min_level` or more important (`USTB_LOG_ERROR` is the most important,
+ * `USTB_LOG_DEBUG` the least). It replaces any callback set before; a NULL `callback`
+ * removes it, and logging then goes back to the default: the `USTB_LOG` environment variable
+ * (`error`, `warn`, `info`, `debug`; read once, when the library first logs) writes lines to
+ * standard error, and when it is unset nothing is logged. A callback with `min_level`
+ * `USTB_LOG_OFF` silences everything, `USTB_LOG` too. Logging is off by default, and a
+ * line that is not logged costs one atomic load: nothing is formatted.
+ *
+ * Returns `USTB_OK`, or `USTB_INVALID_ARGUMENT` when `min_level` is not a `USTB_LOG_*` value
+ * or when called from inside the log callback (the callback is then unchanged).
+ *
+ * Thread-safety: may be called from any thread at any time. It waits for calls of the
+ * previous callback running on other threads to return, so once it returns the previous
+ * callback is never called again and its `userdata` may be freed. Do not call it from a
+ * thread the callback may be waiting for. Never blocks otherwise; no network traffic.
+ *
+ * # Safety
+ * `callback` is NULL or a function that is safe to call with `userdata` from any thread, at
+ * the same time on several threads, until it is replaced. `userdata` is only passed to the
+ * callback (it may be NULL).
+ */
+ustb_status ustb_set_log_callback(ustb_log_callback callback, void *userdata, ustb_log_level min_level, ustb_error **error);
 
 /**
  * Push style: calls `callback(userdata, chunk_json, len)` for every chunk, on the calling

@@ -51,6 +51,8 @@ pub mod ffi;
 /// cbindgen:ignore
 pub mod limits;
 /// cbindgen:ignore
+mod log;
+/// cbindgen:ignore
 #[cfg(not(fuzzing))]
 mod sse;
 /// cbindgen:ignore
@@ -72,6 +74,7 @@ mod fuzz;
 pub use chat::ChatStream;
 pub use client::{Client, Options};
 pub use error::{Error, ErrorKind, Result};
+pub use log::{set_logger, Level, Logger};
 pub use upstream::CancelToken;
 
 /// Not API: the in-memory floors `make bench` compares the library with (no socket, no FFI).
@@ -107,5 +110,16 @@ pub mod __bench {
             }
         }
         (n, bytes)
+    }
+
+    /// `n` request and chunk log events as the library makes them: with logging off, the whole
+    /// cost logging adds to a request and a chunk (tests/logging.rs times it).
+    pub fn log_events(n: u64) {
+        let mut stats = crate::log::StreamStats::default();
+        stats.sending();
+        for i in 0..n {
+            crate::log::attempt("POST", "/site/ai/compose_chat", std::hint::black_box(i as usize), 1, 1);
+            stats.chunk(std::hint::black_box(i as usize));
+        }
     }
 }

@@ -24,6 +24,8 @@ const NULL_ALLOWED: &[(&str, &str, Expect, &str)] = &[
     // userdata is only handed back to the callback.
     ("ustb_chat_stream_for_each", "userdata", Expect::Ok, "`callback` is safe to call with `userdata`"),
     ("ustb_chat_stream_callback", "userdata", Expect::Ok, "`callback` is safe to call with `userdata`"),
+    ("ustb_set_log_callback", "callback", Expect::Ok, "a NULL `callback` removes it"),
+    ("ustb_set_log_callback", "userdata", Expect::Ok, "`userdata` is only passed to the callback (it may be NULL)"),
     ("ustb_string_free", "s", Expect::Void, "NULL is a no-op"),
     ("ustb_chat_stream_free", "stream", Expect::Void, "NULL is a no-op"),
     ("ustb_canceller_free", "canceller", Expect::Void, "NULL is a no-op"),
@@ -111,7 +113,7 @@ fn parse_header(header: &str) -> (String, Vec<Export>) {
 }
 
 fn is_pointer(ty: &str) -> bool {
-    ty.contains('*') || ty == "ustb_chunk_callback"
+    ty.contains('*') || ty == "ustb_chunk_callback" || ty == "ustb_log_callback"
 }
 
 /// C code for one argument: declarations before the call, the argument, code after the call.
@@ -151,6 +153,8 @@ fn argument(e: &Export, p: &Param, consumed: bool) -> Result<(String, String, St
         ("ustb_error **", "error") => Ok(("ustb_error *err = NULL;".into(), "&err".into(), String::new())),
         ("size_t *", _) => Ok((format!("size_t {v} = 0;"), format!("&{v}"), String::new())),
         ("ustb_chunk_callback", _) => Ok((String::new(), "count_chunk".into(), String::new())),
+        ("ustb_log_callback", _) => Ok((String::new(), "count_log".into(), String::new())),
+        ("ustb_log_level", _) => Ok((String::new(), "USTB_LOG_DEBUG".into(), String::new())),
         ("void *", "userdata") => Ok(("int chunks = 0;".into(), "&chunks".into(), String::new())),
         ("int", _) => Ok((String::new(), "1".into(), String::new())),
         (ty, name) => Err(format!("{}: no valid value for parameter `{ty} {name}`; teach tests/misuse.rs", e.name)),
@@ -276,6 +280,16 @@ static int count_chunk(void *userdata, const char *chunk, size_t len) {
     return chunk[len] != '\0';
 }
 
+/* Stays set for every later call: userdata (a block's local, gone by then) is not used. */
+static int log_lines;
+static void count_log(void *userdata, ustb_log_level level, const char *message) {
+    (void)userdata;
+    if (level < USTB_LOG_ERROR || level > USTB_LOG_DEBUG || message == NULL || strchr(message, '\n') != NULL) {
+        fail("count_log", "a malformed log line");
+    }
+    log_lines++;
+}
+
 static ustb_client *fresh_client(void) {
     ustb_client *c = NULL;
     if (ustb_client_new(options, &c, NULL) != USTB_OK) fail("fresh_client", "ustb_client_new failed");
@@ -319,6 +333,8 @@ int main(int argc, char **argv) {
 "#;
 
 const POSTLUDE: &str = r#"    ustb_client_free(client);
+    if (log_lines == 0) fail("count_log", "the log callback set with ustb_set_log_callback was never called");
+    ustb_set_log_callback(NULL, NULL, USTB_LOG_OFF, NULL);
     printf("misuse_generated: %d cases, %d failures\n", cases, failures);
     return failures != 0;
 }

@@ -10,6 +10,7 @@ use super::decode::{Decoder, Delta, Usage};
 use super::output::{ChunkWriter, Completion};
 use super::request::UpstreamRequest;
 use crate::error::{Error, Result};
+use crate::log::StreamStats;
 use crate::sse::{EventReader, ReadError};
 use crate::upstream::body::Body;
 use crate::upstream::envelope::excerpt;
@@ -35,6 +36,8 @@ pub struct ChatStream {
     usage: Option<Usage>,
     /// The most `collect` holds (content plus reasoning bytes).
     max_reply_bytes: u64,
+    /// Timings and counts for the log line at the end.
+    stats: StreamStats,
 }
 
 impl ChatStream {
@@ -50,6 +53,7 @@ impl ChatStream {
             writer: ChunkWriter::new(&req.model_name, req.include_usage),
             usage: None,
             max_reply_bytes,
+            stats: StreamStats::default(),
         }
     }
 
@@ -98,8 +102,17 @@ impl ChatStream {
         Ok(completion.to_json(self.writer.id(), self.writer.created(), self.writer.model()))
     }
 
-    /// The next delta that carries something, `Ok(None)` at the end.
+    /// The next delta that carries something, `Ok(None)` at the end; counted for the log.
     fn next_delta(&mut self) -> Result<Option<Delta>> {
+        let delta = self.read_delta()?;
+        match &delta {
+            Some(d) => self.stats.chunk(d.content.len() + d.reasoning.len()),
+            None => self.stats.ended(),
+        }
+        Ok(delta)
+    }
+
+    fn read_delta(&mut self) -> Result<Option<Delta>> {
         loop {
             // Also between events: a server flooding empty events must not outrun a cancel.
             self.check_cancel();
@@ -163,12 +176,17 @@ impl ChatStream {
 
     fn fail(&mut self, e: Error) {
         self.token.release();
-        self.state = State::Failed(self.wire.redact(e));
+        let e = self.wire.redact(e);
+        self.stats.failed(&e);
+        self.state = State::Failed(e);
     }
 
     /// Sends the request and sets up reading the reply.
     fn start(&mut self, form: Multipart) -> Result<Option<Delta>> {
-        let reply = self.wire.send("POST", CHAT_PATH, Some(&form), &self.token)?.check_status()?;
+        self.stats.sending();
+        let reply = self.wire.send("POST", CHAT_PATH, Some(&form), &self.token)?;
+        self.stats.headers();
+        let reply = reply.check_status()?;
         if reply.is_event_stream() {
             self.state = State::Reading(Box::new(EventReader::new(reply.body)));
             return Ok(None);
@@ -191,6 +209,10 @@ impl Drop for ChatStream {
     /// A canceller may outlive the stream: leave it nothing to shut down.
     fn drop(&mut self) {
         self.token.release();
+        match self.state {
+            State::Drained => self.stats.ended(),
+            _ => self.stats.dropped(),
+        }
     }
 }
 

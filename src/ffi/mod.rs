@@ -21,6 +21,7 @@ pub mod chat;
 pub mod chunk;
 pub mod client;
 pub mod error;
+pub mod log;
 pub mod push;
 
 use std::ffi::{c_char, CStr, CString};
@@ -31,6 +32,7 @@ pub use chat::*;
 pub use chunk::*;
 pub use client::*;
 pub use error::*;
+pub use log::*;
 pub use push::*;
 
 use crate::error::{Error, ErrorKind, Result};

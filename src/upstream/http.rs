@@ -8,6 +8,7 @@ use super::body::Body;
 use super::envelope::{excerpt, Envelope};
 use super::transport::{CancelScope, CancelToken, CancellableConnector, LookupResolver};
 use crate::error::{Error, ErrorKind, Result};
+use crate::log;
 use ureq::http;
 
 /// Network settings, already validated (see `client::Options`).
@@ -150,21 +151,31 @@ impl Wire {
         token: &CancelToken,
     ) -> Result<Reply> {
         let url = format!("{}{}", self.config.base_url, path_and_query);
-        let mut attempt = 0u32;
+        let (started, body_bytes) = (std::time::Instant::now(), form.map_or(0, |f| f.body.len()));
+        let (mut made, attempts) = (0u32, self.config.max_retries.saturating_add(1));
+        let redact = |e| self.redact(e);
         loop {
-            match self.send_once(method, &url, form, token) {
-                Ok(reply) => return Ok(reply),
-                Err((err, retryable)) => {
-                    if !retryable || attempt >= self.config.max_retries || token.is_cancelled() {
-                        return Err(err);
-                    }
-                    attempt += 1;
-                    backoff(attempt, token);
-                    if token.is_cancelled() {
-                        return Err(Error::cancelled());
-                    }
+            made += 1;
+            log::attempt(method, path_and_query, body_bytes, made, attempts);
+            let err = match self.send_once(method, &url, form, token) {
+                Ok(reply) => {
+                    let took = started.elapsed();
+                    log::reply(method, path_and_query, body_bytes, reply.status, &reply.content_type, took, made);
+                    return Ok(reply);
                 }
-            }
+                Err((err, true)) if made < attempts && !token.is_cancelled() => {
+                    let delay = backoff_delay(made);
+                    log::retry(method, path_and_query, (made, attempts), &err, redact, delay);
+                    sleep_unless_cancelled(delay, token);
+                    if !token.is_cancelled() {
+                        continue;
+                    }
+                    Error::cancelled()
+                }
+                Err((err, _)) => err,
+            };
+            log::request_failed(method, path_and_query, made, &err, redact);
+            return Err(err);
         }
     }
 
@@ -247,11 +258,16 @@ impl Wire {
     }
 }
 
-/// Sleeps 2^attempt × 100 ms (capped at 5 s) plus up to 50% jitter, waking early on cancel.
-fn backoff(attempt: u32, token: &CancelToken) {
+/// 2^attempt × 100 ms (capped at 5 s) plus up to 50% jitter.
+fn backoff_delay(attempt: u32) -> Duration {
     let base = 100u64.saturating_mul(1 << attempt.min(6)).min(5_000);
     let jitter = crate::util::random_u64() % (base / 2 + 1);
-    let deadline = std::time::Instant::now() + Duration::from_millis(base + jitter);
+    Duration::from_millis(base + jitter)
+}
+
+/// Sleeps for `delay`, waking early on cancel.
+fn sleep_unless_cancelled(delay: Duration, token: &CancelToken) {
+    let deadline = std::time::Instant::now() + delay;
     while std::time::Instant::now() < deadline && !token.is_cancelled() {
         std::thread::sleep(Duration::from_millis(10));
     }
