@@ -361,3 +361,62 @@ fn an_event_that_is_not_logged_costs_about_one_load() {
     // Generous: a debug build does no inlining; formatting one line alone takes far longer.
     assert!(off < 50.0 && filtered < 50.0, "{off:.2} / {filtered:.2} ns per event");
 }
+
+/// One of two callbacks being swapped: counts its calls, and calls after it was replaced.
+#[derive(Default)]
+struct Swapped {
+    active: std::sync::atomic::AtomicBool,
+    calls: std::sync::atomic::AtomicUsize,
+    late: std::sync::atomic::AtomicUsize,
+}
+
+unsafe extern "C" fn swapped_line(userdata: *mut c_void, _: ustb_log_level, _: *const c_char) {
+    use std::sync::atomic::Ordering::SeqCst;
+    let s = &*(userdata as *const Swapped);
+    s.calls.fetch_add(1, SeqCst);
+    // A window in which a setter that did not wait would return.
+    std::thread::sleep(Duration::from_micros(50));
+    if !s.active.load(SeqCst) {
+        s.late.fetch_add(1, SeqCst);
+    }
+}
+
+/// Threads log while the callback is swapped back and forth: once `ustb_set_log_callback`
+/// returns, the callback it replaced is never called again.
+#[test]
+fn a_replaced_callback_is_never_called_again() {
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    let _log = Logged::start(USTB_LOG_OFF);
+    let emu = emulator();
+    let (a, b): (&'static Swapped, &'static Swapped) = (Box::leak(Box::default()), Box::leak(Box::default()));
+    let set = |s: &'static Swapped| {
+        s.active.store(true, SeqCst);
+        let mut err = ptr::null_mut();
+        let st = unsafe {
+            ustb_set_log_callback(Some(swapped_line), s as *const Swapped as *mut c_void, USTB_LOG_DEBUG, &mut err)
+        };
+        check(st, err).unwrap();
+    };
+    set(a);
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        for _ in 0..3 {
+            scope.spawn(|| {
+                let c = login_client(&emu);
+                while !stop.load(SeqCst) {
+                    stream_all(&c, &user("hi"));
+                }
+            });
+        }
+        for i in 0..200 {
+            let (new, old) = if i % 2 == 0 { (b, a) } else { (a, b) };
+            set(new);
+            old.active.store(false, SeqCst);
+            std::thread::sleep(Duration::from_millis(3));
+        }
+        stop.store(true, SeqCst);
+    });
+    let calls = a.calls.load(SeqCst) + b.calls.load(SeqCst);
+    assert!(calls > 50, "the threads logged ({calls} lines)");
+    assert_eq!(a.late.load(SeqCst) + b.late.load(SeqCst), 0, "a replaced callback was called ({calls} lines)");
+}
