@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::decode::{Decoder, Delta, Usage};
 use super::output::{ChunkWriter, Completion};
 use super::request::UpstreamRequest;
+use super::tools::ToolStage;
 use crate::error::{Error, Result};
 use crate::sse::{EventReader, ReadError};
 use crate::upstream::body::Body;
@@ -35,6 +36,8 @@ pub struct ChatStream {
     usage: Option<Usage>,
     /// The most `collect` holds (content plus reasoning bytes).
     max_reply_bytes: u64,
+    /// With tools: turns the markup in the content into tool calls.
+    tools: Option<ToolStage>,
 }
 
 impl ChatStream {
@@ -50,6 +53,7 @@ impl ChatStream {
             writer: ChunkWriter::new(&req.model_name, req.include_usage),
             usage: None,
             max_reply_bytes,
+            tools: req.parse_tool_calls.then(ToolStage::new),
         }
     }
 
@@ -86,7 +90,7 @@ impl ChatStream {
         let limit = usize::try_from(self.max_reply_bytes).unwrap_or(usize::MAX);
         while let Some(delta) = self.next_delta()? {
             completion.add(delta);
-            if completion.content.len() + completion.reasoning.len() > limit {
+            if completion.bytes() > limit {
                 let e = Error::too_large(format!(
                     "the reply exceeds max_reply_bytes ({limit} bytes); raise the option or read it as a stream"
                 ));
@@ -98,8 +102,30 @@ impl ChatStream {
         Ok(completion.to_json(self.writer.id(), self.writer.created(), self.writer.model()))
     }
 
-    /// The next delta that carries something, `Ok(None)` at the end.
+    /// The next delta that carries something, `Ok(None)` at the end; with tools, after the
+    /// tool stage.
     fn next_delta(&mut self) -> Result<Option<Delta>> {
+        if self.tools.is_none() {
+            return self.next_upstream_delta();
+        }
+        loop {
+            if let Some(d) = self.tools.as_mut().and_then(ToolStage::pop) {
+                return Ok(Some(d));
+            }
+            let next = self.next_upstream_delta()?;
+            let stage = self.tools.as_mut().expect("checked above");
+            match next {
+                Some(d) => stage.push(d),
+                None => {
+                    stage.end();
+                    return Ok(stage.pop());
+                }
+            }
+        }
+    }
+
+    /// The next delta from the decoder that carries something, `Ok(None)` at the end.
+    fn next_upstream_delta(&mut self) -> Result<Option<Delta>> {
         loop {
             // Also between events: a server flooding empty events must not outrun a cancel.
             self.check_cancel();
