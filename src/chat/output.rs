@@ -224,7 +224,9 @@ impl Completion {
                 self.tool_calls.push(serde_json::json!({
                     "id": id, "type": "function", "function": { "name": name, "arguments": call.arguments },
                 }));
-            } else if let Some(args) = self.tool_calls.get_mut(call.index).and_then(|c| c["function"].get_mut("arguments")) {
+            } else if let Some(args) =
+                self.tool_calls.get_mut(call.index).and_then(|c| c["function"].get_mut("arguments"))
+            {
                 let mut text = args.as_str().unwrap_or("").to_string();
                 text.push_str(&call.arguments);
                 *args = serde_json::Value::String(text);
@@ -245,7 +247,7 @@ impl Completion {
 
     /// `chat.completion` JSON; `reasoning_content` is null when the model did not think;
     /// `tool_calls` is present only when the model made calls, and then `content` is null
-    /// unless there was text around them; `search_results` (a USTB extension) is present only
+    /// unless there was text (not only whitespace) around them; `search_results` (a USTB extension) is present only
     /// when the server sent some.
     pub fn to_json(&self, id: &str, created: u64, model: &str) -> String {
         let calls = !self.tool_calls.is_empty();
@@ -259,7 +261,7 @@ impl Completion {
                 "index": 0,
                 "message": {
                     "role": "assistant",
-                    "content": if calls && self.content.is_empty() { None } else { Some(&self.content) },
+                    "content": if calls && self.content.trim().is_empty() { None } else { Some(&self.content) },
                     "reasoning_content": if self.reasoning.is_empty() { None } else { Some(&self.reasoning) },
                     "refusal": null,
                 },
@@ -430,8 +432,8 @@ mod tests {
         c.add(call(0, None, ":1}"));
         c.add(call(1, Some("call_b"), ""));
         c.add(call(1, None, "raw"));
-        c.add(delta("", "", Some("tool_calls")));
-        assert_eq!(c.bytes(), 2 * "f".len() + 10);
+        c.add(delta("", "\n", Some("tool_calls")));
+        assert_eq!(c.bytes(), 2 * "f".len() + 10 + 1);
         let v: Value = serde_json::from_str(&c.to_json("chatcmpl-x", 5, "DeepSeek")).unwrap();
         let message = &v["choices"][0]["message"];
         assert_eq!(message["content"], Value::Null);
@@ -445,6 +447,6 @@ mod tests {
         assert_eq!(v["choices"][0]["finish_reason"], "tool_calls");
         c.add(delta("", "text", None));
         let v: Value = serde_json::from_str(&c.to_json("chatcmpl-x", 5, "DeepSeek")).unwrap();
-        assert_eq!(v["choices"][0]["message"]["content"], "text");
+        assert_eq!(v["choices"][0]["message"]["content"], "\ntext");
     }
 }

@@ -195,7 +195,7 @@ fn messages(req: &Map<String, Value>) -> Result<Vec<Turn>> {
                 let text = match (text.trim().is_empty(), calls.is_empty()) {
                     (_, true) => text,
                     (true, false) => calls,
-                    (false, false) => format!("{text}\n{calls}"),
+                    (false, false) => format!("{}\n{calls}", text.trim_end()),
                 };
                 (Some(Role::Assistant), text)
             }

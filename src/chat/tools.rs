@@ -96,8 +96,9 @@ impl ToolSpec {
     pub fn instruction(&self) -> Option<String> {
         let last = match &self.choice {
             Choice::None => return None,
-            Choice::Auto => "- Call a tool only when it helps to answer; otherwise answer directly, without the markup."
-                .to_string(),
+            Choice::Auto => {
+                "- Call a tool only when it helps to answer; otherwise answer directly, without the markup.".to_string()
+            }
             Choice::Required => "- You must call at least one of these tools now; do not answer directly.".to_string(),
             Choice::Named(n) => format!("- You must call the tool {n} in this reply; do not answer directly."),
         };
@@ -153,10 +154,7 @@ fn tool_line(tool: &Value, i: usize) -> Result<(String, String)> {
     let name = match f.get("name") {
         Some(Value::String(n)) if valid_name(n) => n.clone(),
         Some(Value::String(n)) => {
-            return Err(bad(&format!(
-                ".function.name {} must be 1 to 64 letters, digits, '_' or '-'",
-                excerpt(n)
-            )))
+            return Err(bad(&format!(".function.name {} must be 1 to 64 letters, digits, '_' or '-'", excerpt(n))))
         }
         _ => return Err(bad(".function.name must be a string")),
     };
@@ -731,7 +729,10 @@ mod tests {
 
     #[test]
     fn a_call_longer_than_the_limit_is_text() {
-        let long = format!("<tool_call>{{\"name\":\"f\",\"arguments\":\"{}\"}}</tool_call>", "a".repeat(MAX_TOOL_CALL_BYTES + 10_000));
+        let long = format!(
+            "<tool_call>{{\"name\":\"f\",\"arguments\":\"{}\"}}</tool_call>",
+            "a".repeat(MAX_TOOL_CALL_BYTES + 10_000)
+        );
         let mut p = ToolCallParser::default();
         let mut out = Vec::new();
         for piece in long.as_bytes().chunks(4096) {
@@ -801,7 +802,10 @@ mod tests {
             (json!({"tools": tools, "tool_choice": "any"}), "\"tool_choice\" must be"),
             (json!({"tools": tools, "tool_choice": {"type": "function"}}), "\"tool_choice\" must be"),
             (json!({"tools": tools, "tool_choice": 1}), "\"tool_choice\" must be"),
-            (json!({"tools": tools, "tool_choice": {"type": "function", "function": {"name": "nope"}}}), "not in \"tools\""),
+            (
+                json!({"tools": tools, "tool_choice": {"type": "function", "function": {"name": "nope"}}}),
+                "not in \"tools\"",
+            ),
             (json!({"tool_choice": "required"}), "\"tools\" is missing or empty"),
             (json!({"tools": tools, "parallel_tool_calls": 1}), "parallel_tool_calls"),
         ];
@@ -826,7 +830,8 @@ mod tests {
         assert!(auto.contains("<tool_call>{\"name\":\"TOOL_NAME\""));
         assert!(auto.contains("[工具 TOOL_NAME 执行结果]"));
         assert!(auto.ends_with("otherwise answer directly, without the markup."));
-        assert!(text(json!({"tool_choice": "required"})).ends_with("at least one of these tools now; do not answer directly."));
+        assert!(text(json!({"tool_choice": "required"}))
+            .ends_with("at least one of these tools now; do not answer directly."));
         let named = text(json!({"tool_choice": {"type": "function", "function": {"name": "now"}}}));
         assert!(named.ends_with("You must call the tool now in this reply; do not answer directly."));
         assert!(text(json!({"parallel_tool_calls": false})).contains("at most one tool"));
@@ -888,13 +893,17 @@ mod tests {
     #[test]
     fn stage_turns_calls_into_deltas_in_order() {
         let reasoning = "想想 <tool_call>{\"name\":\"x\"}</tool_call>";
-        let deltas = stage_run(&["先说<tool_", "call>{\"name\":\"f\",\"arguments\":{\"a\":1}}</tool_call>", "后记"], reasoning);
+        let deltas =
+            stage_run(&["先说<tool_", "call>{\"name\":\"f\",\"arguments\":{\"a\":1}}</tool_call>", "后记"], reasoning);
         assert_eq!(deltas[0].reasoning, reasoning, "reasoning passes untouched");
         assert_eq!(deltas[0].content, "先说");
         let first = &deltas[1].tool_calls[0];
         assert_eq!((first.index, first.name.as_deref(), first.arguments.as_str()), (0, Some("f"), ""));
         assert!(first.id.as_deref().unwrap().starts_with("call_") && first.id.as_ref().unwrap().len() == 29);
-        assert_eq!(deltas[2].tool_calls, vec![ToolCallDelta { index: 0, id: None, name: None, arguments: "{\"a\":1}".into() }]);
+        assert_eq!(
+            deltas[2].tool_calls,
+            vec![ToolCallDelta { index: 0, id: None, name: None, arguments: "{\"a\":1}".into() }]
+        );
         assert_eq!(deltas[3].content, "后记");
         assert_eq!(deltas[4].finish_reason.as_deref(), Some("tool_calls"));
         assert_eq!(deltas.len(), 5);

@@ -5,7 +5,7 @@
 //! silent, silent-headers (silence before the head), headers-then-silent, malformed,
 //! malformed-inner, sse-error (10042 in a `data:` line), sse-4028, huge-event (one ~8 MB
 //! event), endless-line, long=N, tool=NAME:ARGS (a tool call in the content; several may be
-//! given). A prompt holding a tool result (`[工具 NAME 执行结果]` and a line break) is answered
+//! given), tool-bare (no text before the calls). A prompt holding a tool result (`[工具 NAME 执行结果]` and a line break) is answered
 //! from that result. Whole replies and the wire (`faults.rs`): close-before-headers,
 //! http500, http502, login-page, json-4028, json-10042, redirect, gzip, echo-cookie-400,
 //! echo-cookie-html, echo-cookie-sse, crlf, cr, comments, invalid-utf8, split-char,
@@ -254,11 +254,12 @@ fn build_reply<'a>(prompt: &str, context: usize, dir: &Directives, field: &impl 
     let calls = tool_directives(prompt);
     let mut content = if !calls.is_empty() {
         // What a model following the library's tool instruction writes.
-        let mut text = String::from("好的，我来调用工具。");
-        for (name, args) in calls {
-            text.push_str(&format!("\n<tool_call>{{\"name\":{},\"arguments\":{args}}}</tool_call>", json!(name)));
-        }
-        text
+        let lead = if dir.has("tool-bare") { "" } else { "好的，我来调用工具。\n" };
+        let markup: Vec<String> = calls
+            .iter()
+            .map(|(name, args)| format!("<tool_call>{{\"name\":{},\"arguments\":{args}}}</tool_call>", json!(name)))
+            .collect();
+        format!("{lead}{}", markup.join("\n"))
     } else if let Some((name, result)) = tool_result(prompt) {
         let head: String = result.chars().take(200).collect();
         format!("根据工具 {name} 的结果：{head}")

@@ -105,6 +105,10 @@ fn tool_directives_and_tool_results() {
          \n<tool_call>{\"name\":\"c\",\"arguments\":{x: y}}</tool_call>"
     );
     assert_eq!(
+        content("@emu:tool=a @emu:tool=b @emu:tool-bare"),
+        "<tool_call>{\"name\":\"a\",\"arguments\":{}}</tool_call>\n<tool_call>{\"name\":\"b\",\"arguments\":{}}</tool_call>"
+    );
+    assert_eq!(
         content("说明 \"[工具 X 执行结果]\"\n\n[工具 get_weather 执行结果]\n晴，25°C"),
         "根据工具 get_weather 的结果：晴，25°C"
     );
