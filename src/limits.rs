@@ -31,6 +31,10 @@ pub const DEFAULT_MAX_REPLY_BYTES: u64 = 64 << 20;
 /// past this much the reply is taken as plain content.
 pub const MAX_HELD_WHITESPACE: usize = 4096;
 
+/// One tool call's markup (`<tool_call>…</tool_call>`) held while its closing tag is awaited;
+/// a longer one is taken for text and passed on as content.
+pub const MAX_TOOL_CALL_BYTES: usize = 1 << 20;
+
 /// The options JSON, checked before it is parsed.
 pub const MAX_OPTIONS_JSON: usize = 64 << 10;
 /// The `base_url` option.

@@ -21,6 +21,13 @@ with open(sys.argv[1], encoding="utf-8") as f:
                 assert choice.delta.content == want["delta"].get("content")
                 assert (choice.delta.role or None) == want["delta"].get("role")
                 assert choice.finish_reason == want["finish_reason"]
+                got_calls = choice.delta.tool_calls or []
+                assert len(got_calls) == len(want["delta"].get("tool_calls", []))
+                for got, call in zip(got_calls, want["delta"].get("tool_calls", [])):
+                    assert got.index == call["index"] and got.id == call.get("id")
+                    assert got.type == call.get("type")
+                    assert got.function.name == call["function"].get("name")
+                    assert got.function.arguments == call["function"]["arguments"]
             if data.get("usage"):
                 assert chunk.usage.total_tokens == data["usage"]["total_tokens"]
         elif kind == "completion":
@@ -29,6 +36,12 @@ with open(sys.argv[1], encoding="utf-8") as f:
             assert message.role == "assistant"
             assert message.content == data["choices"][0]["message"]["content"]
             assert completion.choices[0].finish_reason == data["choices"][0]["finish_reason"]
+            want_calls = data["choices"][0]["message"].get("tool_calls") or []
+            assert len(message.tool_calls or []) == len(want_calls)
+            for got, call in zip(message.tool_calls or [], want_calls):
+                assert got.type == "function" and got.id == call["id"]
+                assert got.function.name == call["function"]["name"]
+                assert got.function.arguments == call["function"]["arguments"]
             if data.get("usage"):
                 assert completion.usage.prompt_tokens == data["usage"]["prompt_tokens"]
         else:

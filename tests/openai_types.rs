@@ -13,16 +13,33 @@ fn output_parses_with_openai_python_types() {
     let emu = emulator();
     let c = login_client(&emu);
     let mut lines = Vec::new();
-    for prompt in ["请介绍你自己。", "@emu:answer-only", "@emu:moderation", "@emu:think-inline", "web"] {
+    let weather = json!({"type": "function", "function": {"name": "get_weather", "description": "天气",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}});
+    let prompts = [
+        "请介绍你自己。",
+        "@emu:answer-only",
+        "@emu:moderation",
+        "@emu:think-inline",
+        "web",
+        // Tool calls (with text around them, and alone), and arguments that are not JSON.
+        "@emu:tool=get_weather:{\"city\":\"北京\"} @emu:tool=get_weather:{\"city\":\"上海\"}",
+        "@emu:tool=get_weather:{\"city\":\"北京\"} @emu:tool-bare",
+        "@emu:tool=get_weather:{city: 北京} @emu:tool-bare @emu:answer-only",
+    ];
+    for prompt in prompts {
         let mut req = user(prompt);
         req["stream_options"] = json!({ "include_usage": true });
         req["web_search"] = json!(prompt == "web");
+        if prompt.contains("@emu:tool=") {
+            req["tools"] = json!([weather]);
+        }
         for chunk in stream_all(&c, &req) {
             lines.push(format!("chunk {chunk}"));
         }
         lines.push(format!("completion {}", create(&c, &req).unwrap()));
     }
     assert!(lines.len() > 12);
+    assert!(lines.iter().any(|l| l.contains("\"tool_calls\":[{\"index\":1,\"id\"")));
     let file = target_dir().join("openai_types_input.jsonl");
     std::fs::write(&file, lines.join("\n") + "\n").unwrap();
     let python = root().join("target/venv/bin/python");

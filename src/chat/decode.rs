@@ -37,6 +37,8 @@ pub struct Delta {
     /// With web search on: the pages found (`d.ext.site_search`, a list of
     /// `{title, url, content}`), which the answer cites as `[citation:N]`.
     pub search_results: Option<Value>,
+    /// Calls found in the content (`chat::tools`; the decoder itself never sets them).
+    pub tool_calls: Vec<super::tools::ToolCallDelta>,
 }
 
 impl Delta {
@@ -46,6 +48,7 @@ impl Delta {
             && self.finish_reason.is_none()
             && self.usage.is_none()
             && self.search_results.is_none()
+            && self.tool_calls.is_empty()
     }
 }
 

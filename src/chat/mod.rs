@@ -4,5 +4,6 @@ pub mod decode;
 pub mod output;
 pub mod request;
 pub mod stream;
+pub mod tools;
 
 pub use stream::ChatStream;

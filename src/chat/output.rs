@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::decode::{Delta, Usage};
+use super::tools::ToolCallDelta;
 
 /// Writes the chunks of one stream: same id and created throughout, `role` in the first delta,
 /// and (with `include_usage`) one last chunk with `"choices": []` and the usage.
@@ -10,7 +11,8 @@ use super::decode::{Delta, Usage};
 /// Chunks are written straight into a buffer: the part every chunk shares is rendered once,
 /// and only a delta's own texts are escaped per chunk (with serde_json's string writer). The
 /// keys come in openai-python's order: id, object, created, model, system_fingerprint,
-/// choices[{index, delta{role, content, reasoning_content}, logprobs, finish_reason}], usage.
+/// choices[{index, delta{role, content, reasoning_content, tool_calls}, logprobs,
+/// finish_reason}], usage.
 pub struct ChunkWriter {
     id: String,
     created: u64,
@@ -56,7 +58,12 @@ impl ChunkWriter {
     /// `delta_chunk` written into `out` (cleared first); false when there is no chunk.
     pub fn delta_chunk_into(&mut self, d: &Delta, out: &mut Vec<u8>) -> bool {
         out.clear();
-        if d.reasoning.is_empty() && d.content.is_empty() && d.finish_reason.is_none() && d.search_results.is_none() {
+        if d.reasoning.is_empty()
+            && d.content.is_empty()
+            && d.finish_reason.is_none()
+            && d.search_results.is_none()
+            && d.tool_calls.is_empty()
+        {
             return false;
         }
         let first = !self.role_sent;
@@ -79,6 +86,12 @@ impl ChunkWriter {
             out.extend_from_slice(sep);
             out.extend_from_slice(br#""reasoning_content":"#);
             json_into(out, &d.reasoning);
+            sep = b",";
+        }
+        if !d.tool_calls.is_empty() {
+            out.extend_from_slice(sep);
+            out.extend_from_slice(br#""tool_calls":"#);
+            tool_calls_into(out, &d.tool_calls);
         }
         out.extend_from_slice(br#"},"logprobs":null,"finish_reason":"#);
         match &d.finish_reason {
@@ -119,6 +132,33 @@ impl ChunkWriter {
             _ => false,
         }
     }
+}
+
+/// OpenAI's `tool_calls` deltas: `{index, id, type, function{name, arguments}}` for a call's
+/// first, `{index, function{arguments}}` for its argument fragments.
+fn tool_calls_into(out: &mut Vec<u8>, calls: &[ToolCallDelta]) {
+    out.push(b'[');
+    for (i, call) in calls.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(format!(r#"{{"index":{}"#, call.index).as_bytes());
+        if let Some(id) = &call.id {
+            out.extend_from_slice(br#","id":"#);
+            json_into(out, id);
+            out.extend_from_slice(br#","type":"function""#);
+        }
+        out.extend_from_slice(br#","function":{"#);
+        if let Some(name) = &call.name {
+            out.extend_from_slice(br#""name":"#);
+            json_into(out, name);
+            out.push(b',');
+        }
+        out.extend_from_slice(br#""arguments":"#);
+        json_into(out, &call.arguments);
+        out.extend_from_slice(b"}}");
+    }
+    out.push(b']');
 }
 
 /// Appends `value` as JSON (strings escaped as serde_json escapes them).
@@ -167,13 +207,31 @@ pub struct Completion {
     pub finish_reason: Option<String>,
     pub usage: Option<Usage>,
     pub search_results: Option<serde_json::Value>,
+    /// `{id, type, function{name, arguments}}` of each call, in order.
+    pub tool_calls: Vec<serde_json::Value>,
+    tool_call_bytes: usize,
 }
 
 impl Completion {
-    /// Adds a delta's texts and finish_reason (usage is set by the caller, once).
+    /// Adds a delta's texts, calls and finish_reason (usage is set by the caller, once).
     pub fn add(&mut self, d: Delta) {
         self.reasoning.push_str(&d.reasoning);
         self.content.push_str(&d.content);
+        for call in d.tool_calls {
+            self.tool_call_bytes += call.arguments.len();
+            if let (Some(id), Some(name)) = (call.id, call.name) {
+                self.tool_call_bytes += name.len();
+                self.tool_calls.push(serde_json::json!({
+                    "id": id, "type": "function", "function": { "name": name, "arguments": call.arguments },
+                }));
+            } else if let Some(args) =
+                self.tool_calls.get_mut(call.index).and_then(|c| c["function"].get_mut("arguments"))
+            {
+                let mut text = args.as_str().unwrap_or("").to_string();
+                text.push_str(&call.arguments);
+                *args = serde_json::Value::String(text);
+            }
+        }
         if d.finish_reason.is_some() {
             self.finish_reason = d.finish_reason;
         }
@@ -182,9 +240,17 @@ impl Completion {
         }
     }
 
+    /// What the completion holds: content, reasoning and calls, in bytes.
+    pub fn bytes(&self) -> usize {
+        self.content.len() + self.reasoning.len() + self.tool_call_bytes
+    }
+
     /// `chat.completion` JSON; `reasoning_content` is null when the model did not think;
-    /// `search_results` (a USTB extension) is present only when the server sent some.
+    /// `tool_calls` is present only when the model made calls, and then `content` is null
+    /// unless there was text (not only whitespace) around them; `search_results` (a USTB extension) is present only
+    /// when the server sent some.
     pub fn to_json(&self, id: &str, created: u64, model: &str) -> String {
+        let calls = !self.tool_calls.is_empty();
         let mut v = serde_json::json!({
             "id": id,
             "object": "chat.completion",
@@ -195,7 +261,7 @@ impl Completion {
                 "index": 0,
                 "message": {
                     "role": "assistant",
-                    "content": self.content,
+                    "content": if calls && self.content.trim().is_empty() { None } else { Some(&self.content) },
                     "reasoning_content": if self.reasoning.is_empty() { None } else { Some(&self.reasoning) },
                     "refusal": null,
                 },
@@ -204,6 +270,9 @@ impl Completion {
             }],
             "usage": self.usage,
         });
+        if calls {
+            v["choices"][0]["message"]["tool_calls"] = serde_json::Value::Array(self.tool_calls.clone());
+        }
         if let Some(results) = &self.search_results {
             v["search_results"] = results.clone();
         }
@@ -233,6 +302,16 @@ mod tests {
             };
             let mut search = delta("", "", None);
             search.search_results = Some(json!([{"title": "t", "url": "u", "content": "c"}]));
+            let call = |id: Option<&str>, name: Option<&str>, args: &str| {
+                let mut d = delta("", "", None);
+                d.tool_calls = vec![ToolCallDelta {
+                    index: 1,
+                    id: id.map(Into::into),
+                    name: name.map(Into::into),
+                    arguments: args.into(),
+                }];
+                d
+            };
             let cases = [
                 (
                     delta("想\n\u{1}", "", None),
@@ -242,6 +321,17 @@ mod tests {
                 (delta("", "答\"", None), json!({"content": "答\""}), Value::Null),
                 (delta("", "", Some("stop")), json!({}), json!("stop")),
                 (search, json!({}), Value::Null),
+                (
+                    call(Some("call_1"), Some("f\""), ""),
+                    json!({"tool_calls": [{"index": 1, "id": "call_1", "type": "function",
+                                           "function": {"name": "f\"", "arguments": ""}}]}),
+                    Value::Null,
+                ),
+                (
+                    call(None, None, "{\"a\": \"北\"}"),
+                    json!({"tool_calls": [{"index": 1, "function": {"arguments": "{\"a\": \"北\"}"}}]}),
+                    Value::Null,
+                ),
             ];
             for (i, (d, expected_delta, finish)) in cases.into_iter().enumerate() {
                 let mut expected =
@@ -322,5 +412,41 @@ mod tests {
         assert_eq!(v["choices"][0]["message"]["reasoning_content"], "想");
         assert_eq!(v["choices"][0]["finish_reason"], "stop");
         assert_eq!(v["usage"], Value::Null);
+        assert!(v["choices"][0]["message"].get("tool_calls").is_none());
+    }
+
+    #[test]
+    fn completion_with_tool_calls() {
+        let call = |index, id: Option<&str>, args: &str| Delta {
+            tool_calls: vec![ToolCallDelta {
+                index,
+                id: id.map(Into::into),
+                name: id.map(|_| "f".into()),
+                arguments: args.into(),
+            }],
+            ..Delta::default()
+        };
+        let mut c = Completion::default();
+        c.add(call(0, Some("call_a"), ""));
+        c.add(call(0, None, "{\"x\""));
+        c.add(call(0, None, ":1}"));
+        c.add(call(1, Some("call_b"), ""));
+        c.add(call(1, None, "raw"));
+        c.add(delta("", "\n", Some("tool_calls")));
+        assert_eq!(c.bytes(), 2 * "f".len() + 10 + 1);
+        let v: Value = serde_json::from_str(&c.to_json("chatcmpl-x", 5, "DeepSeek")).unwrap();
+        let message = &v["choices"][0]["message"];
+        assert_eq!(message["content"], Value::Null);
+        assert_eq!(
+            message["tool_calls"],
+            serde_json::json!([
+                {"id": "call_a", "type": "function", "function": {"name": "f", "arguments": "{\"x\":1}"}},
+                {"id": "call_b", "type": "function", "function": {"name": "f", "arguments": "raw"}},
+            ])
+        );
+        assert_eq!(v["choices"][0]["finish_reason"], "tool_calls");
+        c.add(delta("", "text", None));
+        let v: Value = serde_json::from_str(&c.to_json("chatcmpl-x", 5, "DeepSeek")).unwrap();
+        assert_eq!(v["choices"][0]["message"]["content"], "\ntext");
     }
 }

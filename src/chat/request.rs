@@ -2,14 +2,16 @@
 //!
 //! Upstream knows only `user` and `assistant` turns that alternate and end with the newest user
 //! text, so: system/developer texts are joined and put before that text; content parts are
-//! flattened; a `tool` result becomes a user turn; empty turns and leading assistant turns are
-//! dropped; same-role neighbours are merged. Whatever cannot be made to fit is refused here,
-//! before any network traffic.
+//! flattened; a `tool` result becomes a user turn and an assistant's `tool_calls` its markup
+//! (`chat::tools`, which also adds the tool-use instruction to the system texts); empty turns and
+//! leading assistant turns are dropped; same-role neighbours are merged. Whatever cannot be made
+//! to fit is refused here, before any network traffic.
 
 use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
+use super::tools::{self, ToolSpec};
 use crate::error::{Error, Result};
 
 use crate::limits::{MAX_CONTEXT_CHARS, MAX_REQUEST_BYTES};
@@ -50,6 +52,9 @@ pub struct UpstreamRequest {
     pub web_search: bool,
     pub thinking_budget: u32,
     pub include_usage: bool,
+    /// The request has tools (and `tool_choice` is not `none`): the reply's content is searched
+    /// for calls.
+    pub parse_tool_calls: bool,
 }
 
 impl UpstreamRequest {
@@ -99,7 +104,9 @@ pub fn parse(json: &str, defaults: &Defaults) -> Result<UpstreamRequest> {
     let Value::Object(req) = value else {
         return Err(Error::invalid_request("request must be a JSON object"));
     };
-    let (content, history) = normalise(messages(&req)?)?;
+    let tools = ToolSpec::parse(&req)?;
+    let instruction = tools.as_ref().and_then(ToolSpec::instruction);
+    let (content, history) = normalise(messages(&req)?, instruction)?;
 
     let model = match req.get("model") {
         None | Some(Value::Null) => defaults.model.clone(),
@@ -132,6 +139,7 @@ pub fn parse(json: &str, defaults: &Defaults) -> Result<UpstreamRequest> {
         web_search: opt_bool(&req, "web_search", "web_search")?.unwrap_or(false),
         thinking_budget,
         include_usage,
+        parse_tool_calls: tools.is_some_and(|t| t.parses_calls()),
     })
 }
 
@@ -182,7 +190,15 @@ fn messages(req: &Map<String, Value>) -> Result<Vec<Turn>> {
         let turn = match role {
             "system" | "developer" => (None, text),
             "user" => (Some(Role::User), text),
-            "assistant" => (Some(Role::Assistant), text),
+            "assistant" => {
+                let calls = tools::render_calls(msg, i)?;
+                let text = match (text.trim().is_empty(), calls.is_empty()) {
+                    (_, true) => text,
+                    (true, false) => calls,
+                    (false, false) => format!("{}\n{calls}", text.trim_end()),
+                };
+                (Some(Role::Assistant), text)
+            }
             "tool" | "function" => {
                 let names = tool_names.get_or_insert_with(|| tool_call_names(list));
                 (Some(Role::User), tool_result(msg, names, &text))
@@ -263,10 +279,11 @@ fn tool_result(msg: &Map<String, Value>, names: &HashMap<&str, &str>, text: &str
     let call_id = msg.get("tool_call_id").and_then(Value::as_str);
     let by_call = call_id.and_then(|id| names.get(id).copied());
     let name = msg.get("name").and_then(Value::as_str).or(by_call).or(call_id).unwrap_or("tool");
-    format!("[工具 {name} 执行结果]\n{text}")
+    format!("{}\n{text}", tools::result_label(name))
 }
 
-fn normalise(turns: Vec<Turn>) -> Result<(String, Vec<(Role, String)>)> {
+/// `instruction` (the tool-use text) goes after the request's own system texts.
+fn normalise(turns: Vec<Turn>, instruction: Option<String>) -> Result<(String, Vec<(Role, String)>)> {
     let mut systems: Vec<String> = Vec::new();
     let mut merged: Vec<(Role, String)> = Vec::new();
     for (role, text) in turns {
@@ -285,6 +302,7 @@ fn normalise(turns: Vec<Turn>) -> Result<(String, Vec<(Role, String)>)> {
             },
         }
     }
+    systems.extend(instruction);
     let Some((last_role, last_text)) = merged.pop() else {
         return Err(Error::invalid_request("the conversation has no user message with text"));
     };
@@ -368,9 +386,67 @@ mod tests {
             { "role": "tool", "tool_call_id": "c1", "content": "12:00" },
         ]))
         .unwrap();
-        // The assistant turn had no text, so the two user-side turns merge.
-        assert_eq!(r.history, vec![]);
-        assert_eq!(r.content, "几点\n了\n[工具 clock 执行结果]\n12:00");
+        // The assistant turn shows the call as the model would have written it.
+        assert_eq!(
+            hist(&r),
+            [("user", "几点\n了"), ("assistant", "<tool_call>{\"name\":\"clock\",\"arguments\":{}}</tool_call>")]
+        );
+        assert_eq!(r.content, "[工具 clock 执行结果]\n12:00");
+        assert!(!r.parse_tool_calls);
+    }
+
+    #[test]
+    fn tools_add_an_instruction_after_the_system_texts() {
+        let tool = json!({"type": "function", "function": {"name": "clock", "description": "现在几点"}});
+        let req = |choice: Value| {
+            parse(
+                &json!({"messages": [{"role": "system", "content": "你是助教。"}, {"role": "user", "content": "几点了"}],
+                        "tools": [tool], "tool_choice": choice})
+                .to_string(),
+                &defaults(),
+            )
+            .unwrap()
+        };
+        let auto = req(Value::Null);
+        assert!(auto.parse_tool_calls);
+        assert!(auto.content.starts_with("你是助教。\n## Tools\n"), "{}", auto.content);
+        assert!(auto.content.contains("{\"name\":\"clock\",\"description\":\"现在几点\"}\n"));
+        assert!(auto.content.ends_with("without the markup.\n\n几点了"), "{}", auto.content);
+        let none = req(json!("none"));
+        assert!(!none.parse_tool_calls);
+        assert_eq!(none.content, "你是助教。\n\n几点了");
+        assert!(req(json!("required")).content.contains("at least one of these tools"));
+        // A bad tool is refused like any other bad request.
+        let bad = json!({"messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function"}]});
+        assert_eq!(parse(&bad.to_string(), &defaults()).unwrap_err().kind, ErrorKind::InvalidRequest);
+    }
+
+    #[test]
+    fn a_two_step_tool_loop_alternates() {
+        let r = norm(json!([
+            { "role": "user", "content": "北京和上海天气？" },
+            { "role": "assistant", "content": "我查一下。", "tool_calls": [
+                { "id": "c1", "type": "function", "function": { "name": "weather", "arguments": "{\"city\":\"北京\"}" } },
+                { "id": "c2", "type": "function", "function": { "name": "weather", "arguments": "{\"city\":\"上海\"}" } }] },
+            { "role": "tool", "tool_call_id": "c1", "content": "晴" },
+            { "role": "tool", "tool_call_id": "c2", "content": "雨" },
+        ]))
+        .unwrap();
+        assert_eq!(
+            hist(&r),
+            [
+                ("user", "北京和上海天气？"),
+                (
+                    "assistant",
+                    "我查一下。\n<tool_call>{\"name\":\"weather\",\"arguments\":{\"city\":\"北京\"}}</tool_call>\n\
+                     <tool_call>{\"name\":\"weather\",\"arguments\":{\"city\":\"上海\"}}</tool_call>"
+                )
+            ]
+        );
+        assert_eq!(r.content, "[工具 weather 执行结果]\n晴\n[工具 weather 执行结果]\n雨");
+        let bad = norm(json!([{ "role": "user", "content": "x" },
+            { "role": "assistant", "tool_calls": [{ "function": {} }] }, { "role": "user", "content": "y" }]));
+        assert_eq!(bad.unwrap_err().kind, ErrorKind::InvalidRequest);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::decode::{Decoder, Delta, Usage};
 use super::output::{ChunkWriter, Completion};
 use super::request::UpstreamRequest;
+use super::tools::ToolStage;
 use crate::error::{Error, Result};
 use crate::log::StreamStats;
 use crate::sse::{EventReader, ReadError};
@@ -38,6 +39,8 @@ pub struct ChatStream {
     max_reply_bytes: u64,
     /// Timings and counts for the log line at the end.
     stats: StreamStats,
+    /// With tools: turns the markup in the content into tool calls.
+    tools: Option<ToolStage>,
 }
 
 impl ChatStream {
@@ -54,6 +57,7 @@ impl ChatStream {
             usage: None,
             max_reply_bytes,
             stats: StreamStats::default(),
+            tools: req.parse_tool_calls.then(ToolStage::new),
         }
     }
 
@@ -90,7 +94,7 @@ impl ChatStream {
         let limit = usize::try_from(self.max_reply_bytes).unwrap_or(usize::MAX);
         while let Some(delta) = self.next_delta()? {
             completion.add(delta);
-            if completion.content.len() + completion.reasoning.len() > limit {
+            if completion.bytes() > limit {
                 let e = Error::too_large(format!(
                     "the reply exceeds max_reply_bytes ({limit} bytes); raise the option or read it as a stream"
                 ));
@@ -104,7 +108,7 @@ impl ChatStream {
 
     /// The next delta that carries something, `Ok(None)` at the end; counted for the log.
     fn next_delta(&mut self) -> Result<Option<Delta>> {
-        let delta = self.read_delta()?;
+        let delta = self.tool_delta()?;
         match &delta {
             Some(d) => self.stats.chunk(d.content.len() + d.reasoning.len()),
             None => self.stats.ended(),
@@ -112,6 +116,28 @@ impl ChatStream {
         Ok(delta)
     }
 
+    /// With tools, the deltas after the tool stage; without, those of the decoder.
+    fn tool_delta(&mut self) -> Result<Option<Delta>> {
+        if self.tools.is_none() {
+            return self.read_delta();
+        }
+        loop {
+            if let Some(d) = self.tools.as_mut().and_then(ToolStage::pop) {
+                return Ok(Some(d));
+            }
+            let next = self.read_delta()?;
+            let stage = self.tools.as_mut().expect("checked above");
+            match next {
+                Some(d) => stage.push(d),
+                None => {
+                    stage.end();
+                    return Ok(stage.pop());
+                }
+            }
+        }
+    }
+
+    /// The next delta from the decoder that carries something, `Ok(None)` at the end.
     fn read_delta(&mut self) -> Result<Option<Delta>> {
         loop {
             // Also between events: a server flooding empty events must not outrun a cancel.

@@ -4,7 +4,9 @@
 //! as is). Content: moderation, answer-only, think-inline, final-e1, done, truncate, reset,
 //! silent, silent-headers (silence before the head), headers-then-silent, malformed,
 //! malformed-inner, sse-error (10042 in a `data:` line), sse-4028, huge-event (one ~8 MB
-//! event), endless-line, long=N. Whole replies and the wire (`faults.rs`): close-before-headers,
+//! event), endless-line, long=N, tool=NAME:ARGS (a tool call in the content; several may be
+//! given), tool-bare (no text before the calls). A prompt holding a tool result (`[工具 NAME 执行结果]` and a line break) is answered
+//! from that result. Whole replies and the wire (`faults.rs`): close-before-headers,
 //! http500, http502, login-page, json-4028, json-10042, redirect, gzip, echo-cookie-400,
 //! echo-cookie-html, echo-cookie-sse, crlf, cr, comments, invalid-utf8, split-char,
 //! byte-per-write, chunk-lie, length-short, length-long, huge-header, bad-session-cookie.
@@ -212,9 +214,56 @@ impl Directives {
     }
 }
 
+/// `@emu:tool=NAME:ARGS` directives, in order: ARGS is a JSON value, or when it is not JSON
+/// but starts with `{`, the text up to the first `}` (to script arguments that are not valid
+/// JSON); `{}` when `:ARGS` is left out.
+fn tool_directives(prompt: &str) -> Vec<(String, String)> {
+    const MARK: &str = "@emu:tool=";
+    prompt
+        .match_indices(MARK)
+        .filter_map(|(i, _)| {
+            let rest = &prompt[i + MARK.len()..];
+            let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')).unwrap_or(rest.len());
+            let name = &rest[..end];
+            let args = match rest[end..].strip_prefix(':') {
+                None => "{}",
+                Some(raw) => {
+                    let mut values = serde_json::Deserializer::from_str(raw).into_iter::<Value>();
+                    match values.next() {
+                        Some(Ok(_)) => &raw[..values.byte_offset()],
+                        _ if raw.starts_with('{') => &raw[..raw.find('}').map_or(raw.len(), |j| j + 1)],
+                        _ => "{}",
+                    }
+                }
+            };
+            (!name.is_empty()).then(|| (name.to_string(), args.trim().to_string()))
+        })
+        .collect()
+}
+
+/// The last tool result in the prompt, `[工具 NAME 执行结果]\n…`: (NAME, the result).
+fn tool_result(prompt: &str) -> Option<(&str, &str)> {
+    let end = prompt.rfind(" 执行结果]\n")?;
+    let start = prompt[..end].rfind("[工具 ")?;
+    let name = &prompt[start + "[工具 ".len()..end];
+    Some((name, &prompt[end + " 执行结果]\n".len()..]))
+}
+
 /// The reply is a function of the prompt (plus the request's switches).
 fn build_reply<'a>(prompt: &str, context: usize, dir: &Directives, field: &impl Fn(&str) -> Option<&'a str>) -> Reply {
-    let mut content = if prompt == INTRO_PROMPT {
+    let calls = tool_directives(prompt);
+    let mut content = if !calls.is_empty() {
+        // What a model following the library's tool instruction writes.
+        let lead = if dir.has("tool-bare") { "" } else { "好的，我来调用工具。\n" };
+        let markup: Vec<String> = calls
+            .iter()
+            .map(|(name, args)| format!("<tool_call>{{\"name\":{},\"arguments\":{args}}}</tool_call>", json!(name)))
+            .collect();
+        format!("{lead}{}", markup.join("\n"))
+    } else if let Some((name, result)) = tool_result(prompt) {
+        let head: String = result.chars().take(200).collect();
+        format!("根据工具 {name} 的结果：{head}")
+    } else if prompt == INTRO_PROMPT {
         INTRO.to_string()
     } else {
         let head: String = prompt.chars().take(200).collect();

@@ -45,13 +45,23 @@ impl ustb_chat_stream {
 /// did not think), `choices[0].finish_reason` (`"stop"`, or `"content_filter"` when the
 /// server's moderation answered instead of the model) and `usage` (null if the server sent
 /// none). With `web_search`, a top-level `search_results` list (`{title, url, content}`, a
-/// USTB extension) holds the pages the answer cites as `[citation:N]`.
+/// USTB extension) holds the pages the answer cites as `[citation:N]`. When the model called
+/// tools, `choices[0].message.tool_calls` lists them (`{id, type: "function", function: {name,
+/// arguments}}`, `arguments` a string, JSON or not, as the model wrote it), `content` is null
+/// unless there was text around the calls, and `finish_reason` is `"tool_calls"`.
 ///
-/// `request_json` is an OpenAI chat-completions request: `messages` (required), `model`
-/// (`"DeepSeek"`; `deepseek-r1`, `deepseek-chat` and `deepseek-reasoner` are aliases),
-/// `stream_options.include_usage`, and the USTB extras `deep_thinking` (bool, default true),
-/// `web_search` (bool, default false), `thinking_budget` (int, default 1000) and `compose_id`.
-/// Other OpenAI parameters are accepted and ignored; `stream` is ignored here.
+/// `request_json` is an OpenAI chat-completions request: `messages` (required; `role: "tool"`
+/// results and assistant `tool_calls` are sent back as text), `model` (`"DeepSeek"`;
+/// `deepseek-r1`, `deepseek-chat` and `deepseek-reasoner` are aliases),
+/// `stream_options.include_usage`, function calling with `tools` (`{"type":"function",
+/// "function":{name, description, parameters}}`), `tool_choice` (`"auto"`, `"none"`,
+/// `"required"` or `{"type":"function","function":{"name":…}}`) and `parallel_tool_calls`
+/// (docs/PROTOCOL.md section 4.6: the server has no function calling, so the library asks the
+/// model for calls in a markup and reads them back), and the USTB extras `deep_thinking`
+/// (bool, default true), `web_search` (bool, default false), `thinking_budget` (int, default
+/// 1000) and `compose_id`. Other OpenAI parameters are accepted and ignored; `stream` is
+/// ignored here. Malformed tools, a `tool_choice` naming no listed tool, or `"required"`
+/// without tools are `USTB_INVALID_REQUEST`.
 ///
 /// `*json_out` receives a string owned by the caller (`ustb_string_free`); NULL on failure.
 /// Returns `USTB_OK`, `USTB_INVALID_ARGUMENT`, `USTB_INVALID_REQUEST` (both before any
@@ -114,7 +124,12 @@ pub(crate) unsafe fn open(client: *const ustb_client, request_json: *const c_cha
 /// deltas carry `reasoning_content` (thinking) and/or `content`; one chunk carries the
 /// `finish_reason`; with `stream_options.include_usage` a last chunk has `"choices": []` and
 /// `usage` (only when the server reported usage). With `web_search`, the chunk that brings
-/// them has a top-level `search_results` list (a USTB extension).
+/// them has a top-level `search_results` list (a USTB extension). With `tools`, each call the
+/// model makes comes as OpenAI streams it: a chunk whose delta has `tool_calls:
+/// [{index, id, type: "function", function: {name, arguments: ""}}]`, then chunks with
+/// `tool_calls: [{index, function: {arguments}}]` fragments (`index` counts the reply's calls
+/// from 0); the text around the calls comes as `content`, and the finishing chunk says
+/// `"tool_calls"` when any call was made. A call is handed out when its markup is complete.
 ///
 /// Returns `USTB_OK` with `*chunk_out` set (owned by the caller, `ustb_string_free`) and
 /// `*len_out` (if not NULL) its length in bytes; `USTB_END_OF_STREAM` with `*chunk_out` NULL

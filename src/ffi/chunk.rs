@@ -8,6 +8,7 @@ use super::{give_string, guard, str_arg, ustb_error, ustb_status};
 /// `choices[0].delta.content` (or `message.content`), `reasoning_content` and `finish_reason`.
 /// Each out-pointer may be NULL (not wanted); each receives a string owned by the caller
 /// (`ustb_string_free`), or NULL when the chunk has no such text (e.g. the usage chunk).
+/// Tool calls (`delta.tool_calls`, `message.tool_calls`) are not read: take them from the JSON.
 /// Returns `USTB_OK` or `USTB_INVALID_ARGUMENT` (NULL or non-UTF-8 `chunk_json`, not a
 /// chunk). Thread-safe; no network.
 ///

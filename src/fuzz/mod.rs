@@ -1,6 +1,6 @@
 //! Deterministic randomized tests ("fuzzing" without a fuzzer) of the parsers that take
 //! untrusted input: the SSE reader, the event decoder with the chunk writer, the request
-//! normaliser and the options parser. They live inside the crate so they keep access to
+//! normaliser, the options parser and the tool-call parser. They live inside the crate so they keep access to
 //! internals that are not public.
 //!
 //! Every case draws from its own seeded PRNG, so a failure names a case seed that replays
@@ -15,6 +15,7 @@ mod decode;
 mod options;
 mod request;
 mod sse;
+mod tools;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;

@@ -110,6 +110,18 @@ fn request(rng: &mut Rng) -> Value {
         "temperature",
         "tools",
     ];
+    if rng.one_in(4) {
+        // Function calling: well-formed tools, a choice that may name a missing one.
+        let tool =
+            |name: &str| json!({"type": "function", "function": {"name": name, "parameters": {"type": "object"}}});
+        r.insert("tools".into(), json!([tool("f"), tool("g_2")]));
+        let choice = rng.pick(&["auto", "none", "required", "f", "h"]).to_string();
+        let choice = match choice.as_str() {
+            "f" | "h" => json!({"type": "function", "function": {"name": choice}}),
+            _ => json!(choice),
+        };
+        r.insert("tool_choice".into(), choice);
+    }
     for _ in 0..rng.size(if odd { 5 } else { 0 }) {
         let key = rng.pick(&fields).to_string();
         let value = match (key.as_str(), rng.below(3)) {

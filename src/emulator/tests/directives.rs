@@ -84,3 +84,34 @@ fn search_thinking_and_model_fields() {
     let chunk: Value = serde_json::from_str(&inner(&payloads[0])).unwrap();
     assert_eq!(chunk["model"], "DeepSeek-R1");
 }
+
+#[test]
+fn tool_directives_and_tool_results() {
+    let e = start(Config::default());
+    let content = |p: &str| decode(&chat(&e, p).payloads()).content;
+
+    let one = chat(&e, "天气？@emu:tool=get_weather:{\"city\": \"北京\"} 谢谢").payloads();
+    assert_eq!(
+        decode(&one).content,
+        "好的，我来调用工具。\n<tool_call>{\"name\":\"get_weather\",\"arguments\":{\"city\": \"北京\"}}</tool_call>"
+    );
+    let pieces: Vec<String> = one.iter().map(|p| inner(p)).collect();
+    assert!(!pieces.iter().any(|p| p.contains("<tool_call>")), "the markup is split across events");
+
+    assert_eq!(
+        content("@emu:tool=a @emu:tool=b-2:[1,2] @emu:tool=c:{x: y} z"),
+        "好的，我来调用工具。\n<tool_call>{\"name\":\"a\",\"arguments\":{}}</tool_call>\
+         \n<tool_call>{\"name\":\"b-2\",\"arguments\":[1,2]}</tool_call>\
+         \n<tool_call>{\"name\":\"c\",\"arguments\":{x: y}}</tool_call>"
+    );
+    assert_eq!(
+        content("@emu:tool=a @emu:tool=b @emu:tool-bare"),
+        "<tool_call>{\"name\":\"a\",\"arguments\":{}}</tool_call>\n<tool_call>{\"name\":\"b\",\"arguments\":{}}</tool_call>"
+    );
+    assert_eq!(
+        content("说明 \"[工具 X 执行结果]\"\n\n[工具 get_weather 执行结果]\n晴，25°C"),
+        "根据工具 get_weather 的结果：晴，25°C"
+    );
+    // No line break after the label: not a result.
+    assert!(content("[工具 X 执行结果] x").starts_with("你好！我是北科大 AI 助手。你说："));
+}
