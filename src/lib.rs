@@ -46,6 +46,8 @@ pub mod chat;
 /// cbindgen:ignore
 mod client;
 /// cbindgen:ignore
+mod endpoints;
+/// cbindgen:ignore
 mod error;
 pub mod ffi;
 /// cbindgen:ignore
@@ -71,6 +73,7 @@ mod fuzz;
 
 pub use chat::ChatStream;
 pub use client::{Client, Options};
+pub use endpoints::{Endpoint, MAX_PAGE_SIZE, MAX_SESSION_ID};
 pub use error::{Error, ErrorKind, Result};
 pub use upstream::CancelToken;
 

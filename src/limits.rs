@@ -19,6 +19,10 @@ pub const MAX_JSON_REPLY_BYTES: usize = 4 << 20;
 /// The body of an info endpoint such as `user_info`.
 pub const MAX_INFO_REPLY_BYTES: usize = 1 << 20;
 
+/// The body of every other platform endpoint (a session's chat history can hold several long
+/// replies of ≈ 200 kB each).
+pub const MAX_ENDPOINT_REPLY_BYTES: usize = 16 << 20;
+
 /// The start of an error status's body read for its message.
 pub const MAX_ERROR_BODY_BYTES: usize = 64 << 10;
 

@@ -20,6 +20,7 @@ pub mod cancel;
 pub mod chat;
 pub mod chunk;
 pub mod client;
+pub mod endpoints;
 pub mod error;
 pub mod push;
 
@@ -30,6 +31,7 @@ pub use cancel::*;
 pub use chat::*;
 pub use chunk::*;
 pub use client::*;
+pub use endpoints::*;
 pub use error::*;
 pub use push::*;
 
