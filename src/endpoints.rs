@@ -12,7 +12,9 @@ use serde_json::{json, Value};
 
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
-use crate::limits::{MAX_ENDPOINT_REPLY_BYTES, MAX_ERROR_BODY_BYTES, MAX_INFO_REPLY_BYTES};
+use crate::limits::{
+    MAX_ENDPOINT_REPLY_BYTES, MAX_ERROR_BODY_BYTES, MAX_INFO_REPLY_BYTES, MAX_PAGE_SIZE, MAX_SESSION_ID,
+};
 use crate::upstream::envelope::excerpt;
 use crate::upstream::http::LOGIN_HINT;
 use crate::upstream::multipart::{self, Multipart};
@@ -20,11 +22,6 @@ use crate::upstream::{CancelToken, Envelope, Wire, USER_INFO_PATH};
 
 /// The page that answers 200 when logged in and redirects to the university sign-in when not.
 pub(crate) const CHAT_PAGE_PATH: &str = "/page/front/Mdefault/chat?ext=%7B%7D";
-
-/// The largest `page_size` of `Endpoint::Sessions` (ours: the server's own bound is unknown).
-pub const MAX_PAGE_SIZE: u32 = 100;
-/// The longest `session_id` accepted (ours: real ones are 32 hex digits or a small number).
-pub const MAX_SESSION_ID: usize = 128;
 
 /// One call of the platform's web API, as `Client::endpoint` makes it. Each answers with the
 /// envelope's `d` as JSON text, except `Models` and `LoginState` (see there).
@@ -48,7 +45,7 @@ pub enum Endpoint {
     /// `GET /site/voom/get_new_session_id?compose_id=N`: a new session id (a JSON string).
     NewSessionId { compose_id: Option<u64> },
     /// `GET /site/voom/session_list?page=P&pageSize=S`: the caller's sessions, newest first.
-    /// `page` counts from 1; `page_size` is 1 to `MAX_PAGE_SIZE`.
+    /// `page` counts from 1; `page_size` is 1 to 100 (`limits::MAX_PAGE_SIZE`).
     Sessions { page: u32, page_size: u32 },
     /// `POST /site/voom/session_delete` (multipart field `session_id`): deletes a session.
     DeleteSession { session_id: String },
@@ -152,9 +149,12 @@ impl Client {
     /// Errors are those of a chat: `Connect`, `Timeout`, `ConnectionLost`, `HttpStatus` (a
     /// redirect means the login expired), `Api`, `Auth` (`e = 10042`), `Protocol` (not an
     /// envelope, or an HTML page), `TooLarge` (over 1 MiB for `UserInfo`, 16 MiB otherwise).
-    /// Cookie values never appear in them.
+    /// Cookie values never appear in them. A token serves one running call at a time (a cancel
+    /// shuts the socket of the call that used it last); once cancelled it stays cancelled.
     pub fn endpoint(&self, endpoint: &Endpoint, cancel: &CancelToken) -> Result<String> {
-        let result = self.call(endpoint, cancel);
+        // Bad arguments are reported as such, even with a cancelled token.
+        let req = endpoint.request(&self.defaults.compose_id)?;
+        let result = self.send(endpoint, &req, cancel);
         // A late cancel must not reach a connection that went back to the pool.
         cancel.release();
         result.map_err(|e| {
@@ -163,19 +163,18 @@ impl Client {
         })
     }
 
-    fn call(&self, endpoint: &Endpoint, cancel: &CancelToken) -> Result<String> {
-        let req = endpoint.request(&self.defaults.compose_id)?;
+    fn send(&self, endpoint: &Endpoint, req: &Request, cancel: &CancelToken) -> Result<String> {
         if cancel.is_cancelled() {
             return Err(Error::cancelled());
         }
         match endpoint {
-            Endpoint::LoginState => login_state(&self.wire, &req, cancel).map(|v| v.to_string()),
+            Endpoint::LoginState => login_state(&self.wire, req, cancel).map(|v| v.to_string()),
             Endpoint::Models { compose_id } => {
-                let settings = fetch(&self.wire, &req, endpoint.limit(), cancel)?;
+                let settings = fetch(&self.wire, req, endpoint.limit(), cancel)?;
                 let id = compose_id.map_or_else(|| self.defaults.compose_id.clone(), |n| n.to_string());
                 Ok(models(&settings, &id).to_string())
             }
-            _ => Ok(fetch(&self.wire, &req, endpoint.limit(), cancel)?.to_string()),
+            _ => Ok(fetch(&self.wire, req, endpoint.limit(), cancel)?.to_string()),
         }
     }
 

@@ -73,7 +73,7 @@ mod fuzz;
 
 pub use chat::ChatStream;
 pub use client::{Client, Options};
-pub use endpoints::{Endpoint, MAX_PAGE_SIZE, MAX_SESSION_ID};
+pub use endpoints::Endpoint;
 pub use error::{Error, ErrorKind, Result};
 pub use upstream::CancelToken;
 

@@ -365,6 +365,8 @@ fn cancel_stops_a_call_and_a_canceller_serves_one_call_at_a_time() {
     let before = emu.requests().len();
     assert_eq!(web_info(&c, canceller.0).unwrap_err().status, ustb_status::USTB_CANCELLED);
     assert_eq!(login_state_with(&c, canceller.0).unwrap_err().status, ustb_status::USTB_CANCELLED);
+    let bad_page = call(|o, e| unsafe { ustb_client_sessions(c.0, 0, 10, canceller.0, o, e) }).unwrap_err();
+    assert_eq!(bad_page.status, ustb_status::USTB_INVALID_ARGUMENT, "bad arguments are reported as such");
     assert_eq!(emu.requests().len(), before);
     // One that is not cancelled serves one call after another.
     let fresh = Canceller::new();
