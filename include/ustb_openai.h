@@ -112,11 +112,12 @@ typedef enum {
    * A reply exceeded a memory cap: one SSE event over 16 MiB; the whole reply held by
    * `ustb_chat_create` or `ustb_chat_stream_collect` over the `max_reply_bytes` option
    * (default 64 MiB; streaming is not capped); a non-stream (JSON) chat reply over 4 MiB;
-   * a `ustb_client_user_info` reply over 1 MiB.
+   * a `ustb_client_user_info` reply over 1 MiB; another platform call's reply over 16 MiB.
    */
   USTB_TOO_LARGE = 13,
   /**
-   * The stream was cancelled with `ustb_chat_stream_cancel`.
+   * The stream was cancelled with `ustb_chat_stream_cancel` (or its canceller), or a
+   * platform call with the canceller it was given.
    */
   USTB_CANCELLED = 14,
   /**
@@ -127,7 +128,8 @@ typedef enum {
 
 /**
  * A handle that cancels one stream and stays valid after the stream is freed, so a host
- * need not order cancel against free (e.g. a Go context watcher or a JS AbortSignal).
+ * need not order cancel against free (e.g. a Go context watcher or a JS AbortSignal); or,
+ * made by `ustb_canceller_new`, one that cancels the platform calls it is passed to.
  *
  * Thread-safety: fully thread-safe. Owned by the caller, freed with `ustb_canceller_free`
  * (independently of the stream).
@@ -270,8 +272,9 @@ ustb_status ustb_chat_stream_canceller(const ustb_chat_stream *stream, ustb_canc
 
 /**
  * Cancels the stream the canceller was made for (see `ustb_chat_stream_cancel`); a no-op
- * once that stream is complete or freed. Idempotent, thread-safe, never blocks; NULL is a
- * no-op.
+ * once that stream is complete or freed. For a canceller from `ustb_canceller_new`: the
+ * platform call using it returns `USTB_CANCELLED` promptly, and so does every later call
+ * given it. Idempotent, thread-safe, never blocks; NULL is a no-op.
  *
  * # Safety
  * `canceller` is NULL or a canceller not yet freed.
@@ -282,8 +285,8 @@ void ustb_canceller_cancel(const ustb_canceller *canceller);
  * Frees a canceller (the stream is not affected). NULL is a no-op.
  *
  * # Safety
- * `canceller` is NULL or from `ustb_chat_stream_canceller`, freed once, with no call on it
- * still running.
+ * `canceller` is NULL or from `ustb_chat_stream_canceller` or `ustb_canceller_new`, freed
+ * once, with no call on it (or using it) still running.
  */
 void ustb_canceller_free(ustb_canceller *canceller);
 
@@ -468,6 +471,168 @@ ustb_status ustb_client_cookies(const ustb_client *client, char **json_out, ustb
  * Pointers are NULL or valid.
  */
 ustb_status ustb_client_user_info(const ustb_client *client, char **json_out, ustb_error **error);
+
+/**
+ * Makes a canceller for platform calls (`ustb_client_web_info` and the others that take a
+ * `cancel` argument). Pass it to a call, and call `ustb_canceller_cancel` from any thread to
+ * stop that call: it returns `USTB_CANCELLED` promptly (the socket is shut down). A
+ * cancelled canceller stays cancelled: every later call given it returns `USTB_CANCELLED`
+ * without sending anything, so use a new one per call (or one for a group of calls that
+ * should stop together). A canceller serves one call at a time: a call given a canceller
+ * that another running call uses returns `USTB_INVALID_ARGUMENT` at once, and so does a call
+ * given a canceller from `ustb_chat_stream_canceller` (that one belongs to its stream).
+ *
+ * `*canceller_out` receives a handle owned by the caller (`ustb_canceller_free`); NULL on
+ * failure. Returns `USTB_OK` or `USTB_INVALID_ARGUMENT`. Thread-safe; never blocks.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+ustb_status ustb_canceller_new(ustb_canceller **canceller_out, ustb_error **error);
+
+/**
+ * `GET /common/web_info`: the site's configuration (the envelope's `d` as JSON: name, logos,
+ * `isCas`, `cookie_login_key`, …).
+ *
+ * What every platform call (`ustb_client_web_info`, `_apps`, `_app_detail`,
+ * `_page_settings`, `_new_session_id`, `_sessions`, `_session_delete`, `_chat_history`,
+ * `_models`, `_login_state`) shares: arguments are checked first (`USTB_INVALID_ARGUMENT`,
+ * nothing sent). The call blocks until the reply is read, bounded by the client's
+ * `connect_timeout_ms`, `idle_timeout_ms` and `timeout_ms`. `cancel` may be NULL (the call is
+ * then bounded by the timeouts only), else a canceller from `ustb_canceller_new` that stops
+ * the call with `USTB_CANCELLED`. `*json_out` receives a string owned by the caller
+ * (`ustb_string_free`); NULL on failure. Returns `USTB_OK`, `USTB_INVALID_ARGUMENT`,
+ * `USTB_CANCELLED`, `USTB_CONNECT_ERROR`, `USTB_TIMEOUT`, `USTB_CONNECTION_LOST`,
+ * `USTB_HTTP_STATUS` (a redirect: the login has probably expired), `USTB_API_ERROR` (the
+ * envelope's `e`/`m` in the detail), `USTB_AUTH_ERROR` (`e = 10042`: not logged in),
+ * `USTB_PROTOCOL_ERROR` (not an envelope, or an HTML page) or `USTB_TOO_LARGE` (a body over
+ * 16 MiB). Messages never contain cookie values. Thread-safe: one client serves any number of
+ * calls at once.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `cancel` is not freed during the call.
+ */
+ustb_status ustb_client_web_info(const ustb_client *client, const ustb_canceller *cancel, char **json_out, ustb_error **error);
+
+/**
+ * `GET /site/ai/compose_list?classid=0`: the applications, a JSON list of objects with `id`,
+ * `name`, `desc`, `welcome_message`, `is_stream`, `model_ids`, … (the envelope's `d`).
+ * Blocks; `cancel` may be NULL; ownership, statuses and thread-safety as for
+ * `ustb_client_web_info`.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `cancel` is not freed during the call.
+ */
+ustb_status ustb_client_apps(const ustb_client *client, const ustb_canceller *cancel, char **json_out, ustb_error **error);
+
+/**
+ * `GET /site/ai/compose_detail?id=N`: one application (the envelope's `d`). `compose_id` is
+ * the application's id, 0 for the client's default (the `compose_id` option, 3 unless set);
+ * negative is `USTB_INVALID_ARGUMENT`. An unknown id is the server's `USTB_API_ERROR`.
+ * Blocks; `cancel` may be NULL; ownership, statuses and thread-safety as for
+ * `ustb_client_web_info`.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `cancel` is not freed during the call.
+ */
+ustb_status ustb_client_app_detail(const ustb_client *client, int64_t compose_id, const ustb_canceller *cancel, char **json_out, ustb_error **error);
+
+/**
+ * `GET /site/voom/page-setting?compose_id=N&type=pc`: an application's page settings (the
+ * envelope's `d`): `model_select.model_content.value` lists the selectable models as
+ * `{label, value}` (see `ustb_client_models`), `deepThinking_select` and `networking_select`
+ * the switches. `compose_id` as for `ustb_client_app_detail`. Blocks; `cancel` may be NULL;
+ * ownership, statuses and thread-safety as for `ustb_client_web_info`.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `cancel` is not freed during the call.
+ */
+ustb_status ustb_client_page_settings(const ustb_client *client, int64_t compose_id, const ustb_canceller *cancel, char **json_out, ustb_error **error);
+
+/**
+ * `GET /site/voom/get_new_session_id?compose_id=N`: a new session id, as a JSON string
+ * (e.g. `"9f1c…"`, the envelope's `d`). `compose_id` as for `ustb_client_app_detail`. Needs a
+ * login (`USTB_AUTH_ERROR` without one). Blocks; `cancel` may be NULL; ownership, statuses
+ * and thread-safety as for `ustb_client_web_info`.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `cancel` is not freed during the call.
+ */
+ustb_status ustb_client_new_session_id(const ustb_client *client, int64_t compose_id, const ustb_canceller *cancel, char **json_out, ustb_error **error);
+
+/**
+ * `GET /site/voom/session_list?page=P&pageSize=S`: the caller's sessions, newest first, a
+ * JSON list of `{id, sess_id, uid, compose_id, create_time, update_time, ext, last_content,
+ * is_delete, youke_sign, ai_compose}` (the envelope's `d`; an empty list past the last page).
+ * `page` counts from 1; `page_size` is 1 to 100; anything else is `USTB_INVALID_ARGUMENT`.
+ * Needs a login (`USTB_AUTH_ERROR` without one). Blocks; `cancel` may be NULL; ownership,
+ * statuses and thread-safety as for `ustb_client_web_info`.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `cancel` is not freed during the call.
+ */
+ustb_status ustb_client_sessions(const ustb_client *client, uint32_t page, uint32_t page_size, const ustb_canceller *cancel, char **json_out, ustb_error **error);
+
+/**
+ * `POST /site/voom/session_delete`: deletes a session (the envelope's `d` as JSON, normally
+ * `[]`; an id the server does not know is not an error). `session_id` is a session's
+ * `sess_id` (or its numeric `id`): 1 to 128 ASCII letters, digits, `-` or `_`, else
+ * `USTB_INVALID_ARGUMENT`. Needs a login (`USTB_AUTH_ERROR` without one). Blocks; `cancel`
+ * may be NULL; ownership, statuses and thread-safety as for `ustb_client_web_info`.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `session_id` is NUL-terminated; `cancel` is not freed during
+ * the call.
+ */
+ustb_status ustb_client_session_delete(const ustb_client *client, const char *session_id, const ustb_canceller *cancel, char **json_out, ustb_error **error);
+
+/**
+ * `GET /site/voom/chat_history_info?session_id=…`: a session's messages, a JSON list of
+ * objects with `role`, `content`, `ct` (the time), `compose_id`, … (the envelope's `d`; an
+ * unknown session gives `[]`). `session_id` as for `ustb_client_session_delete`. Needs a
+ * login (`USTB_AUTH_ERROR` without one). Blocks; `cancel` may be NULL; ownership, statuses
+ * and thread-safety as for `ustb_client_web_info`.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `session_id` is NUL-terminated; `cancel` is not freed during
+ * the call.
+ */
+ustb_status ustb_client_chat_history(const ustb_client *client, const char *session_id, const ustb_canceller *cancel, char **json_out, ustb_error **error);
+
+/**
+ * The models an application offers, as an OpenAI model list (what `GET /v1/models`
+ * answers): `{"object": "list", "data": [{"id", "object": "model", "created", "owned_by",
+ * "label", "compose_id"}]}`, made from one page-settings call
+ * (`model_select.model_content.value`, a list of `{label, value}`). `id` is the entry's
+ * `value`, which a chat request's `model` takes; `label` (an extension) is the name the web
+ * page shows; `created` is 0 (the server gives no date); `owned_by` is `"ustb"`;
+ * `compose_id` (an extension) is the application. Entries without a `value` use their
+ * `label`; repeated ids are listed once; no model list gives `"data": []`. `compose_id` as
+ * for `ustb_client_app_detail`. Blocks; `cancel` may be NULL; ownership, statuses and
+ * thread-safety as for `ustb_client_web_info`.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `cancel` is not freed during the call.
+ */
+ustb_status ustb_client_models(const ustb_client *client, int64_t compose_id, const ustb_canceller *cancel, char **json_out, ustb_error **error);
+
+/**
+ * Whether the client's login cookie works, with one cheap request of the chat page
+ * (`GET /page/front/Mdefault/chat?ext=%7B%7D`, which answers 200 when logged in and
+ * redirects to the university sign-in when not). `*json_out` is
+ * `{"state": S, "detail": str, "http_status": int|null, "error": str|null}` where `S` is
+ * `"logged_in"` (a 2xx), `"logged_out"` (a 3xx, 401 or 403: no login cookie, or an expired
+ * one) or `"unreachable"` (no connection, a timeout, or the connection lost before an answer;
+ * `error` is then the error's type, e.g. `"connect_error"`, and `detail` its message). These
+ * three are `USTB_OK`; any other answer (e.g. HTTP 500) is the call's error
+ * (`USTB_HTTP_STATUS`), and a cancel is `USTB_CANCELLED`. Blocks (retries before the answer
+ * count, as for every call); `cancel` may be NULL; ownership and thread-safety as for
+ * `ustb_client_web_info`.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `cancel` is not freed during the call.
+ */
+ustb_status ustb_client_login_state(const ustb_client *client, const ustb_canceller *cancel, char **json_out, ustb_error **error);
 
 /**
  * The name of a status code, e.g. `"USTB_TIMEOUT"`, or `"USTB_UNKNOWN"` for a value that

@@ -12,7 +12,7 @@ use crate::chat::request::{self, Defaults};
 use crate::chat::stream::ChatStream;
 use crate::error::{Error, Result};
 use crate::upstream::envelope::excerpt;
-use crate::upstream::{CancelToken, Cookies, Envelope, Wire, WireConfig, USER_INFO_PATH};
+use crate::upstream::{Cookies, Wire, WireConfig};
 
 use crate::limits::*;
 
@@ -216,8 +216,8 @@ fn check_cookies(c: &Cookies) -> Result<()> {
 /// A client of one server, shared by any number of threads.
 #[derive(Clone)]
 pub struct Client {
-    wire: Arc<Wire>,
-    defaults: Arc<Defaults>,
+    pub(crate) wire: Arc<Wire>,
+    pub(crate) defaults: Arc<Defaults>,
     max_reply_bytes: u64,
 }
 
@@ -265,19 +265,7 @@ impl Client {
         .to_string()
     }
 
-    /// `GET /site/user_info`: the caller's profile (`d`). For a cookieless visitor the server
-    /// issues an `easy_session`, which the client keeps (see `cookies_json`).
-    /// Not cancellable: bounded by the connect, idle and total timeouts.
-    pub fn user_info(&self) -> Result<String> {
-        let token = CancelToken::default();
-        let info = || -> Result<String> {
-            let reply = self.wire.send("GET", USER_INFO_PATH, None, &token)?.check_status()?;
-            let status = reply.status;
-            let body = reply.body.read_all(MAX_INFO_REPLY_BYTES)?;
-            Ok(Envelope::parse(&String::from_utf8_lossy(&body))?.into_data(Some(status))?.to_string())
-        };
-        info().map_err(|e| self.wire.redact(e))
-    }
+    // The platform's other calls (user_info, sessions, models, …) are in `src/endpoints.rs`.
 }
 
 #[cfg(test)]

@@ -46,6 +46,8 @@ pub mod chat;
 /// cbindgen:ignore
 mod client;
 /// cbindgen:ignore
+mod endpoints;
+/// cbindgen:ignore
 mod error;
 pub mod ffi;
 /// cbindgen:ignore
@@ -73,6 +75,7 @@ mod fuzz;
 
 pub use chat::ChatStream;
 pub use client::{Client, Options};
+pub use endpoints::Endpoint;
 pub use error::{Error, ErrorKind, Result};
 pub use log::{set_logger, Level, Logger};
 pub use upstream::CancelToken;

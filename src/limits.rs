@@ -19,6 +19,15 @@ pub const MAX_JSON_REPLY_BYTES: usize = 4 << 20;
 /// The body of an info endpoint such as `user_info`.
 pub const MAX_INFO_REPLY_BYTES: usize = 1 << 20;
 
+/// The body of every other platform endpoint (a session's chat history can hold several long
+/// replies of ≈ 200 kB each).
+pub const MAX_ENDPOINT_REPLY_BYTES: usize = 16 << 20;
+
+/// The largest `page_size` of the session list (ours: the server's own bound is unknown).
+pub const MAX_PAGE_SIZE: u32 = 100;
+/// The longest `session_id` accepted (ours: real ones are 32 hex digits or a small number).
+pub const MAX_SESSION_ID: usize = 128;
+
 /// The start of an error status's body read for its message.
 pub const MAX_ERROR_BODY_BYTES: usize = 64 << 10;
 

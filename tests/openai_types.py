@@ -1,11 +1,13 @@
 """Validates the library's output with the official openai-python types.
 
-usage: openai_types.py FILE   (FILE: one JSON document per line, "chunk <json>" or "completion <json>")
+usage: openai_types.py FILE   (FILE: one JSON document per line, "chunk <json>", "completion <json>"
+                              or "models <json>", a model list as GET /v1/models answers)
 Strict where it matters: the validated model must give back the same texts, ids and usage.
 """
 import json
 import sys
 
+from openai.types import Model
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 checked = 0
@@ -44,6 +46,12 @@ with open(sys.argv[1], encoding="utf-8") as f:
                 assert got.function.arguments == call["function"]["arguments"]
             if data.get("usage"):
                 assert completion.usage.prompt_tokens == data["usage"]["prompt_tokens"]
+        elif kind == "models":
+            assert data["object"] == "list" and isinstance(data["data"], list)
+            for item in data["data"]:
+                model = Model.model_validate(item, strict=True)
+                assert model.object == "model"
+                assert (model.id, model.created, model.owned_by) == (item["id"], item["created"], item["owned_by"])
         else:
             raise SystemExit(f"unknown kind {kind!r}")
         checked += 1

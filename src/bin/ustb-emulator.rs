@@ -17,7 +17,7 @@ the list is in src/emulator/chat.rs, the faults and their outcomes in tests/faul
   --port N          port to bind (default 0: pick a free one)
   --chunk-chars N   characters of text per streamed event (default 4)
   --delay-ms N      pause between streamed events in milliseconds (default 0)
-  --no-login        allow chatting without a cookie_vjuid_login cookie
+  --no-login        allow chatting (and the session endpoints) without a cookie_vjuid_login cookie
   --login-token T   require cookie_vjuid_login to equal T
   -h, --help        show this help";
 

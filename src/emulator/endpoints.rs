@@ -28,12 +28,21 @@ pub(crate) fn route(sh: &Shared, req: &Request, out: &TcpStream, close: bool) ->
             Some("5") => json(qwen_app()),
             _ => json_reply(out, &error_envelope(1, "应用不存在"), &[], close),
         },
-        "/site/voom/page-setting" => json(page_setting()),
-        "/site/voom/get_new_session_id" => {
-            let compose_id = req.query("compose_id").unwrap_or_else(|| "3".into());
-            let sess_id = lock(&sh.sessions).create(None, &compose_id);
-            json(json!(sess_id))
+        "/site/voom/page-setting" => match req.query("compose_id").filter(|v| !v.is_empty()) {
+            None => json_reply(out, &error_envelope(1, "compose_id不能为空"), &[], close),
+            Some(id) => match page_setting(&id) {
+                Some(d) => json(d),
+                None => json_reply(out, &error_envelope(1, "应用不存在"), &[], close),
+            },
+        },
+        // The session endpoints are a logged-in user's (guests may no longer chat).
+        path if path.starts_with("/site/voom/") && !sh.authorized(req) => {
+            json_reply(out, &error_envelope(10042, "请登录"), &[], close)
         }
+        "/site/voom/get_new_session_id" => match req.query("compose_id").filter(|v| !v.is_empty()) {
+            Some(compose_id) => json(json!(lock(&sh.sessions).create(None, &compose_id))),
+            None => json_reply(out, &error_envelope(1, "compose_id不能为空"), &[], close),
+        },
         "/site/voom/session_list" => {
             let page = req.query("page").and_then(|p| p.parse().ok()).unwrap_or(1usize).max(1);
             let size = req.query("pageSize").and_then(|p| p.parse().ok()).unwrap_or(10usize).clamp(1, 100);
@@ -50,10 +59,10 @@ pub(crate) fn route(sh: &Shared, req: &Request, out: &TcpStream, close: bool) ->
                 None => json_reply(out, &error_envelope(1, "session_id不能为空"), &[], close),
             }
         }
-        "/site/voom/chat_history_info" => {
-            let id = req.query("session_id").unwrap_or_default();
-            json(lock(&sh.sessions).history(&id))
-        }
+        "/site/voom/chat_history_info" => match req.query("session_id").filter(|v| !v.is_empty()) {
+            Some(id) => json(lock(&sh.sessions).history(&id)),
+            None => json_reply(out, &error_envelope(1, "session_id不能为空"), &[], close),
+        },
         "/page/front/Mdefault/chat" => chat_page(sh, req, out, close),
         _ => {
             let body = "<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n\
@@ -159,21 +168,31 @@ fn qwen_app() -> Value {
     })
 }
 
-fn page_setting() -> Value {
-    json!({
-        "compose_id": 3,
+/// The page settings of application 3 (DeepSeek) or 5 (通义千问); None for any other id.
+/// Only `DeepSeek` is a known model name; the Qwen entries are made up.
+fn page_setting(compose_id: &str) -> Option<Value> {
+    let (id, models) = match compose_id {
+        "3" => (3, json!([{ "label": "DeepSeek", "value": "DeepSeek" }])),
+        "5" => (
+            5,
+            json!([
+                { "label": "通义千问-Max", "value": "qwen-max" },
+                { "label": "通义千问-Plus", "value": "qwen-plus" },
+            ]),
+        ),
+        _ => return None,
+    };
+    Some(json!({
+        "compose_id": id,
         "type": "pc",
         "model_select": {
             "is_show": 1,
-            "model_content": {
-                "label": "模型",
-                "value": [{ "label": "DeepSeek", "value": "DeepSeek" }],
-            },
+            "model_content": { "label": "模型", "value": models },
         },
         "deepThinking_select": { "is_show": 1, "label": "深度思考", "default": 1 },
         "networking_select": { "is_show": 1, "label": "联网搜索", "default": 2 },
         "upload_select": { "is_show": 0 },
-    })
+    }))
 }
 
 struct Message {

@@ -31,7 +31,8 @@ pub struct Config {
     pub chunk_chars: usize,
     /// Pause between streamed events.
     pub delay: Duration,
-    /// Chat needs a non-empty `cookie_vjuid_login`.
+    /// Chat, the session endpoints (`/site/voom/…` but page settings) and the chat page need a
+    /// valid `cookie_vjuid_login`.
     pub require_login: bool,
     /// `Some(t)`: `cookie_vjuid_login` must equal `t`; `None`: any non-empty value.
     pub login_token: Option<String>,

@@ -1,4 +1,5 @@
-//! Cancelling a stream: directly, or through a `ustb_canceller` that outlives it.
+//! Cancelling a stream: directly, or through a `ustb_canceller` that outlives it. A
+//! canceller for a platform call comes from `ustb_canceller_new` (`ffi/endpoints.rs`).
 
 use super::chat::ustb_chat_stream;
 use super::{guard, guard_void, out_arg, ref_arg, ustb_error, ustb_status};
@@ -38,23 +39,28 @@ pub unsafe extern "C" fn ustb_chat_stream_canceller(
     guard(error, || {
         let out = out_arg(canceller_out, "canceller_out")?;
         let stream = ref_arg(stream, "stream")?;
-        *out = Box::into_raw(Box::new(ustb_canceller { token: stream.token.clone() }));
+        *out = Box::into_raw(Box::new(ustb_canceller { token: stream.token.clone(), in_call: None }));
         Ok(ustb_status::USTB_OK)
     })
 }
 
 /// A handle that cancels one stream and stays valid after the stream is freed, so a host
-/// need not order cancel against free (e.g. a Go context watcher or a JS AbortSignal).
+/// need not order cancel against free (e.g. a Go context watcher or a JS AbortSignal); or,
+/// made by `ustb_canceller_new`, one that cancels the platform calls it is passed to.
 ///
 /// Thread-safety: fully thread-safe. Owned by the caller, freed with `ustb_canceller_free`
 /// (independently of the stream).
 pub struct ustb_canceller {
-    token: CancelToken,
+    pub(crate) token: CancelToken,
+    /// `Some` for a canceller from `ustb_canceller_new`: true while a call uses it. `None` for
+    /// one from a stream, which calls refuse (the token belongs to that stream).
+    pub(crate) in_call: Option<std::sync::atomic::AtomicBool>,
 }
 
 /// Cancels the stream the canceller was made for (see `ustb_chat_stream_cancel`); a no-op
-/// once that stream is complete or freed. Idempotent, thread-safe, never blocks; NULL is a
-/// no-op.
+/// once that stream is complete or freed. For a canceller from `ustb_canceller_new`: the
+/// platform call using it returns `USTB_CANCELLED` promptly, and so does every later call
+/// given it. Idempotent, thread-safe, never blocks; NULL is a no-op.
 ///
 /// # Safety
 /// `canceller` is NULL or a canceller not yet freed.
@@ -68,8 +74,8 @@ pub unsafe extern "C" fn ustb_canceller_cancel(canceller: *const ustb_canceller)
 /// Frees a canceller (the stream is not affected). NULL is a no-op.
 ///
 /// # Safety
-/// `canceller` is NULL or from `ustb_chat_stream_canceller`, freed once, with no call on it
-/// still running.
+/// `canceller` is NULL or from `ustb_chat_stream_canceller` or `ustb_canceller_new`, freed
+/// once, with no call on it (or using it) still running.
 #[no_mangle]
 pub unsafe extern "C" fn ustb_canceller_free(canceller: *mut ustb_canceller) {
     if !canceller.is_null() {

@@ -57,9 +57,10 @@ pub enum ustb_status {
     /// A reply exceeded a memory cap: one SSE event over 16 MiB; the whole reply held by
     /// `ustb_chat_create` or `ustb_chat_stream_collect` over the `max_reply_bytes` option
     /// (default 64 MiB; streaming is not capped); a non-stream (JSON) chat reply over 4 MiB;
-    /// a `ustb_client_user_info` reply over 1 MiB.
+    /// a `ustb_client_user_info` reply over 1 MiB; another platform call's reply over 16 MiB.
     USTB_TOO_LARGE = 13,
-    /// The stream was cancelled with `ustb_chat_stream_cancel`.
+    /// The stream was cancelled with `ustb_chat_stream_cancel` (or its canceller), or a
+    /// platform call with the canceller it was given.
     USTB_CANCELLED = 14,
     /// A bug: a panic inside the library was caught at the boundary. Please report it.
     USTB_PANIC = 15,

@@ -64,3 +64,41 @@ fn site_endpoints() {
     assert_eq!(missing.status, 404);
     assert!(missing.text().contains("<html>"));
 }
+
+#[test]
+fn logged_out_and_bad_parameters() {
+    let e = start(Config { login_token: Some("test-login".into()), ..Config::default() });
+    let wrong = "cookie_vjuid_login=expired-login";
+    for path in [
+        "/site/voom/get_new_session_id?compose_id=3",
+        "/site/voom/session_list?page=1&pageSize=10",
+        "/site/voom/chat_history_info?session_id=abc",
+        "/site/voom/session_delete?session_id=abc",
+    ] {
+        for cookie in [None, Some(wrong)] {
+            let r = request(&e, &get_raw(path, cookie, "")).json();
+            assert_eq!((r["e"].as_i64(), r["m"].as_str()), (Some(10042), Some("请登录")), "{path} {cookie:?}");
+        }
+    }
+    let page = request(&e, &get_raw("/page/front/Mdefault/chat?ext=%7B%7D", Some(wrong), ""));
+    assert_eq!(page.status, 302);
+    // The site's public pages need no login.
+    for path in ["/common/web_info", "/site/ai/compose_list?classid=0", "/site/voom/page-setting?compose_id=5&type=pc"]
+    {
+        assert_eq!(request(&e, &get_raw(path, None, "")).json()["e"], 0, "{path}");
+    }
+    let qwen = request(&e, &get_raw("/site/voom/page-setting?compose_id=5&type=pc", None, "")).json();
+    assert_eq!(qwen["d"]["model_select"]["model_content"]["value"][0]["value"], "qwen-max");
+    let bad = [
+        ("/site/voom/page-setting?type=pc", "compose_id不能为空"),
+        ("/site/voom/page-setting?compose_id=99&type=pc", "应用不存在"),
+        ("/site/ai/compose_detail?id=99", "应用不存在"),
+        ("/site/voom/get_new_session_id", "compose_id不能为空"),
+        ("/site/voom/chat_history_info", "session_id不能为空"),
+        ("/site/voom/session_delete", "session_id不能为空"),
+    ];
+    for (path, m) in bad {
+        let r = request(&e, &get_raw(path, Some(COOKIE), "")).json();
+        assert_eq!((r["e"].as_i64(), r["m"].as_str()), (Some(1), Some(m)), "{path}");
+    }
+}
