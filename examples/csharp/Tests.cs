@@ -50,6 +50,17 @@ internal static class Tests
             T("cancel_and_read_after_dispose", CancelAndReadAfterDispose),
             T("concurrent_streams_one_client", ConcurrentStreamsOneClient),
             T("cookies_and_user_info", CookiesAndUserInfo),
+            T("platform_endpoints", PlatformEndpoints),
+            T("models_list", ModelsList),
+            T("login_states", LoginStates),
+            T("logged_out_endpoints_are_auth_errors", LoggedOutEndpoints),
+            T("endpoint_bad_arguments", EndpointBadArguments),
+            T("endpoint_cancel", EndpointCancel),
+            T("tool_call_stream", ToolCallStream),
+            T("tool_call_create_and_two_step_loop", ToolCallCreateAndLoop),
+            T("tool_choice", ToolChoiceOptions),
+            T("logging_routed_to_event", LoggingRouted),
+            T("logging_handler_misuse", LoggingHandlerMisuse),
             T("no_growth_over_300_streams", NoGrowth),
             T("example_program", ExampleProgram),
             T("missing_native_library", MissingNativeLibrary),
@@ -510,6 +521,414 @@ internal static class Tests
             var session = client.GetCookies().EasySession;
             Check(session != null && session.Length == 32, "server-issued easy_session kept: " + session);
         }
+    }
+
+    private static Dictionary<string, object> Obj(string json) { return (Dictionary<string, object>)Json.Parse(json); }
+
+    private static List<object> List(string json) { return (List<object>)Json.Parse(json); }
+
+    private static void PlatformEndpoints()
+    {
+        using (var client = LoggedIn())
+        {
+            var site = Obj(client.GetWebInfoJson());
+            Eq(true, (bool)Json.Get(site, "isCas"), "isCas");
+            Eq("cookie_vjuid_login", Json.GetString(site, "cookie_login_key"), "cookie_login_key");
+            var ids = List(client.GetAppsJson()).Select(a => Json.GetLong((Dictionary<string, object>)a, "id")).ToList();
+            Eq("3,5", string.Join(",", ids), "application ids");
+            Eq("通义千问", Json.GetString(Obj(client.GetAppDetailJson(5)), "name"), "detail of 5");
+            Eq(3L, Json.GetLong(Obj(client.GetAppDetailJson()), "id"), "0 is the client's default application");
+            using (var qwen = LoggedIn(",\"compose_id\":5"))
+                Eq(5L, Json.GetLong(Obj(qwen.GetAppDetailJson()), "id"), "the compose_id option is the default");
+            var settings = Obj(client.GetPageSettingsJson(3));
+            var choices = Json.GetList(Json.GetObject(Json.GetObject(settings, "model_select"), "model_content"), "value");
+            Eq("DeepSeek", Json.GetString((Dictionary<string, object>)choices[0], "value"), "selectable model");
+            Check(Json.GetObject(settings, "deepThinking_select") != null, "deepThinking_select");
+            var sid = client.NewSessionId();
+            Check(Regex.IsMatch(sid, "^[0-9a-f]{32}$"), "session id " + sid);
+
+            // Three chats make the three newest sessions (the emulator's list is shared by all tests).
+            string tag = "会话" + Process.GetCurrentProcess().Id + "-";
+            foreach (var n in new[] { "1", "2", "3" }) client.CreateChatCompletion(ChatRequest.FromPrompt(tag + n));
+            Func<string, List<Dictionary<string, object>>> sessions = json => List(json).Cast<Dictionary<string, object>>().ToList();
+            var first = sessions(client.GetSessionsJson(1, 2));
+            Eq(tag + "3," + tag + "2", string.Join(",", first.Select(x => Json.GetString(x, "last_content"))), "page 1 of 2");
+            Eq(tag + "1", Json.GetString(sessions(client.GetSessionsJson(2, 2))[0], "last_content"), "page 2 of 2");
+            var newest = Json.GetString(first[0], "sess_id");
+
+            var history = sessions(client.GetChatHistoryJson(newest));
+            Eq("user,assistant", string.Join(",", history.Select(m => Json.GetString(m, "role"))), "history roles");
+            Eq(tag + "3", Json.GetString(history[0], "content"), "question in the history");
+            Check(Json.GetString(history[1], "content").Contains(tag + "3"), "answer in the history");
+
+            client.DeleteSession(newest);
+            Eq(0, List(client.GetChatHistoryJson(newest)).Count, "history of a deleted session");
+            Eq(tag + "2", Json.GetString(sessions(client.GetSessionsJson(1, 1))[0], "last_content"), "newest after the delete");
+            client.DeleteSession("0123456789abcdef0123456789abcdef"); // unknown: no error
+            using (var source = new CancellationTokenSource())
+                Eq(true, (bool)Json.Get(Obj(client.GetWebInfoJson(source.Token)), "isCas"), "a call with a live token");
+        }
+    }
+
+    private static void ModelsList()
+    {
+        using (var client = LoggedIn())
+        {
+            var models = client.ListModels();
+            Eq("list", models.Object, "object");
+            Eq(1, models.Data.Count, "one model for DeepSeek");
+            var m = models.Data[0];
+            Eq("DeepSeek", m.Id, "id");
+            Eq("model", m.Object, "model object");
+            Eq("ustb", m.OwnedBy, "owned_by");
+            Eq(0L, m.Created, "created");
+            Eq("DeepSeek", m.Label, "label");
+            Eq(3L, m.ComposeId, "compose_id");
+            Eq(models.Json, client.ListModelsJson(3), "raw JSON, 0 is the default application");
+            var qwen = client.ListModels(5);
+            Eq("qwen-max,qwen-plus", string.Join(",", qwen.Data.Select(x => x.Id)), "qwen ids");
+            Eq("通义千问-Max", qwen.Data[0].Label, "qwen label");
+            var e = Throws(() => client.ListModels(99), "unknown application");
+            Eq(UstbStatus.ApiError, e.Status, "status");
+            Eq(1L, e.ApiCode, "api code");
+            // A listed id works as a request's model.
+            Eq(IntroContent, client.CreateChatCompletion(ChatRequest.FromPrompt(Intro, m.Id)).Choices[0].Message.Content, "chat with it");
+        }
+        using (var guest = Anonymous()) Eq("DeepSeek", guest.ListModels().Data[0].Id, "no login needed");
+    }
+
+    /// <summary>A port where connections are accepted by the kernel but never answered.</summary>
+    private static TcpListener SilentServer()
+    {
+        var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return l;
+    }
+
+    private static int ClosedPort()
+    {
+        var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        int port = ((IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        return port;
+    }
+
+    private static void LoginStates()
+    {
+        using (var client = LoggedIn())
+        {
+            var s = client.GetLoginState();
+            Eq(LoginStatus.LoggedIn, s.State, "logged in: " + s.Json);
+            Check(s.IsLoggedIn, "IsLoggedIn");
+            Eq((int?)200, s.HttpStatus, "http status");
+            Eq(null, s.Error, "no error");
+        }
+        using (var client = Anonymous())
+        {
+            var s = client.GetLoginState();
+            Eq(LoginStatus.LoggedOut, s.State, "no cookie: " + s.Json);
+            Eq((int?)302, s.HttpStatus, "redirect to the sign-in");
+            Check(!s.IsLoggedIn && s.Detail.Contains("vjuid_login"), "detail " + s.Detail);
+        }
+        using (var client = new UstbClient(new ClientOptions { BaseUrl = "http://127.0.0.1:" + ClosedPort(), VjuidLogin = "t", MaxRetries = 0 }))
+        {
+            var s = client.GetLoginState();
+            Eq(LoginStatus.Unreachable, s.State, "closed port: " + s.Json);
+            Eq("connect_error", s.Error, "error type");
+            Eq(null, s.HttpStatus, "no http status");
+            Check(!string.IsNullOrEmpty(s.Detail), "detail");
+        }
+        var silent = SilentServer();
+        try
+        {
+            var url = "http://127.0.0.1:" + ((IPEndPoint)silent.LocalEndpoint).Port;
+            using (var client = new UstbClient(new ClientOptions { BaseUrl = url, VjuidLogin = "t", MaxRetries = 0, IdleTimeoutMs = 300 }))
+            {
+                var s = client.GetLoginState();
+                Eq(LoginStatus.Unreachable, s.State, "silent server: " + s.Json);
+                Eq("timeout", s.Error, "error type");
+            }
+        }
+        finally { silent.Stop(); }
+    }
+
+    private static void LoggedOutEndpoints()
+    {
+        using (var client = Anonymous())
+        {
+            var failures = new[]
+            {
+                Throws(() => client.GetSessionsJson(), "sessions"),
+                Throws(() => client.GetChatHistoryJson("abc"), "history"),
+                Throws(() => client.DeleteSession("abc"), "delete"),
+                Throws(() => client.NewSessionId(), "new session id"),
+            };
+            foreach (var e in failures)
+            {
+                Eq(UstbStatus.AuthError, e.Status, "status of " + e.Message);
+                Eq(10042L, e.ApiCode, "api code");
+                Eq("请登录", e.ServerMessage, "m");
+            }
+            // The public ones still answer.
+            Check(client.GetWebInfoJson().Contains("isCas"), "web info");
+            Check(client.GetAppsJson().StartsWith("[", StringComparison.Ordinal), "apps");
+        }
+    }
+
+    private static void EndpointBadArguments()
+    {
+        using (var client = LoggedIn())
+        {
+            var bad = new Dictionary<string, Action>
+            {
+                { "sessions(0, 10)", () => client.GetSessionsJson(0, 10) },
+                { "sessions(1, 101)", () => client.GetSessionsJson(1, 101) },
+                { "sessions(-1, 10)", () => client.GetSessionsJson(-1, 10) },
+                { "sessions(1, -5)", () => client.GetSessionsJson(1, -5) },
+                { "history('a b')", () => client.GetChatHistoryJson("a b") },
+                { "history(null)", () => client.GetChatHistoryJson(null) },
+                { "delete('')", () => client.DeleteSession("") },
+                { "delete('中文')", () => client.DeleteSession("中文") },
+                { "app_detail(-1)", () => client.GetAppDetailJson(-1) },
+                { "page_settings(-1)", () => client.GetPageSettingsJson(-1) },
+                { "models(long.MinValue)", () => client.ListModels(long.MinValue) },
+                { "new_session_id(-3)", () => client.NewSessionId(-3) },
+            };
+            foreach (var b in bad) Eq(UstbStatus.InvalidArgument, Throws(b.Value, b.Key).Status, b.Key);
+            Check(Throws(() => client.DeleteSession("a&b"), "delete('a&b')").Message.Contains("session_id"), "message names session_id");
+            Eq(0, List(client.GetSessionsJson(100000, 100)).Count, "far past the last page");
+        }
+    }
+
+    private static void EndpointCancel()
+    {
+        var silent = SilentServer();
+        try
+        {
+            var url = "http://127.0.0.1:" + ((IPEndPoint)silent.LocalEndpoint).Port;
+            using (var client = new UstbClient(new ClientOptions { BaseUrl = url, VjuidLogin = "t", MaxRetries = 0, IdleTimeoutMs = 60000 }))
+            using (var source = new CancellationTokenSource())
+            {
+                source.CancelAfter(300); // fires on a timer thread
+                var sw = Stopwatch.StartNew();
+                var e = Throws(() => client.GetWebInfoJson(source.Token), "blocked call");
+                Eq(UstbStatus.Cancelled, e.Status, "status");
+                Check(sw.ElapsedMilliseconds >= 250 && sw.ElapsedMilliseconds < 5000, "ended by the token: " + sw.ElapsedMilliseconds + " ms");
+                // An already-cancelled token cancels at once, for every kind of call.
+                sw.Restart();
+                Eq(UstbStatus.Cancelled, Throws(() => client.GetLoginState(source.Token), "login state").Status, "login state");
+                Eq(UstbStatus.Cancelled, Throws(() => client.GetSessionsJson(1, 10, source.Token), "sessions").Status, "sessions");
+                Eq(UstbStatus.Cancelled, Throws(() => client.ListModels(0, source.Token), "models").Status, "models");
+                Check(sw.ElapsedMilliseconds < 2000, "at once: " + sw.ElapsedMilliseconds + " ms");
+            }
+            // Without a token the same call is bounded by the timeouts.
+            using (var client = new UstbClient(new ClientOptions { BaseUrl = url, VjuidLogin = "t", MaxRetries = 0, IdleTimeoutMs = 300 }))
+                Eq(UstbStatus.Timeout, Throws(() => client.GetAppsJson(), "silent, no token").Status, "timeout");
+        }
+        finally { silent.Stop(); }
+        // Cancelling the token of a call that completed is a no-op.
+        using (var client = LoggedIn())
+        using (var source = new CancellationTokenSource())
+        {
+            client.GetAppsJson(source.Token);
+            source.Cancel();
+            Check(client.GetAppsJson().StartsWith("[", StringComparison.Ordinal), "client fine after");
+        }
+    }
+
+    private const string WeatherSchema = "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}},\"required\":[\"city\"]}";
+    private const string TwoCalls = "北京天气和时间？@emu:tool=get_weather:{\"city\": \"北京\"} @emu:tool=now";
+
+    private static ChatRequest WithTools(string prompt)
+    {
+        var r = ChatRequest.FromPrompt(prompt);
+        r.Tools.Add(new Tool("get_weather", "查询城市天气", WeatherSchema));
+        r.Tools.Add(new Tool { Name = "now", Description = "现在的时间" });
+        return r;
+    }
+
+    private static string Named(IEnumerable<ToolCall> calls)
+    {
+        return string.Join(" | ", calls.Select(c => c.Function.Name + " " + c.Function.Arguments));
+    }
+
+    private static void ToolCallStream()
+    {
+        using (var client = LoggedIn())
+        using (var stream = client.StreamChatCompletion(WithTools(TwoCalls)))
+        {
+            var chunks = stream.ToList();
+            var text = Collect(chunks);
+            Eq("好的，我来调用工具。\n\n", text[1], "text around the calls");
+            Eq("tool_calls", text[2], "finish_reason");
+            // The deltas as OpenAI streams them: a call's first delta has id, type and name with
+            // empty arguments; later ones only index and an arguments fragment.
+            int firsts = 0;
+            foreach (var d in chunks.Where(c => c.Choices.Count > 0 && c.Choices[0].Delta.ToolCalls != null).SelectMany(c => c.Choices[0].Delta.ToolCalls))
+            {
+                if (d.Id != null)
+                {
+                    Eq(firsts++, d.Index, "calls numbered from 0");
+                    Eq("function", d.Type, "type");
+                    Check(d.Function.Name != null && d.Function.Arguments == "", "first delta: name, empty arguments");
+                }
+                else Check(d.Type == null && d.Function.Name == null && d.Function.Arguments != null, "later delta: arguments only");
+            }
+            Eq(2, firsts, "two calls");
+            var calls = ToolCall.Assemble(chunks);
+            Eq("get_weather {\"city\": \"北京\"} | now {}", Named(calls), "assembled calls");
+            Check(calls.All(c => c.Id.StartsWith("call_", StringComparison.Ordinal) && c.Type == "function"), "ids and types");
+            Check(calls[0].Id != calls[1].Id, "distinct ids");
+        }
+        // No tools: no tool_calls on any delta.
+        using (var client = LoggedIn())
+        using (var stream = client.StreamChatCompletion(ChatRequest.FromPrompt(Intro)))
+            Check(stream.All(c => c.Choices.Count == 0 || c.Choices[0].Delta.ToolCalls == null), "no tool_calls without tools");
+    }
+
+    private static void ToolCallCreateAndLoop()
+    {
+        using (var client = LoggedIn())
+        {
+            var c = client.CreateChatCompletion(WithTools(TwoCalls));
+            Eq("tool_calls", c.Choices[0].FinishReason, "finish_reason");
+            Eq("get_weather {\"city\": \"北京\"} | now {}", Named(c.Choices[0].Message.ToolCalls), "message.tool_calls");
+            Eq("好的，我来调用工具。\n\n", c.Choices[0].Message.Content, "content");
+            var bare = client.CreateChatCompletion(WithTools(TwoCalls + " @emu:tool-bare"));
+            Eq(null, bare.Choices[0].Message.Content, "only calls: content null");
+            Eq(null, client.CreateChatCompletion(WithTools("你好")).Choices[0].Message.ToolCalls, "no call: no tool_calls");
+
+            // Two steps: the model asks for the tool, the program runs it and sends the result back.
+            var request = ChatRequest.FromPrompt("北京天气？@emu:tool=get_weather:{\"city\": \"北京\"}");
+            request.Messages.Insert(0, new ChatMessage("system", "你是助手。"));
+            request.Tools.Add(new Tool("get_weather", "查询城市天气", WeatherSchema));
+            var step1 = client.CreateChatCompletion(request).Choices[0].Message;
+            var call = step1.ToolCalls.Single();
+            Eq("get_weather", call.Function.Name, "asked for");
+            Eq("北京", Json.GetString(Obj(call.Function.Arguments), "city"), "argument");
+            request.Messages.Add(step1);
+            request.Messages.Add(ChatMessage.ToolResult(call.Id, "晴，25°C"));
+            var step2 = client.CreateChatCompletion(request);
+            Eq("根据工具 get_weather 的结果：晴，25°C", step2.Choices[0].Message.Content, "answer");
+            Eq("stop", step2.Choices[0].FinishReason, "finish");
+            Eq(null, step2.Choices[0].Message.ToolCalls, "no further call");
+            // An assistant message carrying only calls goes out with "content": null.
+            step1.Content = null;
+            Check(request.ToJson().Contains("\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"" + call.Id + "\""), request.ToJson());
+            using (var stream = client.StreamChatCompletion(request))
+                Eq("根据工具 get_weather 的结果：晴，25°C", Collect(stream)[1], "answer, streamed");
+        }
+    }
+
+    private static void ToolChoiceOptions()
+    {
+        using (var client = LoggedIn())
+        {
+            var r = WithTools("@emu:tool=now");
+            r.ToolChoice = ToolChoice.None;
+            var c = client.CreateChatCompletion(r).Choices[0];
+            Check(c.Message.ToolCalls == null && c.Message.Content.EndsWith("</tool_call>", StringComparison.Ordinal), "none: markup stays text: " + c.Message.Content);
+            foreach (var choice in new[] { ToolChoice.Auto, ToolChoice.Required, ToolChoice.Function("now") })
+            {
+                r.ToolChoice = choice;
+                r.ParallelToolCalls = false;
+                Eq("now {}", Named(client.CreateChatCompletion(r).Choices[0].Message.ToolCalls), "tool_choice " + choice.ToJson());
+            }
+            r.ToolChoice = ToolChoice.Function("missing");
+            var e = Throws(() => client.CreateChatCompletion(r), "unlisted function");
+            Eq(UstbStatus.InvalidRequest, e.Status, "status");
+            Check(e.Message.Contains("not in"), e.Message);
+            var noTools = ChatRequest.FromPrompt("hi");
+            noTools.ToolChoice = ToolChoice.Required;
+            Eq(UstbStatus.InvalidRequest, Throws(() => client.StreamChatCompletion(noTools), "required without tools").Status, "status");
+        }
+    }
+
+    private static void LoggingRouted()
+    {
+        const string Secret = "log-secret-cookie-value";
+        var lines = new List<LogEventArgs>();
+        EventHandler<LogEventArgs> handler = (s, e) => { lock (lines) lines.Add(e); };
+        Func<List<LogEventArgs>> take = () => { lock (lines) { var l = lines.ToList(); lines.Clear(); return l; } };
+        Eq(UstbLogLevel.Info, UstbClient.LogLevel, "default level");
+        UstbClient.Log += handler;
+        try
+        {
+            using (var client = LoggedIn())
+            using (var secret = new UstbClient(new ClientOptions { BaseUrl = _baseUrl, VjuidLogin = Secret, IdleTimeoutMs = 20000 }))
+            {
+                secret.GetWebInfoJson();
+                secret.CreateChatCompletion(ChatRequest.FromPrompt(Intro));
+                var got = take();
+                Check(got.Any(l => l.Level == UstbLogLevel.Info && l.Message.Contains("/common/web_info")), "an info line for the request: " + Dump(got));
+                Check(got.Any(l => l.Message.Contains("compose_chat")), "a line for the chat: " + Dump(got));
+                Check(got.All(l => l.Level >= UstbLogLevel.Error && l.Level <= UstbLogLevel.Info), "levels up to Info: " + Dump(got));
+                Check(got.All(l => !l.Message.Contains(Secret)), "no cookie value in any line");
+
+                // Debug adds every attempt; lines from several threads at once all arrive.
+                UstbClient.LogLevel = UstbLogLevel.Debug;
+                var threads = Enumerable.Range(0, 4).Select(i => new Thread(() => client.GetAppsJson())).ToList();
+                threads.ForEach(t => t.Start());
+                threads.ForEach(t => t.Join());
+                got = take();
+                Eq(4, got.Count(l => l.Level == UstbLogLevel.Info && l.Message.Contains("compose_list")), "one info line per thread: " + Dump(got));
+                Check(got.Any(l => l.Level == UstbLogLevel.Debug), "debug lines: " + Dump(got));
+            }
+            // Warn: a refused connection's retries, and no info lines.
+            UstbClient.LogLevel = UstbLogLevel.Warn;
+            using (var refused = new UstbClient(new ClientOptions { BaseUrl = "http://127.0.0.1:" + ClosedPort(), VjuidLogin = "t", MaxRetries = 1 }))
+                Throws(() => refused.GetWebInfoJson(), "refused");
+            var warned = take();
+            Check(warned.Count > 0 && warned.All(l => l.Level <= UstbLogLevel.Warn && l.Level >= UstbLogLevel.Error), "warn lines only: " + Dump(warned));
+            Check(warned.Any(l => l.Message.Contains("retr")), "a retry is logged: " + Dump(warned));
+            // Off: nothing.
+            UstbClient.LogLevel = UstbLogLevel.Off;
+            using (var client = LoggedIn()) client.GetWebInfoJson();
+            Eq(0, take().Count, "nothing at Off");
+        }
+        finally
+        {
+            UstbClient.Log -= handler;
+            UstbClient.LogLevel = UstbLogLevel.Info;
+        }
+        // Unsubscribed: nothing more arrives.
+        using (var client = LoggedIn()) client.GetWebInfoJson();
+        Eq(0, take().Count, "nothing after unsubscribing");
+        try { UstbClient.LogLevel = (UstbLogLevel)7; throw new AssertionException("level 7 accepted"); }
+        catch (ArgumentOutOfRangeException) { }
+    }
+
+    private static string Dump(IEnumerable<LogEventArgs> lines)
+    {
+        return string.Join("\n", lines.Select(l => l.Level + " " + l.Message));
+    }
+
+    private static void LoggingHandlerMisuse()
+    {
+        int calls = 0;
+        Exception inside = null;
+        EventHandler<LogEventArgs> thrower = (s, e) => { throw new InvalidTimeZoneException("from a log handler"); };
+        EventHandler<LogEventArgs> counter = (s, e) =>
+        {
+            Interlocked.Increment(ref calls);
+            try { UstbClient.Log += (s2, e2) => { }; }
+            catch (InvalidOperationException x) { inside = x; }
+        };
+        UstbClient.Log += thrower;
+        UstbClient.Log += counter;
+        try
+        {
+            using (var client = LoggedIn())
+                Check(client.GetWebInfoJson().Contains("isCas"), "the call succeeds although a handler throws");
+        }
+        finally
+        {
+            UstbClient.Log -= thrower;
+            UstbClient.Log -= counter;
+        }
+        Check(calls > 0, "the next handler still ran");
+        Check(inside != null, "subscribing from inside a handler is refused");
     }
 
     private static long RssBytes()

@@ -119,6 +119,47 @@ namespace UstbOpenAI
         internal static extern void ustb_chat_stream_free(IntPtr stream);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int ustb_canceller_new(out CancellerHandle canceller, out IntPtr error);
+
+        // The platform calls take their optional canceller as a raw pointer (IntPtr.Zero: none);
+        // the caller keeps the CancellerHandle alive for the call (UstbClient.Platform).
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int ustb_client_web_info(ClientHandle client, IntPtr cancel, out IntPtr json, out IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int ustb_client_apps(ClientHandle client, IntPtr cancel, out IntPtr json, out IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int ustb_client_app_detail(ClientHandle client, long composeId, IntPtr cancel, out IntPtr json, out IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int ustb_client_page_settings(ClientHandle client, long composeId, IntPtr cancel, out IntPtr json, out IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int ustb_client_new_session_id(ClientHandle client, long composeId, IntPtr cancel, out IntPtr json, out IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int ustb_client_sessions(ClientHandle client, uint page, uint pageSize, IntPtr cancel, out IntPtr json, out IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int ustb_client_session_delete(ClientHandle client, byte[] sessionId, IntPtr cancel, out IntPtr json, out IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int ustb_client_chat_history(ClientHandle client, byte[] sessionId, IntPtr cancel, out IntPtr json, out IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int ustb_client_models(ClientHandle client, long composeId, IntPtr cancel, out IntPtr json, out IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int ustb_client_login_state(ClientHandle client, IntPtr cancel, out IntPtr json, out IntPtr error);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void LogCallback(IntPtr userdata, int level, IntPtr message);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int ustb_set_log_callback(LogCallback callback, IntPtr userdata, int minLevel, out IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int ustb_error_status(IntPtr error);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
@@ -203,6 +244,17 @@ namespace UstbOpenAI
     {
         private CancellerHandle() : base(IntPtr.Zero, true) { } // made by the marshaller (out parameter)
         public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+
+        /// <summary>A canceller for platform calls (ustb_canceller_new).</summary>
+        internal static CancellerHandle New()
+        {
+            CancellerHandle canceller;
+            IntPtr error;
+            int status = Native.ustb_canceller_new(out canceller, out error);
+            Native.Check(status, error);
+            return canceller;
+        }
+
         protected override bool ReleaseHandle() { Native.ustb_canceller_free(handle); return true; }
     }
 
@@ -286,12 +338,165 @@ namespace UstbOpenAI
     public sealed class ChatMessage
     {
         public string Role { get; set; }
+        /// <summary>The text; null in an assistant message that only calls tools (sent as JSON null).</summary>
         public string Content { get; set; }
-        /// <summary>The model's thinking (only in replies); null when it did not think.</summary>
+        /// <summary>The model's thinking (only in replies); null when it did not think. Not sent back.</summary>
         public string ReasoningContent { get; set; }
+        /// <summary>An assistant message's tool calls (null: none). A reply's message, added to the
+        /// next request's Messages as it is, sends them back.</summary>
+        public IList<ToolCall> ToolCalls { get; set; }
+        /// <summary>In a "tool" message: the id of the call this is the result of.</summary>
+        public string ToolCallId { get; set; }
+        /// <summary>In a "tool" message: the function's name (optional).</summary>
+        public string Name { get; set; }
 
         public ChatMessage() { }
         public ChatMessage(string role, string content) { Role = role; Content = content; }
+
+        /// <summary>A "tool" message carrying the result of the call with id toolCallId.</summary>
+        public static ChatMessage ToolResult(string toolCallId, string content, string name = null)
+        {
+            return new ChatMessage("tool", content) { ToolCallId = toolCallId, Name = name };
+        }
+
+        internal string ToJson()
+        {
+            var w = new Json.ObjectWriter().Add("role", Role).AddRaw("content", Content == null ? "null" : Json.Quote(Content));
+            if (ToolCalls != null && ToolCalls.Count > 0)
+            {
+                var calls = new List<string>();
+                foreach (var t in ToolCalls) calls.Add(t.ToJson());
+                w.AddRaw("tool_calls", Json.ArrayOf(calls));
+            }
+            return w.Add("tool_call_id", ToolCallId).Add("name", Name).ToString();
+        }
+    }
+
+    /// <summary>A function call: its name and its arguments as the model wrote them (normally a
+    /// JSON object, but passed on as-is when it is not valid JSON).</summary>
+    public sealed class FunctionCall
+    {
+        /// <summary>In a stream, only the first delta of a call has the name (later ones: null).</summary>
+        public string Name { get; set; }
+        /// <summary>In a stream, each delta carries a fragment.</summary>
+        public string Arguments { get; set; }
+
+        internal static FunctionCall From(Dictionary<string, object> o)
+        {
+            return new FunctionCall { Name = Json.GetString(o, "name"), Arguments = Json.GetString(o, "arguments") };
+        }
+    }
+
+    /// <summary>One tool call of an assistant message (message.tool_calls[i]).</summary>
+    public sealed class ToolCall
+    {
+        public string Id { get; set; }
+        public string Type { get; set; }
+        public FunctionCall Function { get; set; }
+
+        public ToolCall() { Type = "function"; }
+
+        internal string ToJson()
+        {
+            var f = Function ?? new FunctionCall();
+            var fn = new Json.ObjectWriter().Add("name", f.Name).Add("arguments", f.Arguments ?? "");
+            return new Json.ObjectWriter().Add("id", Id).Add("type", Type).AddRaw("function", fn.ToString()).ToString();
+        }
+
+        internal static ToolCall From(Dictionary<string, object> o)
+        {
+            return new ToolCall { Id = Json.GetString(o, "id"), Type = Json.GetString(o, "type"), Function = FunctionCall.From(Json.GetObject(o, "function")) };
+        }
+
+        /// <summary>The tool calls of a stream's first choice, put together from its deltas as an
+        /// OpenAI client does: a delta with an Id starts call Index, later ones add argument fragments.</summary>
+        public static IList<ToolCall> Assemble(IEnumerable<ChatCompletionChunk> chunks)
+        {
+            var calls = new List<ToolCall>();
+            var arguments = new List<StringBuilder>();
+            foreach (var chunk in chunks)
+            {
+                if (chunk.Choices.Count == 0 || chunk.Choices[0].Delta.ToolCalls == null) continue;
+                foreach (var d in chunk.Choices[0].Delta.ToolCalls)
+                {
+                    while (calls.Count <= d.Index)
+                    {
+                        calls.Add(new ToolCall { Function = new FunctionCall() });
+                        arguments.Add(new StringBuilder());
+                    }
+                    var call = calls[d.Index];
+                    if (d.Id != null) call.Id = d.Id;
+                    if (d.Type != null) call.Type = d.Type;
+                    if (d.Function.Name != null) call.Function.Name = d.Function.Name;
+                    arguments[d.Index].Append(d.Function.Arguments);
+                }
+            }
+            for (int i = 0; i < calls.Count; i++) calls[i].Function.Arguments = arguments[i].ToString();
+            return calls.AsReadOnly();
+        }
+    }
+
+    /// <summary>One tool_calls entry of a stream delta: Index says which call of the reply it
+    /// belongs to; Id, Type and Function.Name come only in a call's first delta.</summary>
+    public sealed class ToolCallDelta
+    {
+        public int Index { get; internal set; }
+        public string Id { get; internal set; }
+        public string Type { get; internal set; }
+        public FunctionCall Function { get; internal set; }
+
+        internal static ToolCallDelta From(Dictionary<string, object> o)
+        {
+            return new ToolCallDelta
+            {
+                Index = (int)Json.GetLong(o, "index"),
+                Id = Json.GetString(o, "id"),
+                Type = Json.GetString(o, "type"),
+                Function = FunctionCall.From(Json.GetObject(o, "function")),
+            };
+        }
+    }
+
+    /// <summary>A function the model may call: name, description and a JSON schema of its parameters.</summary>
+    public sealed class Tool
+    {
+        public string Name { get; set; }
+        public string Description { get; set; }
+        /// <summary>The parameters' JSON schema as raw JSON, e.g. {"type":"object","properties":{…}}; null for none.</summary>
+        public string ParametersJson { get; set; }
+
+        public Tool() { }
+        public Tool(string name, string description, string parametersJson)
+        {
+            Name = name; Description = description; ParametersJson = parametersJson;
+        }
+
+        internal string ToJson()
+        {
+            var fn = new Json.ObjectWriter().Add("name", Name).Add("description", Description).AddRaw("parameters", ParametersJson);
+            return new Json.ObjectWriter().Add("type", "function").AddRaw("function", fn.ToString()).ToString();
+        }
+    }
+
+    /// <summary>OpenAI's tool_choice: Auto, None, Required, or one named function.</summary>
+    public sealed class ToolChoice
+    {
+        public static readonly ToolChoice Auto = new ToolChoice("\"auto\"");
+        public static readonly ToolChoice None = new ToolChoice("\"none\"");
+        public static readonly ToolChoice Required = new ToolChoice("\"required\"");
+
+        private readonly string _json;
+        private ToolChoice(string json) { _json = json; }
+
+        /// <summary>The model must call this function.</summary>
+        public static ToolChoice Function(string name)
+        {
+            var fn = new Json.ObjectWriter().Add("name", name).ToString();
+            return new ToolChoice(new Json.ObjectWriter().Add("type", "function").AddRaw("function", fn).ToString());
+        }
+
+        /// <summary>The JSON value sent as tool_choice.</summary>
+        public string ToJson() { return _json; }
     }
 
     /// <summary>An OpenAI chat-completions request with the USTB extras.</summary>
@@ -304,8 +509,13 @@ namespace UstbOpenAI
         public bool? WebSearch { get; set; }
         public int? ThinkingBudget { get; set; }
         public int? ComposeId { get; set; }
+        /// <summary>The functions the model may call (sent only when not empty).</summary>
+        public List<Tool> Tools { get; private set; }
+        /// <summary>Null: the library's default (auto).</summary>
+        public ToolChoice ToolChoice { get; set; }
+        public bool? ParallelToolCalls { get; set; }
 
-        public ChatRequest() { Messages = new List<ChatMessage>(); }
+        public ChatRequest() { Messages = new List<ChatMessage>(); Tools = new List<Tool>(); }
 
         /// <summary>A one-message request: { role: user, content: prompt }.</summary>
         public static ChatRequest FromPrompt(string prompt, string model = "deepseek-r1")
@@ -317,17 +527,19 @@ namespace UstbOpenAI
 
         public string ToJson()
         {
-            var sb = new StringBuilder("[");
-            for (int i = 0; i < Messages.Count; i++)
-            {
-                if (i > 0) sb.Append(',');
-                sb.Append(new Json.ObjectWriter().Add("role", Messages[i].Role).Add("content", Messages[i].Content));
-            }
-            sb.Append(']');
-            var w = new Json.ObjectWriter().Add("model", Model).AddRaw("messages", sb.ToString());
+            var messages = new List<string>();
+            foreach (var m in Messages) messages.Add(m.ToJson());
+            var w = new Json.ObjectWriter().Add("model", Model).AddRaw("messages", Json.ArrayOf(messages));
             if (IncludeUsage) w.AddRaw("stream_options", "{\"include_usage\":true}");
             w.Add("deep_thinking", DeepThinking).Add("web_search", WebSearch)
              .Add("thinking_budget", ThinkingBudget).Add("compose_id", ComposeId);
+            if (Tools.Count > 0)
+            {
+                var tools = new List<string>();
+                foreach (var t in Tools) tools.Add(t.ToJson());
+                w.AddRaw("tools", Json.ArrayOf(tools));
+            }
+            w.AddRaw("tool_choice", ToolChoice == null ? null : ToolChoice.ToJson()).Add("parallel_tool_calls", ParallelToolCalls);
             return w.ToString();
         }
     }
@@ -395,6 +607,8 @@ namespace UstbOpenAI
     {
         internal readonly int Index;
         internal readonly string FinishReason, Role, Content, ReasoningContent;
+        /// <summary>The raw tool_calls list, or null when the choice has none.</summary>
+        internal readonly List<object> ToolCalls;
 
         internal ChoiceFields(Dictionary<string, object> choice, string textsKey)
         {
@@ -404,6 +618,16 @@ namespace UstbOpenAI
             Role = Json.GetString(texts, "role");
             Content = Json.GetString(texts, "content");
             ReasoningContent = Json.GetString(texts, "reasoning_content");
+            ToolCalls = Json.Get(texts, "tool_calls") as List<object>;
+        }
+
+        /// <summary>Each raw tool_calls entry made into T; null when there are none.</summary>
+        internal List<T> ToolCallsAs<T>(Func<Dictionary<string, object>, T> make)
+        {
+            if (ToolCalls == null) return null;
+            var list = new List<T>();
+            foreach (var o in ToolCalls) list.Add(make((Dictionary<string, object>)o));
+            return list;
         }
     }
 
@@ -416,7 +640,11 @@ namespace UstbOpenAI
             {
                 Index = c.Index,
                 FinishReason = c.FinishReason,
-                Message = new ChatMessage { Role = c.Role, Content = c.Content, ReasoningContent = c.ReasoningContent },
+                Message = new ChatMessage
+                {
+                    Role = c.Role, Content = c.Content, ReasoningContent = c.ReasoningContent,
+                    ToolCalls = c.ToolCallsAs(ToolCall.From),
+                },
             });
         }
     }
@@ -426,6 +654,8 @@ namespace UstbOpenAI
         public string Role { get; internal set; }
         public string Content { get; internal set; }
         public string ReasoningContent { get; internal set; }
+        /// <summary>Null when the delta has none; see ToolCall.Assemble.</summary>
+        public IList<ToolCallDelta> ToolCalls { get; internal set; }
     }
 
     public sealed class ChunkChoice
@@ -444,7 +674,11 @@ namespace UstbOpenAI
             {
                 Index = c.Index,
                 FinishReason = c.FinishReason,
-                Delta = new ChatDelta { Role = c.Role, Content = c.Content, ReasoningContent = c.ReasoningContent },
+                Delta = new ChatDelta
+                {
+                    Role = c.Role, Content = c.Content, ReasoningContent = c.ReasoningContent,
+                    ToolCalls = c.ToolCallsAs(ToolCallDelta.From),
+                },
             });
         }
     }
@@ -566,9 +800,310 @@ namespace UstbOpenAI
             return Native.TakeUtf8(json);
         }
 
+        // ---- platform calls (docs/PROTOCOL.md section 5). Each blocks until the reply is read,
+        // bounded by the client's timeouts; cancelling the token makes it throw UstbException with
+        // Status Cancelled (at once, sending nothing, when the token is already cancelled).
+        // A compose id of 0 means the client's default application (the ComposeId option, 3 unless set).
+
+        /// <summary>GET /common/web_info: the site's configuration (name, logos, isCas, …) as JSON.</summary>
+        public string GetWebInfoJson(CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return Platform(cancellationToken, (IntPtr c, out IntPtr j, out IntPtr e) => Native.ustb_client_web_info(_handle, c, out j, out e));
+        }
+
+        /// <summary>The applications: a JSON list of objects with id, name, desc, model_ids, ….</summary>
+        public string GetAppsJson(CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return Platform(cancellationToken, (IntPtr c, out IntPtr j, out IntPtr e) => Native.ustb_client_apps(_handle, c, out j, out e));
+        }
+
+        /// <summary>One application as JSON; an unknown id throws ApiError.</summary>
+        public string GetAppDetailJson(long composeId = 0, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return Platform(cancellationToken, (IntPtr c, out IntPtr j, out IntPtr e) => Native.ustb_client_app_detail(_handle, composeId, c, out j, out e));
+        }
+
+        /// <summary>An application's page settings as JSON (model_select, deepThinking_select, networking_select, …).</summary>
+        public string GetPageSettingsJson(long composeId = 0, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return Platform(cancellationToken, (IntPtr c, out IntPtr j, out IntPtr e) => Native.ustb_client_page_settings(_handle, composeId, c, out j, out e));
+        }
+
+        /// <summary>A new session id (needs a login).</summary>
+        public string NewSessionId(long composeId = 0, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            var json = Platform(cancellationToken, (IntPtr c, out IntPtr j, out IntPtr e) => Native.ustb_client_new_session_id(_handle, composeId, c, out j, out e));
+            return (string)Json.Parse(json);
+        }
+
+        /// <summary>The caller's sessions, newest first, as a JSON list (empty past the last page).
+        /// page counts from 1, pageSize is 1 to 100; others throw InvalidArgument. Needs a login.</summary>
+        public string GetSessionsJson(int page = 1, int pageSize = 20, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            // A negative number goes in as 0, which the library refuses with its own message.
+            uint p = page < 0 ? 0u : (uint)page, size = pageSize < 0 ? 0u : (uint)pageSize;
+            return Platform(cancellationToken, (IntPtr c, out IntPtr j, out IntPtr e) => Native.ustb_client_sessions(_handle, p, size, c, out j, out e));
+        }
+
+        /// <summary>Deletes a session (its sess_id); an id the server does not know is no error. Needs a login.</summary>
+        public void DeleteSession(string sessionId, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            var id = Native.Utf8Z(sessionId);
+            Platform(cancellationToken, (IntPtr c, out IntPtr j, out IntPtr e) => Native.ustb_client_session_delete(_handle, id, c, out j, out e));
+        }
+
+        /// <summary>A session's messages as a JSON list of {role, content, ct, …} ([] for an unknown session). Needs a login.</summary>
+        public string GetChatHistoryJson(string sessionId, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            var id = Native.Utf8Z(sessionId);
+            return Platform(cancellationToken, (IntPtr c, out IntPtr j, out IntPtr e) => Native.ustb_client_chat_history(_handle, id, c, out j, out e));
+        }
+
+        /// <summary>The models an application offers, as an OpenAI model list; a Model's Id is what
+        /// a ChatRequest's Model takes.</summary>
+        public ModelList ListModels(long composeId = 0, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return ModelList.Parse(ListModelsJson(composeId, cancellationToken));
+        }
+
+        /// <summary>The raw model list JSON: {"object":"list","data":[{id, object, created, owned_by, label, compose_id}]}.</summary>
+        public string ListModelsJson(long composeId = 0, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return Platform(cancellationToken, (IntPtr c, out IntPtr j, out IntPtr e) => Native.ustb_client_models(_handle, composeId, c, out j, out e));
+        }
+
+        /// <summary>Whether the login cookie works, with one cheap request: LoggedIn, LoggedOut
+        /// (no cookie or an expired one) or Unreachable (no connection, a timeout). Any other
+        /// answer (e.g. HTTP 500) throws.</summary>
+        public LoginState GetLoginState(CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return LoginState.Parse(Platform(cancellationToken, (IntPtr c, out IntPtr j, out IntPtr e) => Native.ustb_client_login_state(_handle, c, out j, out e)));
+        }
+
+        private delegate int PlatformCall(IntPtr cancel, out IntPtr json, out IntPtr error);
+
+        /// <summary>Runs one platform call. A token that can be cancelled gets a canceller of its
+        /// own for the call (a canceller serves one call at a time and stays cancelled).</summary>
+        private static string Platform(CancellationToken token, PlatformCall call)
+        {
+            IntPtr json, error;
+            if (!token.CanBeCanceled)
+            {
+                Native.Check(call(IntPtr.Zero, out json, out error), error);
+                return Native.TakeUtf8(json);
+            }
+            using (var canceller = CancellerHandle.New())
+            {
+                // Disposing the registration waits for a cancel running on another thread, so the
+                // canceller is freed only after it.
+                using (token.Register(() => Native.ustb_canceller_cancel(canceller)))
+                    Native.Check(call(canceller.DangerousGetHandle(), out json, out error), error);
+                return Native.TakeUtf8(json);
+            }
+        }
+
+        /// <summary>Receives the library's log lines (process-wide, from every client) at LogLevel
+        /// or more important. Handlers run on the thread that logs, possibly several at once, so
+        /// they must be thread-safe; an exception a handler throws is dropped. Lines never hold
+        /// cookie values or message texts. Subscribing or unsubscribing from inside a handler
+        /// throws InvalidOperationException. With no handler, USTB_LOG=debug|info|warn|error logs to stderr.</summary>
+        public static event EventHandler<LogEventArgs> Log
+        {
+            add { Logging.Change(value, true); }
+            remove { Logging.Change(value, false); }
+        }
+
+        /// <summary>The least important level Log receives (default Info); Off silences USTB_LOG too
+        /// while a handler is subscribed.</summary>
+        public static UstbLogLevel LogLevel
+        {
+            get { return Logging.Level; }
+            set { Logging.SetLevel(value); }
+        }
+
         /// <summary>Frees the client (deferred until calls still running on other threads return).
         /// Streams opened from it stay usable.</summary>
         public void Dispose() { _handle.Dispose(); }
+    }
+
+    /// <summary>A log line's level: the USTB_LOG_* values of the C API.</summary>
+    public enum UstbLogLevel
+    {
+        Off = 0,
+        Error = 1,
+        Warn = 2,
+        Info = 3,
+        Debug = 4,
+    }
+
+    /// <summary>One log line of the library: a one-line English message.</summary>
+    public sealed class LogEventArgs : EventArgs
+    {
+        public UstbLogLevel Level { get; private set; }
+        public string Message { get; private set; }
+
+        public LogEventArgs(UstbLogLevel level, string message) { Level = level; Message = message; }
+    }
+
+    /// <summary>Routes ustb_set_log_callback to UstbClient.Log: the trampoline is installed while
+    /// the event has handlers and removed when it has none.</summary>
+    internal static class Logging
+    {
+        private static readonly object Gate = new object();
+        // Static, so the function pointer the library holds is never collected.
+        private static readonly Native.LogCallback Trampoline = OnLine;
+        private static EventHandler<LogEventArgs> _handlers; // read without the lock by OnLine
+        private static UstbLogLevel _level = UstbLogLevel.Info;
+        // Set while this thread runs handlers: ustb_set_log_callback refuses to run there, and
+        // taking Gate there could deadlock against a setter waiting for this very callback.
+        [ThreadStatic] private static bool _inHandler;
+
+        internal static UstbLogLevel Level { get { lock (Gate) return _level; } }
+
+        internal static void Change(EventHandler<LogEventArgs> handler, bool add)
+        {
+            if (handler == null) return;
+            RefuseInHandler();
+            lock (Gate)
+            {
+                var next = add ? _handlers + handler : _handlers - handler;
+                Apply(next, _level);
+            }
+        }
+
+        internal static void SetLevel(UstbLogLevel level)
+        {
+            if (level < UstbLogLevel.Off || level > UstbLogLevel.Debug) throw new ArgumentOutOfRangeException("level");
+            RefuseInHandler();
+            lock (Gate) Apply(_handlers, level);
+        }
+
+        private static void RefuseInHandler()
+        {
+            if (_inHandler) throw new InvalidOperationException("UstbClient.Log and UstbClient.LogLevel cannot be changed from inside a log handler");
+        }
+
+        /// <summary>Called with Gate held. Removing the callback waits for running handlers, so
+        /// none runs after the last one is unsubscribed.</summary>
+        private static void Apply(EventHandler<LogEventArgs> handlers, UstbLogLevel level)
+        {
+            Native.EnsureLoaded();
+            IntPtr error;
+            int status = handlers == null
+                ? Native.ustb_set_log_callback(null, IntPtr.Zero, (int)UstbLogLevel.Off, out error)
+                : Native.ustb_set_log_callback(Trampoline, IntPtr.Zero, (int)level, out error);
+            Native.Check(status, error);
+            Volatile.Write(ref _handlers, handlers);
+            _level = level;
+        }
+
+        private static void OnLine(IntPtr userdata, int level, IntPtr message)
+        {
+            var handlers = Volatile.Read(ref _handlers);
+            if (handlers == null) return;
+            _inHandler = true;
+            try
+            {
+                var args = new LogEventArgs((UstbLogLevel)level, Native.ReadUtf8(message));
+                foreach (EventHandler<LogEventArgs> h in handlers.GetInvocationList())
+                {
+                    // An exception must not unwind through the library's frames; each handler runs.
+                    try { h(null, args); }
+                    catch (Exception) { }
+                }
+            }
+            finally { _inHandler = false; }
+        }
+    }
+
+    /// <summary>One model of an OpenAI model list (GET /v1/models), with the USTB extras.</summary>
+    public sealed class Model
+    {
+        /// <summary>What a ChatRequest's Model takes.</summary>
+        public string Id { get; internal set; }
+        public string Object { get; internal set; }
+        /// <summary>0: the server gives no date.</summary>
+        public long Created { get; internal set; }
+        public string OwnedBy { get; internal set; }
+        /// <summary>The name the web page shows.</summary>
+        public string Label { get; internal set; }
+        /// <summary>The application offering it.</summary>
+        public long ComposeId { get; internal set; }
+    }
+
+    /// <summary>An OpenAI model list, with its raw JSON.</summary>
+    public sealed class ModelList
+    {
+        public string Object { get; private set; }
+        public IList<Model> Data { get; private set; }
+        public string Json { get; private set; }
+
+        public static ModelList Parse(string json)
+        {
+            var root = (Dictionary<string, object>)UstbOpenAI.Json.Parse(json);
+            var data = new List<Model>();
+            foreach (Dictionary<string, object> m in UstbOpenAI.Json.GetList(root, "data"))
+            {
+                data.Add(new Model
+                {
+                    Id = UstbOpenAI.Json.GetString(m, "id"),
+                    Object = UstbOpenAI.Json.GetString(m, "object"),
+                    Created = UstbOpenAI.Json.GetLong(m, "created"),
+                    OwnedBy = UstbOpenAI.Json.GetString(m, "owned_by"),
+                    Label = UstbOpenAI.Json.GetString(m, "label"),
+                    ComposeId = UstbOpenAI.Json.GetLong(m, "compose_id"),
+                });
+            }
+            return new ModelList { Object = UstbOpenAI.Json.GetString(root, "object"), Data = data.AsReadOnly(), Json = json };
+        }
+    }
+
+    public enum LoginStatus
+    {
+        /// <summary>The chat page answered 2xx: the login cookie works.</summary>
+        LoggedIn,
+        /// <summary>A redirect to the sign-in, 401 or 403: no login cookie, or an expired one.</summary>
+        LoggedOut,
+        /// <summary>No connection, a timeout, or the connection lost before an answer.</summary>
+        Unreachable,
+    }
+
+    /// <summary>What UstbClient.GetLoginState found, with its raw JSON.</summary>
+    public sealed class LoginState
+    {
+        public LoginStatus State { get; private set; }
+        /// <summary>A readable explanation (for Unreachable: the error's message).</summary>
+        public string Detail { get; private set; }
+        /// <summary>The answer's HTTP status; null when there was none (Unreachable).</summary>
+        public int? HttpStatus { get; private set; }
+        /// <summary>For Unreachable: the error's type, e.g. "connect_error" or "timeout"; else null.</summary>
+        public string Error { get; private set; }
+        public string Json { get; private set; }
+
+        public bool IsLoggedIn { get { return State == LoginStatus.LoggedIn; } }
+
+        public static LoginState Parse(string json)
+        {
+            var root = (Dictionary<string, object>)UstbOpenAI.Json.Parse(json);
+            var state = UstbOpenAI.Json.GetString(root, "state");
+            LoginStatus status;
+            switch (state)
+            {
+                case "logged_in": status = LoginStatus.LoggedIn; break;
+                case "logged_out": status = LoginStatus.LoggedOut; break;
+                case "unreachable": status = LoginStatus.Unreachable; break;
+                default: throw new FormatException("unknown login state '" + state + "'");
+            }
+            var http = UstbOpenAI.Json.Get(root, "http_status");
+            return new LoginState
+            {
+                State = status,
+                Detail = UstbOpenAI.Json.GetString(root, "detail"),
+                HttpStatus = http is long ? (int?)(int)(long)http : null,
+                Error = UstbOpenAI.Json.GetString(root, "error"),
+                Json = json,
+            };
+        }
     }
 
     /// <summary>Runs a push call: user callback behind a GCHandle, exceptions carried back across the native frames.</summary>
@@ -784,6 +1319,12 @@ namespace UstbOpenAI
                 }
             }
             return sb.Append('"').ToString();
+        }
+
+        /// <summary>A JSON array of already-encoded items.</summary>
+        public static string ArrayOf(IEnumerable<string> rawItems)
+        {
+            return "[" + string.Join(",", rawItems) + "]";
         }
 
         /// <summary>Builds one object, skipping null members.</summary>
