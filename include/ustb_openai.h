@@ -177,6 +177,8 @@ typedef int ustb_log_level;
  * Runs on the thread that logs, which is the thread making the library call (several
  * threads may call it at the same time). It must not call `ustb_set_log_callback` (that
  * returns `USTB_INVALID_ARGUMENT`); lines logged by library calls it makes are dropped.
+ * It must return normally: a C++ exception, a `longjmp` or a managed exception (C#, Go
+ * panic) must not leave it, as for every callback this library calls; catch them inside.
  * Lines never contain cookie values or message content (prompts, replies); they hold
  * methods, paths, sizes, timings, statuses, error kinds and, for failed requests, the
  * library's own error message.
@@ -187,7 +189,8 @@ typedef void (*ustb_log_callback)(void *userdata, ustb_log_level level, const ch
  * Receives one `chat.completion.chunk` JSON. `chunk_json` is NUL-terminated UTF-8 of `len`
  * bytes, borrowed for the duration of the call only (copy it to keep it). Runs on the thread
  * that called `ustb_chat_stream_for_each` / `ustb_chat_stream_callback`. Return 0 to continue,
- * anything else to stop the stream (the call then returns `USTB_STOPPED`).
+ * anything else to stop the stream (the call then returns `USTB_STOPPED`). It must return
+ * normally: no exception, `longjmp` or managed exception may leave it (catch them inside).
  */
 typedef int (*ustb_chunk_callback)(void *userdata, const char *chunk_json, size_t len);
 

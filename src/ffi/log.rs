@@ -32,6 +32,8 @@ pub const USTB_LOG_DEBUG: ustb_log_level = 4;
 /// Runs on the thread that logs, which is the thread making the library call (several
 /// threads may call it at the same time). It must not call `ustb_set_log_callback` (that
 /// returns `USTB_INVALID_ARGUMENT`); lines logged by library calls it makes are dropped.
+/// It must return normally: a C++ exception, a `longjmp` or a managed exception (C#, Go
+/// panic) must not leave it, as for every callback this library calls; catch them inside.
 /// Lines never contain cookie values or message content (prompts, replies); they hold
 /// methods, paths, sizes, timings, statuses, error kinds and, for failed requests, the
 /// library's own error message.

@@ -9,7 +9,8 @@ use crate::error::{Error, Result};
 /// Receives one `chat.completion.chunk` JSON. `chunk_json` is NUL-terminated UTF-8 of `len`
 /// bytes, borrowed for the duration of the call only (copy it to keep it). Runs on the thread
 /// that called `ustb_chat_stream_for_each` / `ustb_chat_stream_callback`. Return 0 to continue,
-/// anything else to stop the stream (the call then returns `USTB_STOPPED`).
+/// anything else to stop the stream (the call then returns `USTB_STOPPED`). It must return
+/// normally: no exception, `longjmp` or managed exception may leave it (catch them inside).
 pub type ustb_chunk_callback =
     Option<unsafe extern "C" fn(userdata: *mut c_void, chunk_json: *const c_char, len: usize) -> c_int>;
 
