@@ -5,9 +5,12 @@ library (ctypes, no third-party packages).
     client = USTBOpenAI(vjuid_login="...")
     for chunk in client.chat.completions.create(messages=[...], model="DeepSeek", stream=True):
         print(chunk.choices[0].delta.content or "", end="")
+
+The library's log lines go to `logging.getLogger("ustb_openai")`.
 """
 
-from ._client import Chat, Completions, USTBOpenAI
+from ._cancel import Canceller
+from ._client import Chat, Completions, Models, USTBOpenAI
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -25,12 +28,12 @@ from ._exceptions import (
     USTBOpenAIException,
 )
 from ._lib import version
-from ._models import BaseModel, ChatCompletion, ChatCompletionChunk
+from ._models import BaseModel, ChatCompletion, ChatCompletionChunk, LoginState, Model, ModelList
 from ._streaming import Stream
 
 __all__ = [
-    "USTBOpenAI", "Chat", "Completions", "Stream", "version",
-    "BaseModel", "ChatCompletion", "ChatCompletionChunk",
+    "USTBOpenAI", "Chat", "Completions", "Models", "Stream", "Canceller", "version",
+    "BaseModel", "ChatCompletion", "ChatCompletionChunk", "Model", "ModelList", "LoginState",
     "USTBError", "USTBOpenAIException", "BadRequestError", "APIError", "APIConnectionError",
     "APITimeoutError", "ConnectionLostError", "APIStatusError", "AuthenticationError",
     "ProtocolError", "StreamTruncatedError", "ResponseTooLargeError", "CancelledError",

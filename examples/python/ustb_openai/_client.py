@@ -5,14 +5,19 @@ import os
 import threading
 from ctypes import byref, c_void_p
 
-from ._exceptions import USTBError
+from . import _logging
+from ._cancel import Canceller
+from ._exceptions import STATUS, BadRequestError, USTBError
 from ._lib import check, lib, take_string
-from ._models import ChatCompletion
+from ._models import BaseModel, ChatCompletion, LoginState, ModelList
 from ._streaming import Stream, push_chunks
 
 # Request keys the C library understands besides messages/model/stream. Anything else the
 # caller passes (temperature, extra_headers, ...) is ignored, as the seed client did.
-_BODY_KEYS = ("stream_options", "deep_thinking", "web_search", "thinking_budget", "compose_id")
+_BODY_KEYS = (
+    "stream_options", "deep_thinking", "web_search", "thinking_budget", "compose_id",
+    "tools", "tool_choice", "parallel_tool_calls",
+)
 
 
 def _env(name):
@@ -68,8 +73,10 @@ class USTBOpenAI(object):
         }
         transport = {k: v for k, v in transport.items() if v is not None}
         identity = {k: v for k, v in identity.items() if v}
+        _logging.sync()
         self._handle = _new_client(dict(transport, **identity))
         self.chat = Chat(self)
+        self.models = Models(self)
         if not self._cookies().get("easy_session"):
             # As the seed does: the server issues an easy_session to a request without one,
             # and the client keeps it (see the easy_session property).
@@ -89,6 +96,56 @@ class USTBOpenAI(object):
         """`GET /site/user_info`: the caller's profile as a dict."""
         return json.loads(self._string_call(lib().ustb_client_user_info))
 
+    # -- platform calls: each blocks; `canceller` (a Canceller) stops it from any thread ---
+
+    def web_info(self, *, canceller=None):
+        """`GET /common/web_info`: the site's configuration as a dict."""
+        return self._platform("ustb_client_web_info", canceller)
+
+    def apps(self, *, canceller=None):
+        """The applications (`compose_list`): a list of dicts with id, name, desc, ..."""
+        return self._platform("ustb_client_apps", canceller)
+
+    def app_detail(self, compose_id=0, *, canceller=None):
+        """One application as a dict (0: the client's default application)."""
+        return self._platform("ustb_client_app_detail", canceller, _int64(compose_id))
+
+    def page_settings(self, compose_id=0, *, canceller=None):
+        """An application's page settings as a dict (models, thinking and search switches)."""
+        return self._platform("ustb_client_page_settings", canceller, _int64(compose_id))
+
+    def new_session_id(self, compose_id=0, *, canceller=None):
+        """A new session id (str). Needs a login."""
+        return self._platform("ustb_client_new_session_id", canceller, _int64(compose_id))
+
+    def sessions(self, page=1, page_size=20, *, canceller=None):
+        """The caller's sessions, newest first (a list of dicts; empty past the last page).
+        `page` counts from 1, `page_size` is 1 to 100. Needs a login."""
+        return self._platform(
+            "ustb_client_sessions", canceller, _uint32("page", page),
+            _uint32("page_size", page_size),
+        )
+
+    def delete_session(self, session_id, *, canceller=None):
+        """Deletes a session (its `sess_id` or numeric `id`); an unknown id is not an error.
+        Needs a login."""
+        return self._platform("ustb_client_session_delete", canceller, _text(session_id))
+
+    def chat_history(self, session_id, *, canceller=None):
+        """A session's messages (a list of dicts with role, content, ct, ...). Needs a login."""
+        return self._platform("ustb_client_chat_history", canceller, _text(session_id))
+
+    def login_state(self, *, canceller=None):
+        """Whether the login cookie works, with one cheap request: a `LoginState` whose
+        `state` is "logged_in", "logged_out" (no or an expired cookie) or "unreachable"."""
+        return LoginState(self._platform("ustb_client_login_state", canceller))
+
+    def _platform(self, name, canceller, *args):
+        if canceller is not None and not isinstance(canceller, Canceller):
+            raise TypeError("canceller must be a ustb_openai.Canceller, not %r" % (canceller,))
+        cancel = canceller._handle if canceller is not None else None
+        return json.loads(self._string_call(getattr(lib(), name), *(args + (cancel,))))
+
     # -- lifetime: the C client is freed once, after every call on it has returned --------
 
     def _string_call(self, fn, *args):
@@ -99,6 +156,7 @@ class USTBOpenAI(object):
             self._leave()
 
     def _enter(self):
+        _logging.sync()
         with self._lock:
             if self._handle is None or self._closing:
                 raise USTBError("the client is closed")
@@ -141,6 +199,20 @@ class Chat(object):
         self.completions = Completions(client)
 
 
+class Models(object):
+    """`client.models`, as in openai-python."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def list(self, *, compose_id=0, canceller=None):
+        """The models an application offers (0: the client's default application) as a
+        `ModelList`: `.data[i].id` is what a chat request's `model` takes."""
+        return ModelList(
+            self._client._platform("ustb_client_models", canceller, _int64(compose_id))
+        )
+
+
 class Completions(object):
     def __init__(self, client):
         self._client = client
@@ -149,8 +221,10 @@ class Completions(object):
         """`stream=True` returns a `Stream` of `ChatCompletionChunk`s (the request is sent on
         the first read); otherwise the whole reply as a `ChatCompletion`.
 
-        Understood extras: stream_options, deep_thinking, web_search, thinking_budget,
-        compose_id, and extra_body (merged into the request). Other arguments are ignored.
+        Understood extras: tools, tool_choice, parallel_tool_calls (function calling, see the
+        README), stream_options, deep_thinking, web_search, thinking_budget, compose_id, and
+        extra_body (merged into the request). Other arguments are ignored. `messages` may
+        hold the message objects of earlier replies (e.g. one with tool_calls).
         """
         body = _request_json(messages, model, stream, kwargs)
         client = self._client
@@ -190,10 +264,49 @@ class Completions(object):
 
 
 def _request_json(messages, model, stream, kwargs):
-    body = {"model": model, "messages": [dict(m) for m in messages], "stream": bool(stream)}
+    body = {"model": model, "messages": [_plain(m) for m in messages], "stream": bool(stream)}
     body.update((k, kwargs[k]) for k in _BODY_KEYS if kwargs.get(k) is not None)
     body.update(kwargs.get("extra_body") or {})
-    return json.dumps(body, ensure_ascii=False).encode("utf-8")
+    return json.dumps(body, ensure_ascii=False, default=_plain).encode("utf-8")
+
+
+def _plain(value):
+    """A message (or a part of one) as JSON-ready data: a reply's objects, as openai-python
+    lets callers append `completion.choices[0].message` to the history, or a mapping."""
+    if isinstance(value, BaseModel):
+        return value.model_dump()
+    if isinstance(value, dict):
+        return value
+    try:
+        return dict(value)
+    except (TypeError, ValueError):
+        raise TypeError("not JSON data: %r" % (value,)) from None
+
+
+def _bad_argument(message):
+    name = "USTB_INVALID_ARGUMENT"
+    return BadRequestError(message, status=STATUS[name], status_name=name,
+                           detail={"type": "invalid_argument", "message": message})
+
+
+# ctypes converts out-of-range integers silently (wrapping) and cuts strings at a NUL, so
+# those are refused here; every other check is the library's.
+def _int64(value):
+    if isinstance(value, bool) or not isinstance(value, int) or not -2**63 <= value < 2**63:
+        raise _bad_argument("compose_id must be an integer, not %r" % (value,))
+    return value
+
+
+def _uint32(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**32:
+        raise _bad_argument("%s must be a positive integer, not %r" % (name, value))
+    return value
+
+
+def _text(value):
+    if not isinstance(value, str) or "\0" in value:
+        raise _bad_argument("session_id must be a str without NUL characters, not %r" % (value,))
+    return value.encode("utf-8")
 
 
 def _new_client(options):

@@ -4,6 +4,7 @@ from typing import (
     Callable,
     Dict,
     Iterable,
+    List,
     Literal,
     Mapping,
     Optional,
@@ -12,12 +13,14 @@ from typing import (
     overload,
 )
 
-from ._models import ChatCompletion, ChatCompletionChunk
+from ._cancel import Canceller
+from ._models import BaseModel, ChatCompletion, ChatCompletionChunk, LoginState, ModelList
 from ._streaming import Stream
 
 class USTBOpenAI:
     DEFAULT_BASE_URL: str
     chat: "Chat"
+    models: "Models"
     def __init__(
         self,
         *,
@@ -35,6 +38,25 @@ class USTBOpenAI:
     @property
     def easy_session(self) -> Optional[str]: ...
     def user_info(self) -> Dict[str, Any]: ...
+    def web_info(self, *, canceller: Optional[Canceller] = ...) -> Dict[str, Any]: ...
+    def apps(self, *, canceller: Optional[Canceller] = ...) -> List[Dict[str, Any]]: ...
+    def app_detail(
+        self, compose_id: int = ..., *, canceller: Optional[Canceller] = ...
+    ) -> Dict[str, Any]: ...
+    def page_settings(
+        self, compose_id: int = ..., *, canceller: Optional[Canceller] = ...
+    ) -> Dict[str, Any]: ...
+    def new_session_id(
+        self, compose_id: int = ..., *, canceller: Optional[Canceller] = ...
+    ) -> str: ...
+    def sessions(
+        self, page: int = ..., page_size: int = ..., *, canceller: Optional[Canceller] = ...
+    ) -> List[Dict[str, Any]]: ...
+    def delete_session(self, session_id: str, *, canceller: Optional[Canceller] = ...) -> Any: ...
+    def chat_history(
+        self, session_id: str, *, canceller: Optional[Canceller] = ...
+    ) -> List[Dict[str, Any]]: ...
+    def login_state(self, *, canceller: Optional[Canceller] = ...) -> LoginState: ...
     def close(self) -> None: ...
     def __enter__(self) -> "USTBOpenAI": ...
     def __exit__(
@@ -48,13 +70,19 @@ class Chat:
     completions: "Completions"
     def __init__(self, client: USTBOpenAI) -> None: ...
 
+class Models:
+    def __init__(self, client: USTBOpenAI) -> None: ...
+    def list(
+        self, *, compose_id: int = ..., canceller: Optional[Canceller] = ...
+    ) -> ModelList: ...
+
 class Completions:
     def __init__(self, client: USTBOpenAI) -> None: ...
     @overload
     def create(
         self,
         *,
-        messages: Iterable[Mapping[str, Any]],
+        messages: Iterable[Union[Mapping[str, Any], BaseModel]],
         model: str,
         stream: Literal[True],
         **kwargs: Any,
@@ -63,20 +91,25 @@ class Completions:
     def create(
         self,
         *,
-        messages: Iterable[Mapping[str, Any]],
+        messages: Iterable[Union[Mapping[str, Any], BaseModel]],
         model: str,
         stream: Optional[Literal[False]] = ...,
         **kwargs: Any,
     ) -> ChatCompletion: ...
     @overload
     def create(
-        self, *, messages: Iterable[Mapping[str, Any]], model: str, stream: bool, **kwargs: Any
+        self,
+        *,
+        messages: Iterable[Union[Mapping[str, Any], BaseModel]],
+        model: str,
+        stream: bool,
+        **kwargs: Any,
     ) -> Union[Stream, ChatCompletion]: ...
     def create_with_callback(
         self,
         callback: Callable[[ChatCompletionChunk], object],
         *,
-        messages: Iterable[Mapping[str, Any]],
+        messages: Iterable[Union[Mapping[str, Any], BaseModel]],
         model: str,
         **kwargs: Any,
     ) -> bool: ...

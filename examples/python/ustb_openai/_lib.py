@@ -15,7 +15,7 @@ import ctypes.util
 import os
 import sys
 import threading
-from ctypes import POINTER, c_char_p, c_int, c_int64, c_size_t, c_uint16, c_void_p
+from ctypes import POINTER, c_char_p, c_int, c_int64, c_size_t, c_uint16, c_uint32, c_void_p
 
 from ._exceptions import STATUS, error_from_parts
 
@@ -26,6 +26,10 @@ STOPPED = STATUS["USTB_STOPPED"]
 # int (*ustb_chunk_callback)(void *userdata, const char *chunk_json, size_t len).
 # The chunk is a c_void_p so that exactly `len` bytes are read with string_at.
 CHUNK_CALLBACK = ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t)
+
+# void (*ustb_log_callback)(void *userdata, ustb_log_level level, const char *message).
+# The message is borrowed for the call, so c_char_p (an immediate copy) is right here.
+LOG_CALLBACK = ctypes.CFUNCTYPE(None, c_void_p, c_int, c_char_p)
 
 _PP = POINTER(c_void_p)  # any `T **` out-parameter: client, stream, error or char
 
@@ -47,6 +51,19 @@ _PROTOTYPES = {
     "ustb_canceller_cancel": (None, [c_void_p]),
     "ustb_canceller_free": (None, [c_void_p]),
     "ustb_chat_stream_free": (None, [c_void_p]),
+    # Platform calls: (client, [arguments], const ustb_canceller *cancel, char **out, err).
+    "ustb_canceller_new": (c_int, [_PP, _PP]),
+    "ustb_client_web_info": (c_int, [c_void_p, c_void_p, _PP, _PP]),
+    "ustb_client_apps": (c_int, [c_void_p, c_void_p, _PP, _PP]),
+    "ustb_client_app_detail": (c_int, [c_void_p, c_int64, c_void_p, _PP, _PP]),
+    "ustb_client_page_settings": (c_int, [c_void_p, c_int64, c_void_p, _PP, _PP]),
+    "ustb_client_new_session_id": (c_int, [c_void_p, c_int64, c_void_p, _PP, _PP]),
+    "ustb_client_sessions": (c_int, [c_void_p, c_uint32, c_uint32, c_void_p, _PP, _PP]),
+    "ustb_client_session_delete": (c_int, [c_void_p, c_char_p, c_void_p, _PP, _PP]),
+    "ustb_client_chat_history": (c_int, [c_void_p, c_char_p, c_void_p, _PP, _PP]),
+    "ustb_client_models": (c_int, [c_void_p, c_int64, c_void_p, _PP, _PP]),
+    "ustb_client_login_state": (c_int, [c_void_p, c_void_p, _PP, _PP]),
+    "ustb_set_log_callback": (c_int, [LOG_CALLBACK, c_void_p, c_int, _PP]),
     "ustb_error_status": (c_int, [c_void_p]),
     "ustb_error_message": (c_char_p, [c_void_p]),
     "ustb_error_detail": (c_char_p, [c_void_p]),

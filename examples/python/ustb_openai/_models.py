@@ -21,6 +21,12 @@ _OPTIONAL = frozenset(
         "logprobs",
         "tool_calls",
         "function_call",
+        # a streamed tool call's later fragments carry only index and function.arguments
+        "id",
+        "type",
+        "function",
+        "name",
+        "arguments",
         "system_fingerprint",
         "service_tier",
         "prompt_tokens_details",
@@ -77,3 +83,34 @@ class ChatCompletion(BaseModel):
 
 class ChatCompletionChunk(BaseModel):
     """An OpenAI `chat.completion.chunk`: choices[0].delta.content / .reasoning_content."""
+
+
+class Model(BaseModel):
+    """An OpenAI model: id (what a request's `model` takes), object "model", created (0: the
+    server gives no date), owned_by "ustb"; extensions: label (the name the web page shows)
+    and compose_id (the application)."""
+
+
+class ModelList(BaseModel):
+    """What `client.models.list()` returns, like openai-python's page: `.data` is a list of
+    `Model`s, `.object` is "list", and iterating it yields the models."""
+
+    def __init__(self, data):
+        super().__init__(data)
+        object.__setattr__(self, "data", [Model(m) for m in data.get("data") or []])
+
+    def __iter__(self):
+        return iter(self.data)
+
+    def __len__(self):
+        return len(self.data)
+
+
+class LoginState(BaseModel):
+    """What `client.login_state()` returns: state ("logged_in", "logged_out" or
+    "unreachable"), detail (a readable sentence), http_status (int or None) and error (the
+    error type when unreachable, e.g. "connect_error", else None)."""
+
+    @property
+    def logged_in(self):
+        return self.state == "logged_in"

@@ -1,4 +1,4 @@
-from typing import Any, Dict
+from typing import Any, Dict, Iterator, List, Optional
 
 class BaseModel:
     # Fields follow the JSON (choices[0].delta.content, usage.total_tokens, ...): nested
@@ -12,3 +12,25 @@ class BaseModel:
 
 class ChatCompletion(BaseModel): ...
 class ChatCompletionChunk(BaseModel): ...
+
+class Model(BaseModel):
+    id: str
+    object: str
+    created: int
+    owned_by: str
+    label: str
+    compose_id: int
+
+class ModelList(BaseModel):
+    object: str
+    data: List[Model]
+    def __iter__(self) -> Iterator[Model]: ...
+    def __len__(self) -> int: ...
+
+class LoginState(BaseModel):
+    state: str
+    detail: str
+    http_status: Optional[int]
+    error: Optional[str]
+    @property
+    def logged_in(self) -> bool: ...
