@@ -32,7 +32,7 @@ test('Status (lib/errors.js and index.d.ts) matches the ustb_status enum of the 
 
 /**
  * Reduces a C declaration to `ret name(type,type)`: no parameter names, qualifiers or koffi
- * directions. ustb_status is an int-sized enum; the `void` pointers stand for the library's
+ * directions. ustb_status is an int-sized enum, ustb_log_level an int; the `void` pointers stand for the library's
  * `char` strings we keep as raw pointers (see lib/native.js).
  */
 function normalise(decl) {
@@ -40,7 +40,9 @@ function normalise(decl) {
   assert.ok(m, `not a declaration: ${decl}`);
   const type = (t) => t
     .replace(/\b(const|_Out_|_Inout_)\b/g, '')
-    .replace(/\bustb_status\b/g, 'int')
+    .replace(/\bustb_(status|log_level)\b/g, 'int')
+    // koffi spells a function pointer as a pointer to its prototype.
+    .replace(/\bustb_log_callback\s*\*/g, 'ustb_log_callback')
     .replace(/\bchar\b/g, 'void')
     .replace(/\s+/g, '');
   // Every parameter is named in both, so the last word after a space or `*` is the name.
