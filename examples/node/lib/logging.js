@@ -21,6 +21,8 @@ let current = null;
 let trampoline = null;
 /** @type {Promise<unknown>} serialises setLogger calls, so the last one wins */
 let queue = Promise.resolve();
+/** The current logger threw, and a warning said so (once per logger). */
+let warned = false;
 
 /** The registered callback: runs on the main thread, whichever thread logged. */
 function deliver(_userdata, level, message) {
@@ -32,6 +34,8 @@ function deliver(_userdata, level, message) {
     else logger[name](message);
   } catch (e) {
     // A throw must not unwind into the C library; tell the user without stopping the call.
+    if (warned) return;
+    warned = true;
     process.emitWarning(`the ustb-openai logger threw: ${e instanceof Error ? e.message : e}`, 'UstbLoggerWarning');
   }
 }
@@ -78,6 +82,7 @@ export async function setLogger(logger, options = {}) {
   const run = async () => {
     const previous = current;
     current = logger; // lines still logged under the old setting go to the new logger
+    warned = false;
     const err = [null];
     const status = await callAsync(api.setLogCallback, logger === null ? null : trampoline, null, level, err);
     if (status !== Status.OK) {

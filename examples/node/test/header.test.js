@@ -8,6 +8,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PROTOTYPES } from '../lib/native.js';
 import { Status } from '../lib/errors.js';
+import { LogLevel } from '../lib/logging.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const includeDir = process.env.USTB_INCLUDE_DIR ?? join(here, '..', '..', '..', 'include');
@@ -28,6 +29,17 @@ test('Status (lib/errors.js and index.d.ts) matches the ustb_status enum of the 
   const typed = /export declare const Status: Readonly<\{([^}]*)\}>/.exec(dts);
   assert.ok(typed, 'no Status declaration in index.d.ts');
   assert.deepEqual(pairs(typed[1], /(\w+): (-?\d+);/g), declared, 'index.d.ts Status vs header');
+});
+
+test('LogLevel (lib/logging.js and index.d.ts) matches the USTB_LOG_* defines of the header', () => {
+  const header = readFileSync(join(includeDir, 'ustb_openai.h'), 'utf8');
+  const declared = pairs(header, /^#define USTB_LOG_(\w+) (\d+)$/gm);
+  assert.equal(Object.keys(declared).length, 5, JSON.stringify(declared));
+  assert.deepEqual({ ...LogLevel }, declared, 'lib/logging.js LogLevel vs header');
+  const dts = readFileSync(join(here, '..', 'index.d.ts'), 'utf8');
+  const typed = /export declare const LogLevel: Readonly<\{([^}]*)\}>/.exec(dts);
+  assert.ok(typed, 'no LogLevel declaration in index.d.ts');
+  assert.deepEqual(pairs(typed[1], /(\w+): (-?\d+);/g), declared, 'index.d.ts LogLevel vs header');
 });
 
 /**
