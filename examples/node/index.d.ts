@@ -91,8 +91,51 @@ export interface ClientOptions {
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant' | 'tool' | (string & {});
-  content: string;
+  /** May be null in an assistant message that only calls tools. */
+  content: string | null;
+  /** The calls an assistant message made (sent back with the tool results). */
+  tool_calls?: ChatCompletionMessageToolCall[];
+  /** In a `role: "tool"` message: the `id` of the call this is the result of. */
+  tool_call_id?: string;
+  name?: string;
   [key: string]: unknown;
+}
+
+/** A function the model may call (OpenAI's `tools` entry). */
+export interface ChatCompletionTool {
+  type: 'function';
+  function: {
+    /** 1 to 64 letters, digits, `_` or `-`. */
+    name: string;
+    description?: string;
+    /** A JSON Schema object. */
+    parameters?: Record<string, unknown>;
+    strict?: boolean | null;
+  };
+}
+
+/** `"auto"` (the default), `"none"`, `"required"`, or one named function. */
+export type ChatCompletionToolChoiceOption =
+  | 'auto'
+  | 'none'
+  | 'required'
+  | { type: 'function'; function: { name: string } };
+
+/** One call in `message.tool_calls`. */
+export interface ChatCompletionMessageToolCall {
+  id: string;
+  type: 'function';
+  /** `arguments` is the model's text: JSON, or the raw text when it is not valid JSON. */
+  function: { name: string; arguments: string };
+}
+
+/** A call as a stream delivers it: first `id`, `type` and `name`, then `arguments` fragments. */
+export interface ChatCompletionChunkToolCall {
+  /** Counts the reply's calls from 0. */
+  index: number;
+  id?: string;
+  type?: 'function';
+  function?: { name?: string; arguments?: string };
 }
 
 /** An OpenAI chat-completions request with the USTB extras. */
@@ -105,6 +148,9 @@ export interface ChatCompletionCreateParams {
   web_search?: boolean;
   thinking_budget?: number;
   compose_id?: number;
+  tools?: ChatCompletionTool[];
+  tool_choice?: ChatCompletionToolChoiceOption;
+  parallel_tool_calls?: boolean;
   [key: string]: unknown;
 }
 
@@ -128,8 +174,14 @@ export interface ChatCompletion {
   model: string;
   choices: Array<{
     index: number;
-    message: { role: 'assistant'; content: string | null; reasoning_content: string | null };
-    /** `"stop"`, or `"content_filter"` when the server's moderation answered. */
+    message: {
+      role: 'assistant';
+      content: string | null;
+      reasoning_content: string | null;
+      /** Present when the model called tools (`finish_reason` is then `"tool_calls"`). */
+      tool_calls?: ChatCompletionMessageToolCall[];
+    };
+    /** `"stop"`, `"tool_calls"`, or `"content_filter"` when the server's moderation answered. */
     finish_reason: string | null;
   }>;
   usage: Usage | null;
@@ -144,7 +196,12 @@ export interface ChatCompletionChunk {
   /** Empty in the last chunk when `stream_options.include_usage` is set. */
   choices: Array<{
     index: number;
-    delta: { role?: 'assistant'; content?: string | null; reasoning_content?: string | null };
+    delta: {
+      role?: 'assistant';
+      content?: string | null;
+      reasoning_content?: string | null;
+      tool_calls?: ChatCompletionChunkToolCall[];
+    };
     finish_reason: string | null;
   }>;
   usage?: Usage | null;
@@ -155,6 +212,96 @@ export interface RequestOptions {
   /** Cancels the request: the pending read rejects with `Status.CANCELLED`, `cause` = the signal's reason. */
   signal?: AbortSignal;
 }
+
+/** One model of an application (an OpenAI `Model`, with two USTB extensions). */
+export interface Model {
+  /** What a chat request's `model` takes (the page's `value`). */
+  id: string;
+  object: 'model';
+  /** Always 0: the server gives no date. */
+  created: number;
+  owned_by: string;
+  /** The name the web page shows. */
+  label: string;
+  /** The application offering it. */
+  compose_id: number;
+}
+
+/** What `GET /v1/models` answers. */
+export interface ModelList {
+  object: 'list';
+  data: Model[];
+}
+
+export interface Models {
+  /** The models of the application `compose_id` (absent or 0: the client's). */
+  list(params?: { compose_id?: number }, options?: RequestOptions): Promise<ModelList>;
+}
+
+/** What `loginState()` tells. */
+export interface LoginState {
+  state: 'logged_in' | 'logged_out' | 'unreachable';
+  /** A readable explanation. */
+  detail: string;
+  /** The page's HTTP status; null when unreachable. */
+  http_status: number | null;
+  /** When unreachable: the error's type, e.g. `"connect_error"`. */
+  error: string | null;
+}
+
+/** One application (`compose_list` / `compose_detail`); other fields may be present. */
+export interface App {
+  id: number;
+  name: string;
+  desc: string;
+  welcome_message: string;
+  is_stream: number;
+  model_ids: string;
+  [key: string]: unknown;
+}
+
+/** One session of the caller (`session_list`). */
+export interface Session {
+  id: number;
+  sess_id: string;
+  uid: number;
+  compose_id: number;
+  create_time: string;
+  update_time: string;
+  last_content: string;
+  is_delete: number;
+  [key: string]: unknown;
+}
+
+/** One message of a session's history (`chat_history_info`). */
+export interface HistoryMessage {
+  content: string;
+  /** The time it was written. */
+  ct: string;
+  compose_id: number;
+  role?: string;
+  [key: string]: unknown;
+}
+
+/** The library's log levels (`USTB_LOG_*`); test/header.test.js checks them against the header. */
+export declare const LogLevel: Readonly<{
+  OFF: 0;
+  ERROR: 1;
+  WARN: 2;
+  INFO: 3;
+  DEBUG: 4;
+}>;
+
+export type LogLevelName = 'error' | 'warn' | 'info' | 'debug';
+
+/** A function `(level, message)`, or an object with a method per level (`console`, pino, winston). */
+export type Logger = ((level: LogLevelName, message: string) => void) | { [L in LogLevelName]: (message: string) => void };
+
+/**
+ * Routes the library's log lines (process-wide) to `logger`, from `options.level` (default
+ * `'info'`) up; `null` removes it (then `USTB_LOG` decides). Resolves once in effect.
+ */
+export declare function setLogger(logger: Logger | null, options?: { level?: LogLevelName | 'off' | number }): Promise<void>;
 
 /** A streamed chat reply; `break` (or `close()`) cancels and frees it. */
 export declare class ChatStream implements AsyncIterableIterator<ChatCompletionChunk> {
@@ -185,11 +332,30 @@ export interface Cookies {
 export declare class Client {
   constructor(options?: ClientOptions);
   readonly chat: { readonly completions: Completions };
-  /** Frees the client once a running `userInfo()` has returned; streams outlive it. Idempotent. */
+  readonly models: Models;
+  /** Frees the client once running calls have returned; streams outlive it. Idempotent. */
   close(): void;
   cookies(): Cookies;
   /** `GET /site/user_info`: the caller's profile. */
   userInfo(): Promise<Record<string, unknown>>;
+  /** The site's configuration (name, logos, `isCas`, …). */
+  webInfo(options?: RequestOptions): Promise<Record<string, unknown>>;
+  /** The applications. */
+  apps(options?: RequestOptions): Promise<App[]>;
+  /** One application (0 or absent: the client's `compose_id`). */
+  appDetail(composeId?: number, options?: RequestOptions): Promise<App>;
+  /** An application's page settings (model list, switches). */
+  pageSettings(composeId?: number, options?: RequestOptions): Promise<Record<string, unknown>>;
+  /** A new session id. Needs a login. */
+  newSessionId(composeId?: number, options?: RequestOptions): Promise<string>;
+  /** The caller's sessions, newest first (`page` from 1, default 1; `page_size` 1 to 100, default 20). Needs a login. */
+  sessions(params?: { page?: number; page_size?: number; pageSize?: number }, options?: RequestOptions): Promise<Session[]>;
+  /** Deletes a session by its `sess_id` (or `id`). Needs a login. */
+  deleteSession(sessionId: string, options?: RequestOptions): Promise<unknown>;
+  /** A session's messages. Needs a login. */
+  chatHistory(sessionId: string, options?: RequestOptions): Promise<HistoryMessage[]>;
+  /** Whether the login cookie works; the three states resolve, another answer rejects. */
+  loginState(options?: RequestOptions): Promise<LoginState>;
 }
 
 export default Client;

@@ -1,15 +1,17 @@
 // ustb-openai for Node.js: an openai-node-shaped client over the libustb_openai C API.
 //
 // Threading: every call that can wait on the network (ustb_chat_stream_next,
-// ustb_chat_stream_collect, ustb_client_user_info) runs on a libuv worker thread through
+// ustb_chat_stream_collect, ustb_client_user_info and the other platform calls) runs on a
+// libuv worker thread through
 // koffi's `.async`, so the event loop keeps turning while a reply streams. Everything else,
 // including every free and every cancel, runs on the main thread. Cancels go through a
 // ustb_canceller, so they need no check on the stream; a stream is freed only when no call
 // on it is in flight (ustb_chat_stream_free must not race a running read).
 import { loadLibrary, takeString, callAsync } from './lib/native.js';
 import { Status, UstbError, takeError } from './lib/errors.js';
+import { LogLevel, setLogger } from './lib/logging.js';
 
-export { Status, UstbError, loadLibrary };
+export { Status, UstbError, loadLibrary, LogLevel, setLogger };
 
 /** The C library's version string, e.g. `"0.1.0"`. */
 export function version() {
@@ -19,8 +21,31 @@ export function version() {
 const DONE = Object.freeze({ done: true, value: undefined });
 
 /** @param {string} message */
-function closedError(message) {
+function invalidArgument(message) {
   return new UstbError(message, { status: Status.INVALID_ARGUMENT, statusName: 'USTB_INVALID_ARGUMENT' });
+}
+
+/**
+ * Checks a number argument before it reaches koffi, which would truncate a fraction or wrap a
+ * negative unsigned value; the library checks the range it allows.
+ * @param {string} name
+ * @param {unknown} value
+ * @param {number} min
+ * @param {number} max
+ */
+function integer(name, value, min, max) {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw invalidArgument(`${name} must be an integer from ${min} to ${max}, not ${String(value)}`);
+  }
+  return value;
+}
+
+const composeId = (value) => integer('compose_id', value, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+
+/** @param {unknown} value */
+function sessionId(value) {
+  if (typeof value !== 'string') throw invalidArgument(`session_id must be a string, not ${typeof value}`);
+  return value;
 }
 
 /** `baseURL`/`idleTimeoutMs` style keys become the C option names (`base_url`, `idle_timeout_ms`). */
@@ -201,7 +226,7 @@ export class ChatStream {
   async #collect() {
     if (this.#state.ptr === null || this.#closed) {
       this.#release();
-      throw closedError('the stream is already closed or read to the end');
+      throw invalidArgument('the stream is already closed or read to the end');
     }
     /** @type {[bigint|null]} */ const json = [null];
     const status = await this.#blocking(this.#api.streamCollect, [json]);
@@ -236,6 +261,26 @@ class Completions {
   }
 }
 
+class Models {
+  #client;
+  /** @param {Client} client */
+  constructor(client) {
+    this.#client = client;
+  }
+
+  /**
+   * The models an application offers, as an OpenAI model list
+   * `{object: 'list', data: [{id, object: 'model', created, owned_by, label, compose_id}]}`
+   * (`ustb_client_models`, one page-settings call). `compose_id` 0 or absent: the client's.
+   * @param {{compose_id?: number}} [params]
+   * @param {{signal?: AbortSignal}} [options]
+   * @returns {Promise<any>}
+   */
+  async list(params = {}, options = {}) {
+    return this.#client._platform('models', [composeId(params.compose_id ?? 0)], options.signal);
+  }
+}
+
 /**
  * A client of one server. Options are the C library's (`base_url`, `vjuid_login`, `cookie`,
  * `easy_session`, `idle_timeout_ms`, …), in snake_case or camelCase (`baseURL`,
@@ -246,6 +291,7 @@ export class Client {
   /** @type {{ptr: bigint|null, busy: number, closing: boolean}} */
   #state;
   chat;
+  models;
 
   /** @param {Record<string, unknown>} [options] */
   constructor(options = {}) {
@@ -257,10 +303,11 @@ export class Client {
     this.#state = { ptr: out[0], busy: 0, closing: false };
     clientRegistry.register(this, this.#state, this);
     this.chat = { completions: new Completions(this) };
+    this.models = new Models(this);
   }
 
   /**
-   * Frees the client. A running `userInfo()` finishes first (the free waits for it); streams
+   * Frees the client. Running `userInfo()` and platform calls finish first (the free waits for it); streams
    * and completions in progress go on, as streams outlive their client. Idempotent.
    */
   close() {
@@ -280,7 +327,7 @@ export class Client {
   }
 
   #handle() {
-    if (this.#state.closing || this.#state.ptr === null) throw closedError('the client is closed');
+    if (this.#state.closing || this.#state.ptr === null) throw invalidArgument('the client is closed');
     return this.#state.ptr;
   }
 
@@ -317,18 +364,143 @@ export class Client {
    * @returns {Promise<Record<string, any>>}
    */
   async userInfo() {
+    return this.#blocking(this.#api.clientUserInfo, []);
+  }
+
+  /**
+   * `GET /common/web_info`: the site's configuration (name, logos, `isCas`, …).
+   * @param {{signal?: AbortSignal}} [options]
+   */
+  async webInfo(options = {}) {
+    return this._platform('webInfo', [], options.signal);
+  }
+
+  /**
+   * The applications (`GET /site/ai/compose_list`): `[{id, name, desc, welcome_message, …}]`.
+   * @param {{signal?: AbortSignal}} [options]
+   */
+  async apps(options = {}) {
+    return this._platform('apps', [], options.signal);
+  }
+
+  /**
+   * One application (`GET /site/ai/compose_detail`); `composeId` 0: the client's.
+   * @param {number} [id]
+   * @param {{signal?: AbortSignal}} [options]
+   */
+  async appDetail(id = 0, options = {}) {
+    return this._platform('appDetail', [composeId(id)], options.signal);
+  }
+
+  /**
+   * An application's page settings (`GET /site/voom/page-setting`): the model list and
+   * switches; `composeId` 0: the client's.
+   * @param {number} [id]
+   * @param {{signal?: AbortSignal}} [options]
+   */
+  async pageSettings(id = 0, options = {}) {
+    return this._platform('pageSettings', [composeId(id)], options.signal);
+  }
+
+  /**
+   * A new session id (a string; `GET /site/voom/get_new_session_id`). Needs a login.
+   * @param {number} [id] the application, 0: the client's
+   * @param {{signal?: AbortSignal}} [options]
+   * @returns {Promise<string>}
+   */
+  async newSessionId(id = 0, options = {}) {
+    return this._platform('newSessionId', [composeId(id)], options.signal);
+  }
+
+  /**
+   * The caller's sessions, newest first (`GET /site/voom/session_list`): `page` from 1
+   * (default 1), `page_size` (or `pageSize`) 1 to 100 (default 20). Needs a login.
+   * @param {{page?: number, page_size?: number, pageSize?: number}} [params]
+   * @param {{signal?: AbortSignal}} [options]
+   */
+  async sessions(params = {}, options = {}) {
+    const page = integer('page', params.page ?? 1, 0, 0xffffffff);
+    const size = integer('page_size', params.page_size ?? params.pageSize ?? 20, 0, 0xffffffff);
+    return this._platform('sessions', [page, size], options.signal);
+  }
+
+  /**
+   * Deletes a session by its `sess_id` or `id` (`POST /site/voom/session_delete`); resolves
+   * to the server's answer (normally `[]`). Needs a login.
+   * @param {string} id
+   * @param {{signal?: AbortSignal}} [options]
+   */
+  async deleteSession(id, options = {}) {
+    return this._platform('sessionDelete', [sessionId(id)], options.signal);
+  }
+
+  /**
+   * A session's messages (`GET /site/voom/chat_history_info`): `[{role, content, ct, …}]`.
+   * Needs a login.
+   * @param {string} id
+   * @param {{signal?: AbortSignal}} [options]
+   */
+  async chatHistory(id, options = {}) {
+    return this._platform('chatHistory', [sessionId(id)], options.signal);
+  }
+
+  /**
+   * Whether the login cookie works, with one cheap request: `{state, detail, http_status,
+   * error}`, `state` `'logged_in'`, `'logged_out'` or `'unreachable'` (these three resolve;
+   * another answer, such as HTTP 500, rejects).
+   * @param {{signal?: AbortSignal}} [options]
+   */
+  async loginState(options = {}) {
+    return this._platform('loginState', [], options.signal);
+  }
+
+  /**
+   * Runs a platform call `ustb_client_<name>(client, ...args, cancel, &json, &err)` on a
+   * worker thread, with a canceller that `signal` fires (none without a signal).
+   * @internal
+   * @param {string} name a PROTOTYPES key
+   * @param {unknown[]} args
+   * @param {AbortSignal} [signal]
+   */
+  async _platform(name, args, signal) {
+    if (!signal) return this.#blocking(this.#api[name], [...args, null]);
+    const out = [null];
+    const err = [null];
+    const status = this.#api.cancellerNew(out, err);
+    if (status !== Status.OK) throw takeError(status, err[0]);
+    const canceller = out[0];
+    const onAbort = () => this.#api.cancellerCancel(canceller);
+    // Aborted already: the call returns USTB_CANCELLED without sending anything.
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await this.#blocking(this.#api[name], [...args, canceller], signal);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      this.#api.cancellerFree(canceller); // the call has returned: nothing uses it now
+    }
+  }
+
+  /**
+   * Runs `fn(client, ...args, &json, &err)` on a worker thread and parses the JSON it hands
+   * out. The client is not freed while it runs.
+   * @param {Function & {async: Function}} fn
+   * @param {unknown[]} args
+   * @param {AbortSignal} [signal] its reason becomes the `cause` of a cancel
+   */
+  async #blocking(fn, args, signal) {
     const ptr = this.#handle();
     const json = [null];
     const err = [null];
     this.#state.busy++; // the client must outlive the worker-thread call
     let status;
     try {
-      status = await callAsync(this.#api.clientUserInfo, ptr, json, err);
+      status = await callAsync(fn, ptr, ...args, json, err);
     } finally {
       this.#state.busy--;
       this.#freeIfIdle();
     }
-    if (status !== Status.OK) throw takeError(status, err[0]);
+    if (status !== Status.OK) throw takeError(status, err[0], signal?.aborted ? { cause: signal.reason } : undefined);
     return JSON.parse(/** @type {string} */ (takeString(json[0])));
   }
 }

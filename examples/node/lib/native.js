@@ -37,8 +37,9 @@ export function libraryPath(explicit, env = process.env, exists = existsSync) {
 // which frees nothing. Not bound: ustb_chat_create, since open + collect does the same and can
 // be cancelled; the push API (ustb_chat_stream_for_each/_callback), since koffi would have to
 // queue each callback from the worker thread to the main thread;
-// ustb_chunk_delta, since JSON.parse does that job here; and ustb_chat_stream_cancel, since a
+// ustb_chunk_delta, since JSON.parse does that job here; ustb_chat_stream_cancel, since a
 // ustb_canceller does the same and may outlive its stream.
+// ustb_set_log_callback takes one callback registered once for the process (lib/logging.js).
 export const PROTOTYPES = Object.freeze({
   version: 'const char *ustb_version(void)',
   statusName: 'const char *ustb_status_name(int status)',
@@ -48,6 +49,18 @@ export const PROTOTYPES = Object.freeze({
   clientFree: 'void ustb_client_free(ustb_client *client)',
   clientCookies: 'int ustb_client_cookies(const ustb_client *client, _Out_ void **json, _Out_ ustb_error **err)',
   clientUserInfo: 'int ustb_client_user_info(const ustb_client *client, _Out_ void **json, _Out_ ustb_error **err)',
+
+  cancellerNew: 'int ustb_canceller_new(_Out_ ustb_canceller **canceller, _Out_ ustb_error **err)',
+  webInfo: 'int ustb_client_web_info(const ustb_client *client, const ustb_canceller *cancel, _Out_ void **json, _Out_ ustb_error **err)',
+  apps: 'int ustb_client_apps(const ustb_client *client, const ustb_canceller *cancel, _Out_ void **json, _Out_ ustb_error **err)',
+  appDetail: 'int ustb_client_app_detail(const ustb_client *client, int64_t compose_id, const ustb_canceller *cancel, _Out_ void **json, _Out_ ustb_error **err)',
+  pageSettings: 'int ustb_client_page_settings(const ustb_client *client, int64_t compose_id, const ustb_canceller *cancel, _Out_ void **json, _Out_ ustb_error **err)',
+  newSessionId: 'int ustb_client_new_session_id(const ustb_client *client, int64_t compose_id, const ustb_canceller *cancel, _Out_ void **json, _Out_ ustb_error **err)',
+  sessions: 'int ustb_client_sessions(const ustb_client *client, uint32_t page, uint32_t page_size, const ustb_canceller *cancel, _Out_ void **json, _Out_ ustb_error **err)',
+  sessionDelete: 'int ustb_client_session_delete(const ustb_client *client, const char *session_id, const ustb_canceller *cancel, _Out_ void **json, _Out_ ustb_error **err)',
+  chatHistory: 'int ustb_client_chat_history(const ustb_client *client, const char *session_id, const ustb_canceller *cancel, _Out_ void **json, _Out_ ustb_error **err)',
+  models: 'int ustb_client_models(const ustb_client *client, int64_t compose_id, const ustb_canceller *cancel, _Out_ void **json, _Out_ ustb_error **err)',
+  loginState: 'int ustb_client_login_state(const ustb_client *client, const ustb_canceller *cancel, _Out_ void **json, _Out_ ustb_error **err)',
 
   streamOpen: 'int ustb_chat_stream_open(const ustb_client *client, const char *req, _Out_ ustb_chat_stream **stream, _Out_ ustb_error **err)',
   streamNext: 'int ustb_chat_stream_next(ustb_chat_stream *stream, _Out_ void **chunk, _Out_ size_t *len, _Out_ ustb_error **err)',
@@ -63,6 +76,8 @@ export const PROTOTYPES = Object.freeze({
   errorApiCode: 'int64_t ustb_error_api_code(const ustb_error *err)',
   errorHttpStatus: 'uint16_t ustb_error_http_status(const ustb_error *err)',
   errorFree: 'void ustb_error_free(ustb_error *err)',
+
+  setLogCallback: 'int ustb_set_log_callback(ustb_log_callback *cb, void *userdata, int min_level, _Out_ ustb_error **err)',
 });
 
 /** @type {Record<string, any> | null} the bound functions, by PROTOTYPES name */
@@ -95,6 +110,7 @@ export function loadLibrary(path) {
   koffi.opaque('ustb_chat_stream');
   koffi.opaque('ustb_canceller');
   koffi.opaque('ustb_error');
+  koffi.proto('void ustb_log_callback(void *userdata, int level, const char *message)');
   api = { path: file };
   for (const [name, proto] of Object.entries(PROTOTYPES)) api[name] = lib.func(proto);
   return api;

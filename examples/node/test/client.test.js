@@ -3,6 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client, ChatStream, Status, UstbError, version } from '../index.js';
 import { startEmulator } from './emulator.js';
+import { rejectsWith } from './helpers.js';
 
 const INTRO = '请介绍你自己。';
 const INTRO_REASONING = '好的，用户问：请介绍你自己。。';
@@ -38,18 +39,6 @@ async function collect(stream) {
     content += delta.content ?? '';
   }
   return { chunks, reasoning, content };
-}
-
-/** Asserts that `promise` rejects with a UstbError of `status`, and returns it. */
-async function rejectsWith(promise, status) {
-  try {
-    await promise;
-  } catch (e) {
-    assert.ok(e instanceof UstbError, `expected a UstbError, got ${e}`);
-    assert.equal(e.status, status, `status ${e.statusName}: ${e.message}`);
-    return e;
-  }
-  assert.fail(`expected status ${status}, but it succeeded`);
 }
 
 test('version is the C library version', () => {

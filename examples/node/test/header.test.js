@@ -8,6 +8,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PROTOTYPES } from '../lib/native.js';
 import { Status } from '../lib/errors.js';
+import { LogLevel } from '../lib/logging.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const includeDir = process.env.USTB_INCLUDE_DIR ?? join(here, '..', '..', '..', 'include');
@@ -30,9 +31,20 @@ test('Status (lib/errors.js and index.d.ts) matches the ustb_status enum of the 
   assert.deepEqual(pairs(typed[1], /(\w+): (-?\d+);/g), declared, 'index.d.ts Status vs header');
 });
 
+test('LogLevel (lib/logging.js and index.d.ts) matches the USTB_LOG_* defines of the header', () => {
+  const header = readFileSync(join(includeDir, 'ustb_openai.h'), 'utf8');
+  const declared = pairs(header, /^#define USTB_LOG_(\w+) (\d+)$/gm);
+  assert.equal(Object.keys(declared).length, 5, JSON.stringify(declared));
+  assert.deepEqual({ ...LogLevel }, declared, 'lib/logging.js LogLevel vs header');
+  const dts = readFileSync(join(here, '..', 'index.d.ts'), 'utf8');
+  const typed = /export declare const LogLevel: Readonly<\{([^}]*)\}>/.exec(dts);
+  assert.ok(typed, 'no LogLevel declaration in index.d.ts');
+  assert.deepEqual(pairs(typed[1], /(\w+): (-?\d+);/g), declared, 'index.d.ts LogLevel vs header');
+});
+
 /**
  * Reduces a C declaration to `ret name(type,type)`: no parameter names, qualifiers or koffi
- * directions. ustb_status is an int-sized enum; the `void` pointers stand for the library's
+ * directions. ustb_status is an int-sized enum, ustb_log_level an int; the `void` pointers stand for the library's
  * `char` strings we keep as raw pointers (see lib/native.js).
  */
 function normalise(decl) {
@@ -40,7 +52,9 @@ function normalise(decl) {
   assert.ok(m, `not a declaration: ${decl}`);
   const type = (t) => t
     .replace(/\b(const|_Out_|_Inout_)\b/g, '')
-    .replace(/\bustb_status\b/g, 'int')
+    .replace(/\bustb_(status|log_level)\b/g, 'int')
+    // koffi spells a function pointer as a pointer to its prototype.
+    .replace(/\bustb_log_callback\s*\*/g, 'ustb_log_callback')
     .replace(/\bchar\b/g, 'void')
     .replace(/\s+/g, '');
   // Every parameter is named in both, so the last word after a space or `*` is the name.

@@ -21,6 +21,18 @@ const OUTS = {
   streamCanceller: { 1: 'canceller', 2: 'error' },
   streamNext: { 1: 'string', 3: 'error' },
   streamCollect: { 1: 'string', 2: 'error' },
+  cancellerNew: { 0: 'canceller', 1: 'error' },
+  webInfo: { 2: 'string', 3: 'error' },
+  apps: { 2: 'string', 3: 'error' },
+  loginState: { 2: 'string', 3: 'error' },
+  appDetail: { 3: 'string', 4: 'error' },
+  pageSettings: { 3: 'string', 4: 'error' },
+  newSessionId: { 3: 'string', 4: 'error' },
+  models: { 3: 'string', 4: 'error' },
+  sessionDelete: { 3: 'string', 4: 'error' },
+  chatHistory: { 3: 'string', 4: 'error' },
+  sessions: { 4: 'string', 5: 'error' },
+  setLogCallback: { 3: 'error' },
 };
 const FREES = {
   stringFree: 'string', errorFree: 'error', streamFree: 'stream', cancellerFree: 'canceller', clientFree: 'client',
@@ -155,6 +167,24 @@ test('streams dropped without close() are freed by the garbage collector', async
   assert.equal(delta(start).stream, 20);
   assert.equal(delta(start).canceller, 20);
   assertNothingLive();
+});
+
+test('platform calls free their string or error, and their canceller, once', async () => {
+  const start = counts();
+  const anon = new Client({ base_url: emu.url });
+  try {
+    await client.webInfo();
+    await client.models.list({}, { signal: new AbortController().signal });
+    await assert.rejects(anon.sessions({}, { signal: AbortSignal.abort() }), (e) => e instanceof UstbError && e.status === Status.CANCELLED);
+    await assert.rejects(anon.chatHistory('abc'), (e) => e instanceof UstbError && e.status === Status.AUTH_ERROR);
+    const abort = new AbortController();
+    await client.loginState({ signal: abort.signal });
+    abort.abort(); // after the call: the canceller is freed and the listener gone
+    assert.deepEqual(delta(start), { string: 3, error: 2, stream: 0, canceller: 3, client: 0 });
+    assertNothingLive();
+  } finally {
+    anon.close();
+  }
 });
 
 test('client.close() frees the client once, however often it is called', () => {

@@ -1,8 +1,59 @@
 // A typed program over the public API, checked by `tsc --noEmit` (never run): it imports the
 // package by name, as a user would, so package.json "types" and index.d.ts are what it sees.
 // The @ts-expect-error lines must stay errors: they show the declarations constrain callers.
-import Client, { ChatStream, Status, UstbError, loadLibrary, version } from 'ustb-openai';
-import type { ChatCompletion, ChatCompletionChunk, ClientOptions, StatusCode } from 'ustb-openai';
+import Client, { ChatStream, LogLevel, Status, UstbError, loadLibrary, setLogger, version } from 'ustb-openai';
+import type {
+  App, ChatCompletion, ChatCompletionChunk, ChatCompletionTool, ChatMessage, ClientOptions, HistoryMessage, LoginState,
+  Logger, ModelList, Session, StatusCode,
+} from 'ustb-openai';
+
+const weather: ChatCompletionTool = {
+  type: 'function',
+  function: { name: 'get_weather', description: 'The weather', parameters: { type: 'object' } },
+};
+
+/** Platform calls, function calling and logging. */
+export async function more(client: Client, signal: AbortSignal): Promise<string> {
+  const lines: string[] = [];
+  const logger: Logger = (level, message) => lines.push(`${level}: ${message}`);
+  await setLogger(logger, { level: 'debug' });
+  await setLogger(console, { level: LogLevel.WARN });
+  const models: ModelList = await client.models.list({ compose_id: 5 }, { signal });
+  const state: LoginState = await client.loginState({ signal });
+  const apps: App[] = await client.apps();
+  const app: App = await client.appDetail(5);
+  const sessions: Session[] = await client.sessions({ page: 1, page_size: 10 }, { signal });
+  const history: HistoryMessage[] = await client.chatHistory(sessions[0]?.sess_id ?? 'none');
+  await client.deleteSession('abc');
+  const id: string = await client.newSessionId();
+  const info = await client.webInfo();
+  const settings = await client.pageSettings(0, { signal });
+
+  const messages: ChatMessage[] = [{ role: 'user', content: '北京天气' }];
+  const first: ChatCompletion = await client.chat.completions.create({ messages, tools: [weather], tool_choice: 'auto' });
+  const calls = first.choices[0].message.tool_calls ?? [];
+  messages.push({ role: 'assistant', content: null, tool_calls: calls });
+  for (const call of calls) messages.push({ role: 'tool', tool_call_id: call.id, content: `${call.function.name}: 晴` });
+  const stream = await client.chat.completions.create({
+    messages,
+    tools: [weather],
+    tool_choice: { type: 'function', function: { name: 'get_weather' } },
+    parallel_tool_calls: false,
+    stream: true,
+  });
+  for await (const chunk of stream) {
+    for (const call of chunk.choices[0]?.delta.tool_calls ?? []) lines.push(`${call.index} ${call.function?.arguments ?? ''}`);
+  }
+  await setLogger(null);
+  // @ts-expect-error: not a level
+  await setLogger(logger, { level: 'verbose' });
+  // @ts-expect-error: session ids are strings
+  await client.chatHistory(42);
+  // @ts-expect-error: a login state is one of three
+  const bad: LoginState['state'] = 'maybe';
+  void bad;
+  return `${models.data[0]?.id} ${state.state} ${apps.length} ${app.name} ${history.length} ${id} ${String(info.name)} ${typeof settings} ${lines.length}`;
+}
 
 export async function usage(baseURL: string): Promise<string> {
   loadLibrary();
