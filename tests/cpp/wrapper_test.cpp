@@ -135,8 +135,9 @@ static void cancel_platform_call() {
     CHECK(thrown([&] { slow.apps(&moved); }).status() == USTB_CANCELLED);
 }
 
+// Without deep thinking: the emulator's reasoning would echo the long tool instruction.
 static const char *TOOLS =
-    R"("tools":[{"type":"function","function":{"name":"get_weather","description":"Current weather of a city",)"
+    R"("deep_thinking":false,"tools":[{"type":"function","function":{"name":"get_weather","description":"Current weather of a city",)"
     R"("parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}}])";
 static const char *ASK_WEATHER = R"({"role":"user","content":"北京天气？@emu:tool=get_weather:{\"city\":\"北京\"}"})";
 
