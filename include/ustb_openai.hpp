@@ -4,6 +4,10 @@
 // - Failures throw ustb::Error, which carries the status, the server's code and the JSON detail.
 // - A Stream is a range: `for (const std::string& chunk : stream)` yields chunk JSON strings;
 //   ustb::delta(chunk) reads their texts. stream.cancel() may be called from another thread.
+//   Tool calls (requests' `tools`, replies' `tool_calls`) travel in the JSON strings as they are.
+// - The platform calls (client.web_info(), .models(), .login_state(), …) return JSON strings and
+//   take an optional ustb::Canceller, whose cancel() from another thread stops the call.
+// - ustb::set_log_callback(fn, min_level) routes the library's log lines to a std::function.
 // Thread-safety is the C API's: a Client may be shared by threads; a Stream is read by one
 // thread at a time, and cancel() is safe from any thread until the Stream is destroyed.
 #ifndef USTB_OPENAI_HPP
@@ -11,10 +15,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <functional>
 #include <iterator>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "ustb_openai.h"
@@ -62,6 +70,15 @@ inline std::string take(char *s) {
 inline std::optional<std::string> take_optional(char *s) {
     if (!s) return std::nullopt;
     return take(s);
+}
+
+// Runs a C call that hands out a string: the string, or Error.
+template <typename Call> std::string call_string(Call call) {
+    char *out = nullptr;
+    ustb_error *err = nullptr;
+    ustb_status st = call(&out, &err);
+    if (st != USTB_OK) raise(st, err);
+    return take(out);
 }
 
 } // namespace detail
@@ -146,6 +163,47 @@ private:
     ustb_chat_stream *s_;
 };
 
+/// Stops a platform call (Client::web_info() and the others): pass its address to the call,
+/// and call cancel() from any thread; the call then throws Error(USTB_CANCELLED) promptly.
+/// A cancelled Canceller stays cancelled (later calls given it throw at once, sending nothing),
+/// so use a new one per call, or one for calls that should stop together. It serves one call
+/// at a time: a second call running with it throws Error(USTB_INVALID_ARGUMENT).
+class Canceller {
+public:
+    Canceller() {
+        ustb_error *err = nullptr;
+        ustb_status st = ustb_canceller_new(&c_, &err);
+        if (st != USTB_OK) detail::raise(st, err);
+    }
+    Canceller(Canceller &&o) noexcept : c_(std::exchange(o.c_, nullptr)) {}
+    Canceller &operator=(Canceller &&o) noexcept {
+        if (this != &o) {
+            ustb_canceller_free(c_);
+            c_ = std::exchange(o.c_, nullptr);
+        }
+        return *this;
+    }
+    Canceller(const Canceller &) = delete;
+    Canceller &operator=(const Canceller &) = delete;
+    /// Must not run while a call uses it.
+    ~Canceller() { ustb_canceller_free(c_); }
+
+    /// Thread-safe, never blocks, idempotent.
+    void cancel() const noexcept { ustb_canceller_cancel(c_); }
+    const ustb_canceller *get() const noexcept { return c_; }
+
+private:
+    ustb_canceller *c_ = nullptr;
+};
+
+/// The answer of Client::login_state(). All three states are answers, not errors.
+struct LoginState {
+    enum State { logged_in, logged_out, unreachable };
+    State state;
+    int http_status;  ///< 0 when there was no answer (unreachable)
+    std::string json; ///< {"state", "detail", "http_status", "error"} as the library gave it
+};
+
 /// A client of one server. Move-only; thread-safe to share by reference.
 class Client {
 public:
@@ -203,11 +261,143 @@ public:
         return detail::take(out);
     }
 
+    // The platform calls (docs/PROTOCOL.md section 5). Each blocks until the reply is read,
+    // bounded by the client's timeouts, and returns the server's data (the envelope's `d`) as
+    // JSON; `cancel` (may be null) stops it from another thread. A compose_id of 0 is the
+    // client's default (the `compose_id` option, 3 unless set). Failures throw Error, e.g.
+    // USTB_AUTH_ERROR (e=10042) for the session calls without a login.
+
+    /// GET /common/web_info: the site's configuration.
+    std::string web_info(const Canceller *cancel = nullptr) const {
+        return detail::call_string([&](char **out, ustb_error **err) {
+            return ustb_client_web_info(c_, raw(cancel), out, err);
+        });
+    }
+
+    /// GET /site/ai/compose_list: the applications, a JSON list.
+    std::string apps(const Canceller *cancel = nullptr) const {
+        return detail::call_string([&](char **out, ustb_error **err) {
+            return ustb_client_apps(c_, raw(cancel), out, err);
+        });
+    }
+
+    /// GET /site/ai/compose_detail: one application (an unknown id is USTB_API_ERROR).
+    std::string app_detail(std::int64_t compose_id = 0, const Canceller *cancel = nullptr) const {
+        return detail::call_string([&](char **out, ustb_error **err) {
+            return ustb_client_app_detail(c_, compose_id, raw(cancel), out, err);
+        });
+    }
+
+    /// GET /site/voom/page-setting: an application's page settings (model_select, …).
+    std::string page_settings(std::int64_t compose_id = 0, const Canceller *cancel = nullptr) const {
+        return detail::call_string([&](char **out, ustb_error **err) {
+            return ustb_client_page_settings(c_, compose_id, raw(cancel), out, err);
+        });
+    }
+
+    /// A new session id (the bare id, not JSON). Needs a login.
+    std::string new_session_id(std::int64_t compose_id = 0, const Canceller *cancel = nullptr) const {
+        std::string json = detail::call_string([&](char **out, ustb_error **err) {
+            return ustb_client_new_session_id(c_, compose_id, raw(cancel), out, err);
+        });
+        // A JSON string; ids the other calls accept are letters, digits, '-' and '_' only.
+        if (json.size() < 2 || json.front() != '"' || json.back() != '"' ||
+            json.find('\\') != std::string::npos)
+            throw Error(USTB_PROTOCOL_ERROR, "unexpected session id: " + json, "{}", 0, 0);
+        return json.substr(1, json.size() - 2);
+    }
+
+    /// GET /site/voom/session_list: the caller's sessions, newest first. page counts from 1;
+    /// page_size is 1 to 100. Needs a login.
+    std::string sessions(std::uint32_t page = 1, std::uint32_t page_size = 10, const Canceller *cancel = nullptr) const {
+        return detail::call_string([&](char **out, ustb_error **err) {
+            return ustb_client_sessions(c_, page, page_size, raw(cancel), out, err);
+        });
+    }
+
+    /// POST /site/voom/session_delete (an unknown id is not an error). Needs a login.
+    std::string session_delete(const std::string &session_id, const Canceller *cancel = nullptr) const {
+        return detail::call_string([&](char **out, ustb_error **err) {
+            return ustb_client_session_delete(c_, session_id.c_str(), raw(cancel), out, err);
+        });
+    }
+
+    /// GET /site/voom/chat_history_info: a session's messages (unknown: []). Needs a login.
+    std::string chat_history(const std::string &session_id, const Canceller *cancel = nullptr) const {
+        return detail::call_string([&](char **out, ustb_error **err) {
+            return ustb_client_chat_history(c_, session_id.c_str(), raw(cancel), out, err);
+        });
+    }
+
+    /// The models an application offers, as an OpenAI model list
+    /// {"object":"list","data":[{"id","object","created","owned_by","label","compose_id"}]}.
+    std::string models(std::int64_t compose_id = 0, const Canceller *cancel = nullptr) const {
+        return detail::call_string([&](char **out, ustb_error **err) {
+            return ustb_client_models(c_, compose_id, raw(cancel), out, err);
+        });
+    }
+
+    /// Whether the login cookie works (one request of the chat page).
+    LoginState login_state(const Canceller *cancel = nullptr) const {
+        std::string json = detail::call_string([&](char **out, ustb_error **err) {
+            return ustb_client_login_state(c_, raw(cancel), out, err);
+        });
+        // Compact JSON: these keys cannot occur inside a string value (quotes there are escaped).
+        LoginState s{LoginState::unreachable, 0, json};
+        if (json.find(R"("state":"logged_in")") != std::string::npos) s.state = LoginState::logged_in;
+        else if (json.find(R"("state":"logged_out")") != std::string::npos) s.state = LoginState::logged_out;
+        std::size_t at = json.find(R"("http_status":)");
+        if (at != std::string::npos) s.http_status = std::atoi(json.c_str() + at + 14);
+        return s;
+    }
+
     const ustb_client *get() const noexcept { return c_; }
 
 private:
+    static const ustb_canceller *raw(const Canceller *c) noexcept { return c ? c->get() : nullptr; }
+
     ustb_client *c_ = nullptr;
 };
+
+/// A log line's handler: level (USTB_LOG_ERROR … USTB_LOG_DEBUG) and the line, borrowed for
+/// the call.
+using LogCallback = std::function<void(ustb_log_level, std::string_view)>;
+
+namespace detail {
+
+// The handler the library calls now (its userdata), owned here; replaced under log_mutex.
+inline std::mutex log_mutex;
+inline LogCallback *log_current = nullptr;
+
+inline void log_trampoline(void *userdata, ustb_log_level level, const char *message) noexcept {
+    try {
+        (*static_cast<LogCallback *>(userdata))(level, message);
+    } catch (...) {
+        // An exception must not cross the C library: the line is dropped.
+    }
+}
+
+} // namespace detail
+
+/// Routes the library's log lines (process-wide) to `fn`, for lines at `min_level` or more
+/// important; an empty `fn` removes it (logging then follows the USTB_LOG environment
+/// variable). `fn` runs on the thread that logs, maybe on several at once; exceptions from it
+/// are dropped. Once this returns the previous handler is never called again. Throws
+/// Error(USTB_INVALID_ARGUMENT) for a bad level or when called from inside the handler; the
+/// handler must not wait for a thread that calls this.
+inline void set_log_callback(LogCallback fn, ustb_log_level min_level = USTB_LOG_INFO) {
+    std::lock_guard<std::mutex> lock(detail::log_mutex);
+    LogCallback *next = fn ? new LogCallback(std::move(fn)) : nullptr;
+    ustb_error *err = nullptr;
+    ustb_status st = next ? ustb_set_log_callback(detail::log_trampoline, next, min_level, &err)
+                          : ustb_set_log_callback(nullptr, nullptr, USTB_LOG_OFF, &err);
+    if (st != USTB_OK) {
+        delete next;
+        detail::raise(st, err);
+    }
+    delete detail::log_current; // the library has waited for its running calls
+    detail::log_current = next;
+}
 
 inline const char *version() noexcept { return ustb_version(); }
 

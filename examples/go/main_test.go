@@ -19,11 +19,7 @@ var emulatorURL string
 // this repository), runs the tests against it and kills it. A missing emulator fails the
 // run: these tests never skip.
 func TestMain(m *testing.M) {
-	bin := os.Getenv("USTB_EMULATOR")
-	if bin == "" {
-		bin = filepath.Join("..", "..", "target", "debug", "ustb-emulator")
-	}
-	cmd, url, err := startEmulator(bin)
+	cmd, url, err := startEmulator(emulatorBin())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cannot start the emulator:", err)
 		os.Exit(1)
@@ -33,6 +29,14 @@ func TestMain(m *testing.M) {
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
 	os.Exit(code)
+}
+
+// emulatorBin is USTB_EMULATOR, or the debug build of this repository.
+func emulatorBin() string {
+	if bin := os.Getenv("USTB_EMULATOR"); bin != "" {
+		return bin
+	}
+	return filepath.Join("..", "..", "target", "debug", "ustb-emulator")
 }
 
 // startEmulator runs bin on a free port and reads its one "listening on URL" line.

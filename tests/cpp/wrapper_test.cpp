@@ -1,10 +1,18 @@
 // The C++ wrapper against a running emulator: wrapper_test BASE_URL
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "ustb_openai.hpp"
 
@@ -21,10 +29,193 @@ static_assert(!std::is_copy_constructible<ustb::Client>::value, "Client is move-
 static_assert(std::is_nothrow_move_constructible<ustb::Client>::value, "Client moves");
 static_assert(!std::is_copy_constructible<ustb::Stream>::value, "Stream is move-only");
 static_assert(std::is_nothrow_move_constructible<ustb::Stream>::value, "Stream moves");
+static_assert(!std::is_copy_constructible<ustb::Canceller>::value, "Canceller is move-only");
+static_assert(std::is_nothrow_move_constructible<ustb::Canceller>::value, "Canceller moves");
 
 static std::string req(const std::string &prompt) {
     return R"({"messages":[{"role":"user","content":")" + prompt + R"("}],"stream_options":{"include_usage":true}})";
 }
+
+static bool has(const std::string &s, const std::string &part) { return s.find(part) != std::string::npos; }
+
+// Runs f, which must throw ustb::Error; returns it (status USTB_OK when nothing was thrown).
+template <typename F> static ustb::Error thrown(F f) {
+    try {
+        f();
+    } catch (const ustb::Error &e) {
+        return e;
+    }
+    return ustb::Error(USTB_OK, "nothing thrown", "{}", 0, 0);
+}
+
+// The string value after `"key":"` at or after `from` ("" when absent).
+static std::string string_after(const std::string &json, const std::string &key, std::size_t from = 0) {
+    std::string tag = "\"" + key + "\":\"";
+    std::size_t at = json.find(tag, from);
+    if (at == std::string::npos) return "";
+    at += tag.size();
+    return json.substr(at, json.find('"', at) - at);
+}
+
+// A server that takes connections (the kernel's backlog) and never answers. Returns the URL;
+// the socket stays open until exit.
+static std::string silent_server() {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (fd < 0 || bind(fd, reinterpret_cast<sockaddr *>(&addr), len) != 0 || listen(fd, 16) != 0 ||
+        getsockname(fd, reinterpret_cast<sockaddr *>(&addr), &len) != 0) {
+        std::perror("silent server");
+        std::exit(1);
+    }
+    return "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+}
+
+static void platform_calls(const ustb::Client &client, const ustb::Client &guest) {
+    CHECK(has(client.web_info(), "\"name\":\"北科大AI助手\""));
+    std::string apps = client.apps();
+    CHECK(has(apps, "\"id\":3") && has(apps, "\"id\":5"));
+    CHECK(has(client.app_detail(), "\"name\":\"DeepSeek\""));
+    CHECK(has(client.app_detail(5), "通义千问"));
+    ustb::Error unknown = thrown([&] { client.app_detail(99); });
+    CHECK(unknown.status() == USTB_API_ERROR && unknown.api_code() == 1);
+    CHECK(thrown([&] { client.app_detail(-1); }).status() == USTB_INVALID_ARGUMENT);
+    CHECK(has(client.page_settings(), "\"model_select\""));
+
+    std::string models = client.models();
+    CHECK(has(models, "\"object\":\"list\"") && has(models, "\"id\":\"DeepSeek\"") && has(models, "\"owned_by\":\"ustb\""));
+    CHECK(has(client.models(5), "\"id\":\"qwen-max\""));
+
+    std::string id = client.new_session_id();
+    CHECK(id.size() == 32 && id.find_first_not_of("0123456789abcdef") == std::string::npos);
+
+    // Every chat starts a session in the emulator: the newest one is this chat's.
+    client.create(R"({"messages":[{"role":"user","content":"会话 C++"}]})");
+    std::string sessions = client.sessions(1, 5);
+    CHECK(string_after(sessions, "last_content") == "会话 C++");
+    std::string sid = string_after(sessions, "sess_id");
+    CHECK(sid.size() == 32);
+    std::string history = client.chat_history(sid);
+    CHECK(has(history, "\"role\":\"user\"") && has(history, "你说：「会话 C++」"));
+    CHECK(client.session_delete(sid) == "[]");
+    CHECK(client.chat_history(sid) == "[]");
+    CHECK(thrown([&] { client.sessions(0, 10); }).status() == USTB_INVALID_ARGUMENT);
+    CHECK(thrown([&] { client.session_delete("no spaces"); }).status() == USTB_INVALID_ARGUMENT);
+
+    // Login states; logged out, the session calls are auth errors.
+    ustb::LoginState in = client.login_state();
+    CHECK(in.state == ustb::LoginState::logged_in && in.http_status == 200);
+    ustb::LoginState out = guest.login_state();
+    CHECK(out.state == ustb::LoginState::logged_out && out.http_status == 302 && has(out.json, "\"detail\":"));
+    ustb::Error auth = thrown([&] { guest.sessions(); });
+    CHECK(auth.status() == USTB_AUTH_ERROR && auth.api_code() == 10042);
+    ustb::Client nobody(R"({"base_url":"http://127.0.0.1:1","max_retries":0})");
+    ustb::LoginState gone = nobody.login_state();
+    CHECK(gone.state == ustb::LoginState::unreachable && gone.http_status == 0 && has(gone.json, "\"error\":\"connect_error\""));
+}
+
+// A Canceller stops a call on a silent server from another thread, and stays cancelled.
+static void cancel_platform_call() {
+    ustb::Client slow(R"({"base_url":")" + silent_server() + R"(","idle_timeout_ms":60000})");
+    ustb::Canceller cancel;
+    auto start = std::chrono::steady_clock::now();
+    std::thread t([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        cancel.cancel();
+    });
+    CHECK(thrown([&] { slow.models(0, &cancel); }).status() == USTB_CANCELLED);
+    t.join();
+    auto took = std::chrono::steady_clock::now() - start;
+    CHECK(took >= std::chrono::milliseconds(150) && took < std::chrono::seconds(5));
+    CHECK(thrown([&] { slow.web_info(&cancel); }).status() == USTB_CANCELLED);
+    CHECK(thrown([&] { slow.login_state(&cancel); }).status() == USTB_CANCELLED);
+    ustb::Canceller moved = std::move(cancel); // the cancelled state moves with it
+    CHECK(thrown([&] { slow.apps(&moved); }).status() == USTB_CANCELLED);
+}
+
+// Without deep thinking: the emulator's reasoning would echo the long tool instruction.
+static const char *TOOLS =
+    R"("deep_thinking":false,"tools":[{"type":"function","function":{"name":"get_weather","description":"Current weather of a city",)"
+    R"("parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}}])";
+static const char *ASK_WEATHER = R"({"role":"user","content":"北京天气？@emu:tool=get_weather:{\"city\":\"北京\"}"})";
+
+// Tool calls travel in the JSON: streamed deltas, a whole reply, and a two-step loop.
+static void tool_calls(const ustb::Client &client) {
+    std::string request = std::string(R"({"messages":[)") + ASK_WEATHER + "]," + TOOLS + "}";
+    std::string finish, streamed;
+    for (const std::string &chunk : client.stream(request)) {
+        if (has(chunk, "\"tool_calls\"")) streamed += chunk;
+        if (auto f = ustb::delta(chunk).finish_reason) finish = *f;
+    }
+    CHECK(finish == "tool_calls");
+    CHECK(has(streamed, R"("name":"get_weather","arguments":"")") && has(streamed, R"({"arguments":"{\"city\":\"北京\"}"})"));
+
+    std::string completion = client.create(request);
+    CHECK(ustb::delta(completion).finish_reason.value_or("") == "tool_calls");
+    std::string id = string_after(completion, "id", completion.find("\"tool_calls\""));
+    CHECK(id.rfind("call_", 0) == 0);
+    CHECK(has(completion, R"("function":{"arguments":"{\"city\":\"北京\"}","name":"get_weather"})") ||
+          has(completion, R"("function":{"name":"get_weather","arguments":"{\"city\":\"北京\"}"})"));
+
+    std::string second = std::string(R"({"messages":[)") + ASK_WEATHER +
+                         R"(,{"role":"assistant","content":null,"tool_calls":[{"id":")" + id +
+                         R"(","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"北京\"}"}}]})" +
+                         R"(,{"role":"tool","tool_call_id":")" + id + R"(","content":"晴，25°C"}],)" + TOOLS + "}";
+    ustb::Delta answer = ustb::delta(client.create(second));
+    CHECK(answer.content.value_or("") == "根据工具 get_weather 的结果：晴，25°C");
+    CHECK(answer.finish_reason.value_or("") == "stop");
+}
+
+// set_log_callback routes lines at their levels; a handler's exceptions are dropped; the
+// handler may not set another; an empty function removes it.
+static void logging(const ustb::Client &client) {
+    std::mutex mu;
+    std::vector<std::pair<ustb_log_level, std::string>> lines;
+    auto seen = [&](ustb_log_level level, const std::string &start) {
+        std::lock_guard<std::mutex> lock(mu);
+        for (const auto &l : lines)
+            if (l.first == level && l.second.rfind(start, 0) == 0) return true;
+        return false;
+    };
+    ustb::set_log_callback([&](ustb_log_level level, std::string_view line) {
+        std::lock_guard<std::mutex> lock(mu);
+        lines.emplace_back(level, std::string(line));
+    }, USTB_LOG_DEBUG);
+    client.create(req("日志"));
+    CHECK(seen(USTB_LOG_DEBUG, "POST /site/ai/compose_chat: sending attempt 1 of "));
+    CHECK(seen(USTB_LOG_INFO, "chat stream ended normally: first byte "));
+
+    // At WARN a good chat logs nothing; a refused one warns of its retry and ends in an error.
+    ustb::set_log_callback([&](ustb_log_level level, std::string_view line) {
+        std::lock_guard<std::mutex> lock(mu);
+        lines.emplace_back(level, std::string(line));
+    }, USTB_LOG_WARN);
+    lines.clear();
+    client.create(req("hi"));
+    CHECK(lines.empty());
+    ustb::Client refused(R"({"base_url":"http://127.0.0.1:1","vjuid_login":"x","max_retries":1})");
+    CHECK(thrown([&] { refused.create(req("hi")); }).status() == USTB_CONNECT_ERROR);
+    CHECK(seen(USTB_LOG_WARN, "POST /site/ai/compose_chat: attempt 1 of 2 failed (connect_error"));
+    CHECK(seen(USTB_LOG_ERROR, "chat stream failed (connect_error)"));
+
+    std::atomic<int> calls{0};
+    std::atomic<int> inner{-1};
+    ustb::set_log_callback([&](ustb_log_level, std::string_view) {
+        if (calls++ == 0) inner = thrown([] { ustb::set_log_callback(nullptr); }).status();
+        throw std::runtime_error("dropped");
+    });
+    client.create(req("hi"));
+    CHECK(calls > 0 && inner == USTB_INVALID_ARGUMENT);
+    CHECK(thrown([] { ustb::set_log_callback([](ustb_log_level, std::string_view) {}, 7); }).status() == USTB_INVALID_ARGUMENT);
+
+    ustb::set_log_callback(nullptr);
+    int before = calls;
+    client.create(req("hi"));
+    CHECK(calls == before);
+}
+
 
 int main(int argc, char **argv) {
     if (argc != 2) return 2;
@@ -94,6 +285,11 @@ int main(int argc, char **argv) {
     }
     canceller.join();
     CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+
+    platform_calls(client, guest);
+    cancel_platform_call();
+    tool_calls(client);
+    logging(client);
 
     if (failures) {
         std::fprintf(stderr, "%d check(s) failed\n", failures);
