@@ -476,6 +476,33 @@ ustb_status ustb_client_cookies(const ustb_client *client, char **json_out, ustb
 ustb_status ustb_client_user_info(const ustb_client *client, char **json_out, ustb_error **error);
 
 /**
+ * Checks the way to the server, step by step, and reports each step; for a settings page or
+ * `ustb-chat --doctor`. `*json_out` is
+ * `{"checks": [{"name", "verdict", "detail", "next_step", "ms"}, …], "ok": bool}` with the
+ * checks in this order: `dns` (the base URL's host resolves, and to what kind of address:
+ * loopback, private or public), `tcp` (a connection opens within `connect_timeout_ms`),
+ * `http` (the site answers HTTP, any status), `web_info` (it parses), `login` (logged in, as
+ * whom: the name cut to its first character unless `reveal_name`; or logged out: no cookie,
+ * or one refused as expired or wrong) and `chat` (a one-token chat; `detail` gives the time
+ * to the first chunk). `verdict` is `"ok"`, `"warn"`, `"fail"` or `"skipped"` (after a
+ * failed step, or the chat when not logged in; `detail` says why); `next_step` says what to
+ * do (empty when nothing); `ms` is the step's time. `ok` is true when every check is `"ok"`.
+ * Failed checks are in the report, not errors: the call returns `USTB_OK`, or
+ * `USTB_INVALID_ARGUMENT` (bad arguments; nothing sent) or `USTB_CANCELLED`. Cookie values
+ * never appear in the report.
+ *
+ * `doctor_options` is NULL, `""` or `"{}"` (the defaults), or `{"reveal_name": true}` to show
+ * the user's full name. `cancel` may be NULL, else a canceller from `ustb_canceller_new` that
+ * stops the call. Each step is bounded by the client's timeouts. `*json_out` receives a
+ * string owned by the caller (`ustb_string_free`); NULL on failure. Thread-safe.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `doctor_options` is NUL-terminated; `cancel` is not freed
+ * during the call.
+ */
+ustb_status ustb_client_doctor(const ustb_client *client, const char *doctor_options, const ustb_canceller *cancel, char **json_out, ustb_error **error);
+
+/**
  * Makes a canceller for platform calls (`ustb_client_web_info` and the others that take a
  * `cancel` argument). Pass it to a call, and call `ustb_canceller_cancel` from any thread to
  * stop that call: it returns `USTB_CANCELLED` promptly (the socket is shut down). A

@@ -46,6 +46,8 @@ pub mod chat;
 /// cbindgen:ignore
 mod client;
 /// cbindgen:ignore
+mod doctor;
+/// cbindgen:ignore
 mod endpoints;
 /// cbindgen:ignore
 mod error;
@@ -75,6 +77,7 @@ mod fuzz;
 
 pub use chat::ChatStream;
 pub use client::{Client, Options};
+pub use doctor::DoctorOptions;
 pub use endpoints::Endpoint;
 pub use error::{Error, ErrorKind, Result};
 pub use log::{set_logger, Level, Logger};

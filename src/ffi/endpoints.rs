@@ -58,20 +58,29 @@ unsafe fn platform_call(
     string_call(json_out, error, || {
         let client = &ref_arg(client, "client")?.client;
         let endpoint = endpoint()?;
-        let Some(canceller) = cancel.as_ref() else {
-            return client.endpoint(&endpoint, &CancelToken::default());
-        };
-        let Some(in_call) = &canceller.in_call else {
-            return Err(Error::invalid_argument(
-                "cancel: a canceller from ustb_chat_stream_canceller belongs to its stream; make one with ustb_canceller_new",
-            ));
-        };
-        if in_call.swap(true, Ordering::SeqCst) {
-            return Err(Error::invalid_argument("cancel: the canceller is in use by another call"));
-        }
-        let _in_call = InCall(in_call);
-        client.endpoint(&endpoint, &canceller.token)
+        with_canceller(cancel, |token| client.endpoint(&endpoint, token))
     })
+}
+
+/// Runs `f` with the canceller's token (marked in use for the call), or with one nobody holds
+/// when `cancel` is NULL. A stream's canceller, or one in use, is refused.
+pub(crate) unsafe fn with_canceller<T>(
+    cancel: *const ustb_canceller,
+    f: impl FnOnce(&CancelToken) -> Result<T>,
+) -> Result<T> {
+    let Some(canceller) = cancel.as_ref() else {
+        return f(&CancelToken::default());
+    };
+    let Some(in_call) = &canceller.in_call else {
+        return Err(Error::invalid_argument(
+            "cancel: a canceller from ustb_chat_stream_canceller belongs to its stream; make one with ustb_canceller_new",
+        ));
+    };
+    if in_call.swap(true, Ordering::SeqCst) {
+        return Err(Error::invalid_argument("cancel: the canceller is in use by another call"));
+    }
+    let _in_call = InCall(in_call);
+    f(&canceller.token)
 }
 
 /// A C `compose_id`: 0 means the client's default (the `compose_id` option); negative is

@@ -140,6 +140,11 @@ impl Wire {
         self.cookies.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// The settings this wire was made with (the doctor reads the address and timeouts).
+    pub fn config(&self) -> &WireConfig {
+        &self.config
+    }
+
     /// Sends a request and waits for the reply's headers. Failures to connect, and failures
     /// before any byte of the reply, are retried up to `max_retries` times with exponential
     /// backoff and jitter; nothing is retried once the reply has started.

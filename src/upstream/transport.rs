@@ -194,7 +194,7 @@ impl Connector<()> for CancellableConnector {
 
 /// A non-blocking connect, waited for in slices so that a cancel stops it within
 /// `CONNECT_POLL` (a blocking connect cannot be interrupted from another thread).
-fn connect(addr: &SocketAddr, timeout: Option<Duration>) -> io::Result<TcpStream> {
+pub(crate) fn connect(addr: &SocketAddr, timeout: Option<Duration>) -> io::Result<TcpStream> {
     let (storage, len) = sockaddr(addr);
     let family = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
     // SAFETY: plain socket(2); the descriptor is owned by `fd` from here on.
