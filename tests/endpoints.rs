@@ -7,7 +7,7 @@ mod common;
 
 use std::ffi::c_char;
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener};
+use std::net::Shutdown;
 use std::process::Command;
 use std::ptr;
 use std::sync::mpsc;
@@ -94,12 +94,6 @@ fn raw_server(reply: Option<&'static str>) -> String {
         }
     });
     url
-}
-
-/// A base URL nothing listens on.
-fn closed_port() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    format!("http://{}", listener.local_addr().unwrap())
 }
 
 fn client_of(url: &str, extra: Value) -> Client {

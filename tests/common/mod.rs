@@ -26,6 +26,12 @@ pub fn emulator_at(config: Config, addr: &str) -> Emulator {
     Emulator::start(config, addr).expect("emulator starts")
 }
 
+/// A base URL nothing listens on (the port was free a moment ago).
+pub fn closed_port() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("http://{}", listener.local_addr().unwrap())
+}
+
 /// An owned `ustb_client`, freed on drop.
 pub struct Client(pub *mut ustb_client);
 

@@ -1,0 +1,156 @@
+//! The doctor through the C ABI (`ustb_client_doctor`) against the emulator in each state a
+//! user can be in: server down, no DNS, logged out, login expired, fine; and `ustb-chat
+//! --doctor` printing the same report. Each report names the failing step, skips the later
+//! ones, and never contains a cookie value.
+
+mod common;
+
+use std::process::Command;
+use std::ptr;
+
+use common::*;
+use serde_json::{json, Value};
+use ustb_openai::emulator::Config;
+use ustb_openai::ffi::*;
+
+const STEPS: [&str; 6] = ["dns", "tcp", "http", "web_info", "login", "chat"];
+
+/// The report of `ustb_client_doctor` for a client made of `options`.
+fn doctor(options: Value, doctor_options: Option<&str>) -> Value {
+    let c = client(&options).unwrap();
+    let opts = doctor_options.map(cstring);
+    let (mut out, mut err) = (ptr::null_mut(), ptr::null_mut());
+    let opts_ptr = opts.as_ref().map_or(ptr::null(), |o| o.as_ptr());
+    let st = unsafe { ustb_client_doctor(c.0, opts_ptr, ptr::null(), &mut out, &mut err) };
+    check(st, err).unwrap();
+    let text = unsafe { take_string(out) };
+    for secret in [LOGIN, "other-login-token"] {
+        assert!(!text.contains(secret), "a cookie value in the report: {text}");
+    }
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The verdicts in order, after checking the report's shape.
+fn verdicts(report: &Value) -> Vec<String> {
+    let checks = report["checks"].as_array().unwrap();
+    let names: Vec<&str> = checks.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, STEPS, "{report}");
+    for c in checks {
+        assert!(c["detail"].is_string() && c["next_step"].is_string() && c["ms"].is_u64(), "{c}");
+        if c["verdict"] == "fail" {
+            assert!(!c["next_step"].as_str().unwrap().is_empty(), "a failure says what to do: {c}");
+        }
+        if c["verdict"] == "skipped" {
+            assert!(c["detail"].as_str().unwrap().starts_with("skipped: "), "{c}");
+        }
+    }
+    let all_ok = checks.iter().all(|c| c["verdict"] == "ok");
+    assert_eq!(report["ok"], all_ok, "{report}");
+    checks.iter().map(|c| c["verdict"].as_str().unwrap().to_string()).collect()
+}
+
+fn detail<'a>(report: &'a Value, step: &str) -> &'a str {
+    let checks = report["checks"].as_array().unwrap();
+    checks.iter().find(|c| c["name"] == step).unwrap()["detail"].as_str().unwrap()
+}
+
+fn expect(report: &Value, want: [&str; 6]) {
+    assert_eq!(verdicts(report), want, "{report:#}");
+}
+
+#[test]
+fn down_a_closed_port() {
+    let report = doctor(json!({ "base_url": closed_port(), "vjuid_login": LOGIN, "max_retries": 0 }), None);
+    expect(&report, ["ok", "fail", "skipped", "skipped", "skipped", "skipped"]);
+    assert!(detail(&report, "dns").contains("(loopback)"), "{report}");
+    assert!(detail(&report, "http").contains("the tcp check failed"), "{report}");
+}
+
+#[test]
+fn no_dns_for_an_invalid_host() {
+    let options = json!({ "base_url": "http://ustb-doctor-test.invalid", "vjuid_login": LOGIN, "connect_timeout_ms": 3000 });
+    let report = doctor(options, None);
+    expect(&report, ["fail", "skipped", "skipped", "skipped", "skipped", "skipped"]);
+    assert!(detail(&report, "dns").contains("ustb-doctor-test.invalid does not resolve"), "{report}");
+}
+
+#[test]
+fn logged_out_without_a_cookie() {
+    let emu = emulator();
+    let report = doctor(json!({ "base_url": emu.base_url(), "max_retries": 0 }), None);
+    expect(&report, ["ok", "ok", "ok", "ok", "fail", "skipped"]);
+    assert!(detail(&report, "login").contains("no login cookie"), "{report}");
+    assert!(detail(&report, "web_info").contains("北科大AI助手"), "{report}");
+}
+
+#[test]
+fn expired_a_refused_cookie() {
+    let emu = emulator_with(Config { login_token: Some(LOGIN.into()), ..Config::default() });
+    let report =
+        doctor(json!({ "base_url": emu.base_url(), "vjuid_login": "other-login-token", "max_retries": 0 }), None);
+    expect(&report, ["ok", "ok", "ok", "ok", "fail", "skipped"]);
+    assert!(detail(&report, "login").contains("expired or wrong"), "{report}");
+}
+
+#[test]
+fn fine_names_the_user_redacted_unless_asked() {
+    let emu = emulator_with(Config { login_token: Some(LOGIN.into()), ..Config::default() });
+    let options = json!({ "base_url": emu.base_url(), "vjuid_login": LOGIN, "max_retries": 0 });
+    let report = doctor(options.clone(), None);
+    expect(&report, ["ok"; 6]);
+    assert_eq!(report["ok"], true);
+    assert_eq!(detail(&report, "login"), "logged in as 张**");
+    assert!(!report.to_string().contains("张同学"), "{report}");
+    assert!(detail(&report, "chat").contains("first chunk after"), "{report}");
+    let report = doctor(options, Some(r#"{"reveal_name": true}"#));
+    assert_eq!(detail(&report, "login"), "logged in as 张同学");
+}
+
+#[test]
+fn bad_options_and_a_cancelled_canceller_send_nothing() {
+    let emu = emulator();
+    let c = login_client(&emu);
+    let (mut out, mut err) = (ptr::null_mut(), ptr::null_mut());
+    let bad = cstring(r#"{"reveal":true}"#);
+    let st = unsafe { ustb_client_doctor(c.0, bad.as_ptr(), ptr::null(), &mut out, &mut err) };
+    assert_eq!(check(st, err).unwrap_err().status, ustb_status::USTB_INVALID_ARGUMENT);
+    assert!(out.is_null());
+    let mut canceller = ptr::null_mut();
+    check(unsafe { ustb_canceller_new(&mut canceller, &mut err) }, err).unwrap();
+    unsafe { ustb_canceller_cancel(canceller) };
+    let st = unsafe { ustb_client_doctor(c.0, ptr::null(), canceller, &mut out, &mut err) };
+    assert_eq!(check(st, err).unwrap_err().status, ustb_status::USTB_CANCELLED);
+    assert!(out.is_null());
+    unsafe { ustb_canceller_free(canceller) };
+}
+
+#[test]
+fn chat_command_doctor_against_the_emulator() {
+    let exe = compile(false, "ustb-chat", &["examples/c/chat.c"]);
+    let emu = EmulatorProcess::start();
+    let doctor = |cookie: Option<&str>| {
+        let mut cmd = Command::new(&exe);
+        cmd.args(["--base-url", &emu.url]).env_remove("USTB_COOKIE");
+        if let Some(cookie) = cookie {
+            cmd.args(["--cookie", cookie]);
+        }
+        let out = run(cmd.arg("--doctor"));
+        (out.status.code(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+    };
+    let (code, out, err) = doctor(Some("cookie_vjuid_login=demo-cookie"));
+    assert_eq!((code, err.as_str()), (Some(0), ""), "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), STEPS.len(), "{out}");
+    for (line, step) in lines.iter().zip(STEPS) {
+        assert!(line.starts_with(&format!("{step:<9} ok ")), "{out}");
+    }
+    assert!(!out.contains("demo-cookie"), "{out}");
+    println!("fine:\n{out}");
+
+    let (code, out, err) = doctor(None);
+    assert_eq!((code, err.as_str()), (Some(1), ""), "{out}");
+    assert!(out.contains("login     fail     not logged in"), "{out}");
+    assert!(out.contains("next: sign in at"), "{out}");
+    assert!(out.contains("chat      skipped  skipped: the login check failed"), "{out}");
+    println!("logged out:\n{out}");
+}
