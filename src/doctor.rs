@@ -43,7 +43,9 @@ impl DoctorOptions {
             match (key.as_str(), v) {
                 ("reveal_name", Value::Bool(b)) => o.reveal_name = *b,
                 ("reveal_name", Value::Null) => {}
-                ("reveal_name", _) => return Err(Error::invalid_argument("doctor option \"reveal_name\" must be a boolean")),
+                ("reveal_name", _) => {
+                    return Err(Error::invalid_argument("doctor option \"reveal_name\" must be a boolean"))
+                }
                 _ => return Err(Error::invalid_argument("unknown doctor option; known options: reveal_name")),
             }
         }
@@ -75,7 +77,8 @@ struct Found {
 
 const STEPS: [&str; 6] = ["dns", "tcp", "http", "web_info", "login", "chat"];
 
-const CHECK_URL: &str = "check base_url; the real server (http://chat.ustb.edu.cn) answers only on the campus network or its VPN";
+const CHECK_URL: &str =
+    "check base_url; the real server (http://chat.ustb.edu.cn) answers only on the campus network or its VPN";
 
 impl Client {
     /// Runs the checks in order and returns the report:
@@ -114,11 +117,9 @@ impl Client {
             "http" => self.check_http(cancel),
             "web_info" => self.check_web_info(cancel),
             "login" => self.check_login(options, found, cancel),
-            _ if !found.logged_in => Outcome {
-                verdict: "skipped",
-                detail: "skipped: not logged in".into(),
-                next_step: String::new(),
-            },
+            _ if !found.logged_in => {
+                Outcome { verdict: "skipped", detail: "skipped: not logged in".into(), next_step: String::new() }
+            }
             _ => self.check_chat(cancel),
         }
     }
@@ -144,7 +145,7 @@ impl Client {
         let mut last = None;
         for addr in &found.addrs {
             match transport::connect(addr, Some(timeout)) {
-                Ok(_) => return ok(format!("connected to {addr} within connect_timeout_ms ({} ms)", timeout.as_millis())),
+                Ok(_) => return ok(format!("connected to {addr} (connect_timeout_ms is {})", timeout.as_millis())),
                 Err(e) => last = Some(format!("{addr}: {e}")),
             }
         }
@@ -281,7 +282,12 @@ fn host_port(base_url: &str) -> Option<(String, u16)> {
 }
 
 /// The system's lookup, on its own thread so it is bounded by `timeout` and `cancel`.
-fn resolve(host: &str, port: u16, timeout: Duration, cancel: &CancelToken) -> std::result::Result<Vec<SocketAddr>, String> {
+fn resolve(
+    host: &str,
+    port: u16,
+    timeout: Duration,
+    cancel: &CancelToken,
+) -> std::result::Result<Vec<SocketAddr>, String> {
     let (tx, rx) = mpsc::channel();
     let target = (host.to_string(), port);
     std::thread::spawn(move || {
@@ -332,7 +338,9 @@ mod tests {
         let kind = |s: &str| address_kind(s.parse().unwrap());
         assert_eq!(kind("127.0.0.1"), "loopback");
         assert_eq!(kind("::1"), "loopback");
-        for private in ["10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "fc00::1", "fdab::2", "::ffff:10.0.0.1"] {
+        for private in
+            ["10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "fc00::1", "fdab::2", "::ffff:10.0.0.1"]
+        {
             assert_eq!(kind(private), "private", "{private}");
         }
         for public in ["202.204.48.66", "172.32.0.1", "8.8.8.8", "2001:da8::1"] {

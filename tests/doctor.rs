@@ -68,7 +68,8 @@ fn down_a_closed_port() {
 
 #[test]
 fn no_dns_for_an_invalid_host() {
-    let options = json!({ "base_url": "http://ustb-doctor-test.invalid", "vjuid_login": LOGIN, "connect_timeout_ms": 3000 });
+    let options =
+        json!({ "base_url": "http://ustb-doctor-test.invalid", "vjuid_login": LOGIN, "connect_timeout_ms": 3000 });
     let report = doctor(options, None);
     expect(&report, ["fail", "skipped", "skipped", "skipped", "skipped", "skipped"]);
     assert!(detail(&report, "dns").contains("ustb-doctor-test.invalid does not resolve"), "{report}");

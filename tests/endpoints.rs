@@ -7,7 +7,7 @@ mod common;
 
 use std::ffi::c_char;
 use std::io::{Read, Write};
-use std::net::Shutdown;
+use std::net::{Shutdown, TcpListener};
 use std::process::Command;
 use std::ptr;
 use std::sync::mpsc;
