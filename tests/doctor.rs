@@ -155,3 +155,28 @@ fn chat_command_doctor_against_the_emulator() {
     assert!(out.contains("chat      skipped  skipped: the login check failed"), "{out}");
     println!("logged out:\n{out}");
 }
+
+#[test]
+fn a_cancel_stops_a_check_that_waits() {
+    // Accepts and never answers: the http check would wait for the idle timeout (10 s).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let c = client(&json!({ "base_url": url, "max_retries": 0, "idle_timeout_ms": 10_000 })).unwrap();
+    let mut err = ptr::null_mut();
+    let mut canceller = ptr::null_mut();
+    check(unsafe { ustb_canceller_new(&mut canceller, &mut err) }, err).unwrap();
+    let handle = canceller as usize;
+    let started = std::time::Instant::now();
+    let cancel = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        unsafe { ustb_canceller_cancel(handle as *mut ustb_canceller) };
+    });
+    let mut out = ptr::null_mut();
+    let st = unsafe { ustb_client_doctor(c.0, ptr::null(), canceller, &mut out, &mut err) };
+    cancel.join().unwrap();
+    assert_eq!(check(st, err).unwrap_err().status, ustb_status::USTB_CANCELLED);
+    assert!(out.is_null());
+    assert!(started.elapsed() < std::time::Duration::from_secs(3), "{:?}", started.elapsed());
+    unsafe { ustb_canceller_free(canceller) };
+    drop(listener);
+}
