@@ -29,6 +29,8 @@ pub struct Options {
     pub(crate) user_agent: String,
     pub(crate) max_reply_bytes: u64,
     pub(crate) defaults: Defaults,
+    /// Capture mode: the open `record` file.
+    pub(crate) record: Option<Arc<crate::upstream::record::Recorder>>,
 }
 
 impl Default for Options {
@@ -43,6 +45,7 @@ impl Default for Options {
             user_agent: format!("ustb-openai/{}", env!("CARGO_PKG_VERSION")),
             max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
             defaults: Defaults { compose_id: "3".into(), model: "DeepSeek".into() },
+            record: None,
         }
     }
 }
@@ -61,6 +64,7 @@ pub(crate) const KEYS: &[&str] = &[
     "compose_id",
     "model",
     "max_reply_bytes",
+    "record",
 ];
 
 impl Options {
@@ -114,6 +118,9 @@ impl Options {
         }
         if let Some(v) = opt_u64(&map, "max_reply_bytes", 1)? {
             o.max_reply_bytes = v;
+        }
+        if let Some(path) = opt_str(&map, "record")? {
+            o.record = Some(crate::upstream::record::Recorder::open(path)?);
         }
         if let Some(v) = opt_str(&map, "user_agent")? {
             if v.is_empty() || v.len() > MAX_USER_AGENT || v.chars().any(|c| c.is_control()) {
@@ -230,6 +237,7 @@ impl Client {
             total_timeout: options.timeout_ms.map(Duration::from_millis),
             max_retries: options.max_retries,
             user_agent: options.user_agent,
+            record: options.record,
         };
         Client {
             wire: Arc::new(Wire::new(config, options.cookies)),

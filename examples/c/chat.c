@@ -24,6 +24,8 @@ static const char USAGE[] =
     "  --base-url URL    the server (default http://chat.ustb.edu.cn; e.g. ustb-emulator's address)\n"
     "  --cookie COOKIE   the login cookie, \"cookie_vjuid_login=…\" or \"easy_session=…; cookie_vjuid_login=…\"\n"
     "                    (default: the USTB_COOKIE environment variable)\n"
+    "  --record FILE     capture mode: append each exchange with the server to FILE (JSON Lines,\n"
+    "                    secrets redacted) to send to the developers; see the README\n"
     "  --no-think        deep thinking off\n"
     "  --usage           print the token usage after the answer\n"
     "  --doctor          check the way to the server instead of chatting: name lookup, TCP,\n"
@@ -121,7 +123,7 @@ static int print_report(const char *report) {
 }
 
 int main(int argc, char **argv) {
-    const char *base_url = NULL, *cookie = getenv("USTB_COOKIE"), *prompt = NULL;
+    const char *base_url = NULL, *cookie = getenv("USTB_COOKIE"), *prompt = NULL, *record = NULL;
     int think = 1, usage = 0, doctor = 0;
     int options_done = 0;
     for (int i = 1; i < argc; i++) {
@@ -135,10 +137,11 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--no-think")) think = 0;
         else if (!strcmp(a, "--usage")) usage = 1;
         else if (!strcmp(a, "--doctor")) doctor = 1;
-        else if (!strcmp(a, "--base-url") || !strcmp(a, "--cookie")) {
+        else if (!strcmp(a, "--base-url") || !strcmp(a, "--cookie") || !strcmp(a, "--record")) {
             if (i + 1 == argc) return bad_usage("missing value for option ", a);
             if (a[2] == 'b') base_url = argv[++i];
-            else cookie = argv[++i];
+            else if (a[2] == 'c') cookie = argv[++i];
+            else record = argv[++i];
         } else return bad_usage("unknown option ", a);
     }
     if (doctor && prompt) return bad_usage("--doctor takes no prompt: ", prompt);
@@ -146,7 +149,8 @@ int main(int argc, char **argv) {
     if (!prompt) prompt = "";
 
     /* Every string is escaped into the JSON, so its size is bounded by 6 bytes per input byte. */
-    size_t cap = 256 + 6 * (strlen(prompt) + (base_url ? strlen(base_url) : 0) + (cookie ? strlen(cookie) : 0));
+    size_t cap = 256 + 6 * (strlen(prompt) + (base_url ? strlen(base_url) : 0) + (cookie ? strlen(cookie) : 0)
+                        + (record ? strlen(record) : 0));
     char *options = malloc(cap), *request = malloc(cap);
     if (!options || !request) return 1;
     size_t n = (size_t)sprintf(options, "{");
@@ -158,6 +162,11 @@ int main(int argc, char **argv) {
     if (cookie) {
         n += (size_t)sprintf(options + n, "\"cookie\":\"");
         n += json_escape(cookie, options + n);
+        n += (size_t)sprintf(options + n, "\"");
+    }
+    if (record) {
+        n += (size_t)sprintf(options + n, "%s\"record\":\"", n > 1 ? "," : "");
+        n += json_escape(record, options + n);
         n += (size_t)sprintf(options + n, "\"");
     }
     sprintf(options + n, "}");

@@ -10,11 +10,17 @@ use crate::error::{Error, ErrorKind, Result};
 pub struct Body {
     reader: ureq::BodyReader<'static>,
     token: CancelToken,
+    /// Capture mode: each read is recorded; written out when the body is dropped.
+    exchange: Option<super::record::Exchange>,
 }
 
 impl Body {
-    pub(crate) fn new(reader: ureq::BodyReader<'static>, token: CancelToken) -> Body {
-        Body { reader, token }
+    pub(crate) fn new(
+        reader: ureq::BodyReader<'static>,
+        token: CancelToken,
+        exchange: Option<super::record::Exchange>,
+    ) -> Body {
+        Body { reader, token, exchange }
     }
 
     /// Reads the whole (non-stream) body, up to `limit` bytes.
@@ -45,7 +51,15 @@ impl Read for Body {
             return Err(Error::cancelled().into());
         }
         let _scope = CancelScope::enter(&self.token);
-        self.reader.read(buf).map_err(|e| body_error(e, &self.token).into())
+        let result = self.reader.read(buf).map_err(|e| body_error(e, &self.token));
+        if let Some(x) = self.exchange.as_mut() {
+            match &result {
+                Ok(0) => x.end(Ok(())),
+                Ok(n) => x.read(&buf[..*n]),
+                Err(e) => x.end(Err(e)),
+            }
+        }
+        result.map_err(Into::into)
     }
 }
 

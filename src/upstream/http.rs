@@ -20,6 +20,8 @@ pub struct WireConfig {
     pub total_timeout: Option<Duration>,
     pub max_retries: u32,
     pub user_agent: String,
+    /// Capture mode: where each exchange is appended (see `record.rs`); None costs nothing.
+    pub record: Option<std::sync::Arc<super::record::Recorder>>,
 }
 
 /// The identity cookies. Secrets: never formatted into messages.
@@ -162,13 +164,21 @@ impl Wire {
         loop {
             made += 1;
             log::attempt(method, path_and_query, body_bytes, made, attempts);
-            let err = match self.send_once(method, &url, form, token) {
+            let mut exchange = self
+                .config
+                .record
+                .as_ref()
+                .map(|r| super::record::Exchange::new(r, method, path_and_query, form, &self.cookies()));
+            let err = match self.send_once(method, &url, form, token, &mut exchange) {
                 Ok(reply) => {
                     let took = started.elapsed();
                     log::reply(method, path_and_query, body_bytes, reply.status, &reply.content_type, took, made);
                     return Ok(reply);
                 }
                 Err((err, true)) if made < attempts && !token.is_cancelled() => {
+                    if let Some(mut x) = exchange.take() {
+                        x.end(Err(&err));
+                    }
                     let delay = backoff_delay(made);
                     log::retry(method, path_and_query, (made, attempts), &err, redact, delay);
                     sleep_unless_cancelled(delay, token);
@@ -179,6 +189,9 @@ impl Wire {
                 }
                 Err((err, _)) => err,
             };
+            if let Some(x) = exchange.as_mut() {
+                x.end(Err(&err));
+            }
             log::request_failed(method, path_and_query, made, &err, redact);
             return Err(err);
         }
@@ -190,6 +203,7 @@ impl Wire {
         url: &str,
         form: Option<&super::multipart::Multipart>,
         token: &CancelToken,
+        exchange: &mut Option<super::record::Exchange>,
     ) -> std::result::Result<Reply, (Error, bool)> {
         let base = &self.config.base_url;
         let mut builder = http::Request::builder()
@@ -217,6 +231,9 @@ impl Wire {
             self.agent.run(request).map_err(|e| send_error(e, token, scope.wrote()))
         }?;
         self.remember_cookies(response.headers());
+        if let Some(x) = exchange.as_mut() {
+            x.head(response.status().as_u16(), response.headers());
+        }
         let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
         let status = response.status().as_u16();
         let content_type = header("content-type");
@@ -230,7 +247,7 @@ impl Wire {
                 false,
             ));
         }
-        let body = Body::new(response.into_body().into_reader(), token.clone());
+        let body = Body::new(response.into_body().into_reader(), token.clone(), exchange.take());
         Ok(Reply { status, content_type, body })
     }
 

@@ -4,6 +4,7 @@ pub mod body;
 pub mod envelope;
 pub mod http;
 pub mod multipart;
+pub mod record;
 pub mod transport;
 
 pub use envelope::Envelope;

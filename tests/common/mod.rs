@@ -322,3 +322,93 @@ impl Rng {
         (self.next() % n as u64) as usize
     }
 }
+
+/// The records of a capture file (see `record` in README), one JSON value per line.
+pub fn capture_records(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// A server that answers each request with the next unused record of the same method and path:
+/// the recorded status and headers, then a write per recorded read (chunked, unless the record
+/// had a Content-Length), then the recorded end (a clean end, a broken chunk for a framing
+/// error, else a closed connection). Returns its base URL; it serves until the test ends.
+pub fn replay_server(records: Vec<Value>) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let records = std::sync::Mutex::new(records.into_iter().map(Some).collect::<Vec<_>>());
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let (mut head, mut line) = (Vec::new(), String::new());
+            while reader.read_line(&mut line).unwrap_or(0) > 2 {
+                head.push(std::mem::take(&mut line));
+            }
+            let Some(first) = head.first() else { continue };
+            let mut words = first.split_whitespace();
+            let (method, path) = (words.next().unwrap_or("").to_string(), words.next().unwrap_or("").to_string());
+            let length = head
+                .iter()
+                .find_map(|h| {
+                    h.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0))
+                })
+                .unwrap_or(0usize);
+            let _ = reader.by_ref().take(length as u64).read_to_end(&mut Vec::new());
+            let record = {
+                let mut all = records.lock().unwrap();
+                let found = all.iter_mut().find(|r| {
+                    r.as_ref().is_some_and(|r| {
+                        r["request"]["method"] == method.as_str() && r["request"]["path"] == path.as_str()
+                    })
+                });
+                found.and_then(Option::take)
+            };
+            let Some(record) = record else { continue };
+            let Some(status) = record["status"].as_u64() else { continue }; // closed before the headers
+            let headers: Vec<(String, String)> = record["headers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| (h[0].as_str().unwrap().to_string(), h[1].as_str().unwrap().to_string()))
+                .collect();
+            let sized = headers.iter().any(|(k, _)| k == "content-length");
+            let mut out = format!("HTTP/1.1 {status} Replayed\r\n");
+            for (k, v) in &headers {
+                if !["transfer-encoding", "connection"].contains(&k.as_str()) {
+                    out.push_str(&format!("{k}: {v}\r\n"));
+                }
+            }
+            out.push_str(if sized {
+                "connection: close\r\n\r\n"
+            } else {
+                "transfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+            });
+            let _ = conn.write_all(out.as_bytes());
+            let mut last = 0u64;
+            for read in record["reads"].as_array().unwrap() {
+                use base64::Engine;
+                let bytes = base64::engine::general_purpose::STANDARD.decode(read["b64"].as_str().unwrap()).unwrap();
+                let at = read["at_ms"].as_u64().unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(at.saturating_sub(last).min(20)));
+                last = at;
+                let _ = conn.flush();
+                if sized {
+                    let _ = conn.write_all(&bytes);
+                } else {
+                    let _ = conn.write_all(format!("{:x}\r\n", bytes.len()).as_bytes());
+                    let _ = conn.write_all(&bytes);
+                    let _ = conn.write_all(b"\r\n");
+                }
+            }
+            match record["end"].as_str().unwrap() {
+                "eof" if !sized => drop(conn.write_all(b"0\r\n\r\n")),
+                "protocol_error" if !sized => drop(conn.write_all(b"zz\r\n")),
+                _ => {}
+            }
+            let _ = conn.flush();
+        }
+    });
+    base
+}
