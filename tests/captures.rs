@@ -117,7 +117,16 @@ fn a_capture_of_every_emulator_scenario_replays_identically() {
             "{prompt}: {fields:?}"
         );
         let replayed = outcome(&options(&replay_server(records.clone())), prompt);
-        assert_eq!(replayed, original, "{prompt}: the replay differs");
+        if prompt.contains("chunk-lie") {
+            // A lying chunk size is below the body bytes a capture holds: where ureq notices it
+            // depends on how the reads fell, so the replay (honest chunks, then a broken one)
+            // deliver more or less of the same data before the same error (so does the emulator).
+            assert_eq!(replayed.1, original.1, "{prompt}: the replay ends differently");
+            let n = replayed.0.len().min(original.0.len());
+            assert_eq!(replayed.0[..n], original.0[..n], "{prompt}: the replay differs");
+        } else {
+            assert_eq!(replayed, original, "{prompt}: the replay differs");
+        }
         assert!(!original.0.is_empty() || original.1.is_some(), "{prompt}: nothing happened");
         if update {
             std::fs::copy(&file, root().join("tests/vectors/captures").join(file.file_name().unwrap())).unwrap();

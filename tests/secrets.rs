@@ -119,3 +119,82 @@ fn cookies(c: &Client) -> serde_json::Value {
     unsafe { ustb_string_free(out) };
     serde_json::from_str(&text).unwrap()
 }
+
+unsafe fn user_info(c: &Client) -> String {
+    let (mut out, mut err) = (ptr::null_mut(), ptr::null_mut());
+    let st = ustb_client_user_info(c.0, &mut out, &mut err);
+    check(st, err).unwrap();
+    take_string(out)
+}
+
+/// Capture mode (`record`): the same secrets through every path, plus a server-issued session,
+/// a Set-Cookie the options would refuse and the student's name and number in user_info; none
+/// reaches the file, and what replaced them keeps its length and class.
+#[test]
+fn captures_hold_no_secret() {
+    let emu = emulator();
+    let file = target_dir().join("secrets_capture.jsonl");
+    let _ = std::fs::remove_file(&file);
+    let record = file.to_str().unwrap();
+    let c = client(&json!({
+        "base_url": emu.base_url(), "easy_session": EASY, "vjuid_login": LOGIN_SECRET,
+        "idle_timeout_ms": 300, "max_retries": 0, "record": record,
+    }))
+    .unwrap();
+    let mut all = prompts();
+    all.push("@emu:bad-session-cookie".into());
+    for prompt in all {
+        if prompt.contains("huge-event") || prompt.contains("endless-line") {
+            continue;
+        }
+        if let Ok(s) = open(&c, &user(&format!("{prompt} {EASY} {LOGIN_SECRET}"))) {
+            drain(&s);
+        }
+    }
+    unsafe { user_info(&c) };
+    // Logged in, without a session: the server issues one, and user_info names the student.
+    let c2 = client(&json!({ "base_url": emu.base_url(), "vjuid_login": LOGIN, "max_retries": 0, "record": record }))
+        .unwrap();
+    let info = unsafe { user_info(&c2) };
+    assert!(info.contains("张同学") && info.contains("U202341234"), "{info}");
+    drop(stream_all(&c2, &user("hi")));
+    let issued = cookies(&c2)["easy_session"].as_str().unwrap().to_string();
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.lines().count() > 30, "every exchange recorded");
+    assert_clean("the capture", &text);
+    // Bodies are searched decoded as well.
+    let records = capture_records(&file);
+    let mut bodies = String::new();
+    for r in &records {
+        for read in r["reads"].as_array().unwrap() {
+            use base64::Engine;
+            let bytes = base64::engine::general_purpose::STANDARD.decode(read["b64"].as_str().unwrap()).unwrap();
+            bodies.push_str(&String::from_utf8_lossy(&bytes));
+        }
+    }
+    assert_clean("the capture's bodies", &bodies);
+    let bad_session = "0123456789abcdef0123456789!$%&*+-.^_|~@A";
+    for secret in [LOGIN, issued.as_str(), bad_session, "张同学", "U202341234", "100231"] {
+        assert!(!text.contains(secret) && !bodies.contains(secret), "{secret:?} reached the capture");
+    }
+    // Redacted, not removed: the same shapes remain for the parser.
+    assert!(
+        bodies.contains("\"user_name\":\"某某某\"") && bodies.contains("\"user_number\":\"X000000000\""),
+        "{bodies}"
+    );
+    let set_cookies: Vec<&str> = records
+        .iter()
+        .flat_map(|r| r["headers"].as_array().unwrap())
+        .filter(|h| h[0] == "set-cookie")
+        .map(|h| h[1].as_str().unwrap())
+        .collect();
+    assert!(
+        set_cookies.iter().any(|v| v.starts_with("easy_session=") && v[13..45].bytes().all(|b| b"xX0".contains(&b))),
+        "{set_cookies:?}"
+    );
+    assert!(
+        set_cookies.iter().any(|v| v.starts_with("easy_session=0000000000xxxxxx0000000000!$%&*+-.^_|~@X")),
+        "{set_cookies:?}"
+    );
+    assert!(text.contains("\"cookies\":[\"easy_session\",\"cookie_vjuid_login\"]"));
+}

@@ -206,6 +206,10 @@ fn is_secret_key(key: &str) -> bool {
 /// Same length and class: letters become x/X, digits 0, other characters one of the same
 /// UTF-8 length; ASCII punctuation stays (it carries structure, not identity).
 pub fn mask(s: &str) -> String {
+    // A number stays a valid JSON number (no leading zero).
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        return format!("1{}", "0".repeat(s.len() - 1));
+    }
     s.chars()
         .map(|c| match c {
             'a'..='z' => 'x',
@@ -312,6 +316,7 @@ mod tests {
         assert!(Cookies::valid_easy_session(&m));
         assert_eq!(mask("张三-1"), "某某-0");
         assert_eq!(mask("张三").len(), "张三".len());
+        assert_eq!(mask("100231"), "100000");
         assert_eq!(mask_set_cookie("easy_session=abC9; Path=/"), "easy_session=xxX0; Path=/");
         assert_eq!(redact_bytes(b"a secret here, secret", &["secret".into()]), b"a xxxxxx here, xxxxxx");
         assert_eq!(redact_query("/x?sid=ab12&n=3"), "/x?sid=xx00&n=3");
