@@ -28,7 +28,7 @@ const SCENARIOS: &[&str] = &[
     "@emu:malformed-inner",
     "@emu:sse-error",
     "@emu:sse-4028",
-    "@emu:long=3000",
+    "@emu:long=500",
     "@emu:tool=get_weather:{\"city\":\"北京\"}",
     "@emu:echo-cookie-sse",
     "@emu:close-before-headers",
