@@ -422,9 +422,11 @@ ustb_status ustb_chunk_delta(const char *chunk_json, char **content_out, char **
  * waiting for or reading a reply, default 300000), `timeout_ms` (whole request, default none),
  * `max_retries` (failures before the reply starts, including an unknown host name; default
  * 2, at most 10), `user_agent` (at most 512 bytes), `compose_id` (default 3), `model`
- * (default `"DeepSeek"`) and `max_reply_bytes` (the most `ustb_chat_create` and
+ * (default `"DeepSeek"`), `max_reply_bytes` (the most `ustb_chat_create` and
  * `ustb_chat_stream_collect` hold, content plus reasoning; default 67108864 = 64 MiB;
- * streaming is not limited by it). Unknown keys are an error. Environment proxy variables
+ * streaming is not limited by it) and `record` (capture mode: a file each exchange is appended
+ * to as a JSON line, secrets redacted; see the README; opening it may fail). Unknown keys
+ * are an error. Environment proxy variables
  * are ignored. Sizes are checked first: the options JSON may be at most 64 KiB, `base_url`
  * 2048 bytes, a cookie value 4096 bytes.
  *
