@@ -11,6 +11,7 @@ use std::time::Instant;
 use base64::Engine;
 use serde_json::{json, Value};
 
+use super::envelope::excerpt;
 use super::http::Cookies;
 use crate::error::{Error, Result};
 
@@ -53,7 +54,7 @@ impl Recorder {
             .create(true)
             .append(true)
             .open(path)
-            .map_err(|e| Error::invalid_argument(format!("cannot open the record file {path:?}: {e}")))?;
+            .map_err(|e| Error::invalid_argument(format!("cannot open the record file {}: {e}", excerpt(path))))?;
         Ok(Arc::new(Recorder { file: Mutex::new(file), path: path.to_string() }))
     }
 
