@@ -20,15 +20,8 @@ unset LD_LIBRARY_PATH
 export PKG_CONFIG_PATH=$USTB_PREFIX/lib/pkgconfig
 reply="你好！我是北科大 AI 助手。你说：「你好」"
 
-"$USTB_PREFIX/bin/ustb-emulator" >"$USTB_WORK/emulator.out" &
-emu=$!
-trap 'kill $emu 2>/dev/null' EXIT
-for _ in $(seq 100); do
-    [ -s "$USTB_WORK/emulator.out" ] && break
-    sleep 0.05
-done
-url=$(sed -n 's/^ustb-emulator listening on //p' "$USTB_WORK/emulator.out")
-[ -n "$url" ] || { echo "$lang: the emulator did not start" >&2; exit 1; }
+. "$USTB_ROOT/examples/emulator.sh"
+start_emulator "$USTB_PREFIX/bin/ustb-emulator" || { echo "$lang: the emulator did not start" >&2; exit 1; }
 
 # Shows a build command and runs it quietly, showing its output only when it fails.
 quiet() {

@@ -28,18 +28,8 @@ cp "$USTB_ROOT/examples/csharp/consumer/Consumer.cs" "$USTB_ROOT/examples/csharp
 xbuild /nologo /verbosity:quiet Consumer.csproj >xbuild.log 2>&1 || { cat xbuild.log >&2; fail "xbuild"; }
 [ -f bin/libustb_openai.so ] || fail "build/UstbOpenAI.targets did not copy libustb_openai.so into bin/"
 
-emu_out=$USTB_WORK/emulator.out
-"$emulator" --port 0 >"$emu_out" 2>&1 &
-emu_pid=$!
-trap 'kill $emu_pid 2>/dev/null || true' EXIT INT TERM
-url=
-for _ in $(seq 100); do
-    url=$(sed -n '1s/^ustb-emulator listening on //p' "$emu_out")
-    [ -n "$url" ] && break
-    kill -0 $emu_pid 2>/dev/null || fail "the emulator exited: $(cat "$emu_out")"
-    sleep 0.1
-done
-[ -n "$url" ] || fail "the emulator printed no address"
+. "$USTB_ROOT/examples/emulator.sh"
+start_emulator "$emulator" --port 0 || fail "the emulator printed no address"
 
 expected="你好！我是北科大 AI 助手。你说：「你好」"
 out=$(env -u LD_LIBRARY_PATH -u MONO_PATH mono bin/Consumer.exe "$url" demo) || fail "the consumer failed"

@@ -70,13 +70,8 @@ USTB_EMULATOR=$PREFIX/bin/ustb-emulator go test -count=1 "$mod" || fail "the pac
 go build -o hello . || fail "go build"
 ldd ./hello | grep ustb_openai || fail "hello does not link libustb_openai"
 
-out=$(mktemp)
-"$PREFIX/bin/ustb-emulator" >"$out" &
-emu=$!
-trap 'kill $emu 2>/dev/null; rm -f "$out"' EXIT
-for _ in $(seq 50); do grep -q listening "$out" && break; sleep 0.1; done
-url=$(sed -n 's/^ustb-emulator listening on //p' "$out")
-[ -n "$url" ] || fail "the emulator printed no address"
+. "$USTB_ROOT/examples/emulator.sh"
+start_emulator "$PREFIX/bin/ustb-emulator" || fail "the emulator printed no address"
 
 reply=$(./hello "$url") || fail "the consumer failed: $reply"
 echo "$reply"

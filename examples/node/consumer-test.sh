@@ -46,13 +46,8 @@ echo "== installed: $(cd node_modules/ustb-openai && find . -type f | sort | tr 
 types=$(node -p 'require("./node_modules/ustb-openai/package.json").types')
 [ -f "node_modules/ustb-openai/$types" ] || fail "the package's types ($types) are missing"
 
-out=$(mktemp)
-"$PREFIX/bin/ustb-emulator" >"$out" &
-emu=$!
-trap 'kill $emu 2>/dev/null; rm -f "$out"' EXIT
-for _ in $(seq 50); do grep -q listening "$out" && break; sleep 0.1; done
-url=$(sed -n 's/^ustb-emulator listening on //p' "$out")
-[ -n "$url" ] || fail "the emulator printed no address"
+. "$USTB_ROOT/examples/emulator.sh"
+start_emulator "$PREFIX/bin/ustb-emulator" || fail "the emulator printed no address"
 
 reply=$(node hello.mjs "$url") || fail "the consumer failed"
 echo "$reply"

@@ -38,18 +38,8 @@ for f in py.typed _client.pyi libustb_openai.abi3.so; do
     [ -e "$site/$f" ] || fail "the installed package has no $f ($site)"
 done
 
-emu_out=$USTB_WORK/emulator.out
-"$emulator" --port 0 >"$emu_out" 2>&1 &
-emu_pid=$!
-trap 'kill $emu_pid 2>/dev/null || true' EXIT INT TERM
-url=
-for _ in $(seq 100); do
-    url=$(sed -n '1s/^ustb-emulator listening on //p' "$emu_out")
-    [ -n "$url" ] && break
-    kill -0 $emu_pid 2>/dev/null || fail "the emulator exited: $(cat "$emu_out")"
-    sleep 0.1
-done
-[ -n "$url" ] || fail "the emulator printed no address"
+. "$USTB_ROOT/examples/emulator.sh"
+start_emulator "$emulator" --port 0 || fail "the emulator printed no address"
 
 cp "$USTB_ROOT/examples/python/consumer/consumer.py" .
 expected="你好！我是北科大 AI 助手。你说：「你好」"
