@@ -57,6 +57,8 @@ pub mod limits;
 /// cbindgen:ignore
 mod log;
 /// cbindgen:ignore
+mod login;
+/// cbindgen:ignore
 #[cfg(not(fuzzing))]
 mod sse;
 /// cbindgen:ignore

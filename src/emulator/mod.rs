@@ -11,6 +11,8 @@ mod faults;
 mod http;
 mod json;
 mod multipart;
+mod puzzle;
+mod qrimage;
 mod util;
 
 #[cfg(test)]
