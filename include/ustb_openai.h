@@ -36,6 +36,11 @@
 #define USTB_VERSION_PATCH 0
 
 /**
+ * `x` for `ustb_login_sms_send` that lets the library solve the slider puzzle itself.
+ */
+#define USTB_PUZZLE_AUTO -1
+
+/**
  * The result of every fallible call. `USTB_OK` is 0; `USTB_END_OF_STREAM` and `USTB_STOPPED`
  * are normal outcomes, not errors; every other value is an error, described in detail by the
  * `ustb_error` the call hands out.
@@ -127,6 +132,32 @@ typedef enum {
 } ustb_status;
 
 /**
+ * Where a QR code login is (`ustb_login_qr_wait`).
+ */
+typedef enum {
+  /**
+   * Nobody has scanned the code yet.
+   */
+  USTB_LOGIN_WAITING = 0,
+  /**
+   * Scanned on a phone, not yet confirmed there.
+   */
+  USTB_LOGIN_SCANNED = 1,
+  /**
+   * Confirmed: the login is complete and the cookie is ready.
+   */
+  USTB_LOGIN_CONFIRMED = 2,
+  /**
+   * The code expired (after about 3 minutes): `ustb_login_qr_start` gives a new one.
+   */
+  USTB_LOGIN_EXPIRED = 3,
+  /**
+   * The call failed: see its status and error.
+   */
+  USTB_LOGIN_FAILED = 4,
+} ustb_login_state;
+
+/**
  * A handle that cancels one stream and stays valid after the stream is freed, so a host
  * need not order cancel against free (e.g. a Go context watcher or a JS AbortSignal); or,
  * made by `ustb_canceller_new`, one that cancels the platform calls it is passed to.
@@ -162,6 +193,17 @@ typedef struct ustb_client ustb_client;
  * Not shared between threads by the library; an error object may be read from any thread.
  */
 typedef struct ustb_error ustb_error;
+
+/**
+ * A login in progress and, once it succeeded, its cookie.
+ *
+ * Thread-safety: use it from one thread at a time; a call made while another call on the
+ * same login runs returns `USTB_INVALID_ARGUMENT` ("busy") at once. Calls that use the network
+ * take a `cancel` argument (NULL or a canceller from `ustb_canceller_new`):
+ * `ustb_canceller_cancel` from any thread makes them return `USTB_CANCELLED` promptly.
+ * Freed with `ustb_login_free`.
+ */
+typedef struct ustb_login ustb_login;
 
 /**
  * A log level: one of the `USTB_LOG_*` values (an `int`, so a bad value from any language
@@ -748,6 +790,189 @@ void ustb_error_free(ustb_error *error);
  * callback (it may be NULL).
  */
 ustb_status ustb_set_log_callback(ustb_log_callback callback, void *userdata, ustb_log_level min_level, ustb_error **error);
+
+/**
+ * Creates a login. Never touches the network.
+ *
+ * `options_json` is NULL, `""`, `"{}"` or an object with every option of `ustb_client_new`
+ * (they configure the client `ustb_login_client` makes; `base_url` is also where the SSO sends
+ * the browser back to) plus: `sso_base_url` (default `"https://sso.ustb.edu.cn"`),
+ * `sis_base_url` (default `"https://sis.ustb.edu.cn"`; the SSO's reply names the QR page's
+ * host, which is used when given), and `ca_file` (a PEM file whose certificates are trusted
+ * instead of the bundled Mozilla root set: for a network that intercepts TLS, or a test
+ * server). http:// base URLs are allowed (the emulator). Timeouts and `max_retries` apply to
+ * every SSO request.
+ *
+ * `*login_out` receives a login freed with `ustb_login_free` (NULL on failure). Returns
+ * `USTB_OK` or `USTB_INVALID_ARGUMENT` (bad JSON, unknown key, bad value, unreadable
+ * `ca_file` or one without a certificate).
+ *
+ * # Safety
+ * Pointers are NULL or valid; `options_json` is NUL-terminated.
+ */
+ustb_status ustb_login_new(const char *options_json, ustb_login **login_out, ustb_error **error);
+
+/**
+ * Starts the QR code login, or renews the QR code (after `USTB_LOGIN_EXPIRED`, or any time):
+ * asks the SSO for a login context (first call only) and a new QR code, and downloads its
+ * image. Then show it and call `ustb_login_qr_wait`.
+ *
+ * Returns `USTB_OK`, `USTB_CANCELLED`, a network status (`USTB_CONNECT_ERROR` also for a
+ * failed TLS handshake, `USTB_TIMEOUT`, `USTB_CONNECTION_LOST`), `USTB_API_ERROR` when the
+ * SSO refuses (its code and message in the error), `USTB_HTTP_STATUS`, or
+ * `USTB_PROTOCOL_ERROR` when a reply does not look as expected (the message names the step).
+ *
+ * # Safety
+ * Pointers are NULL or valid; `login` and `cancel` are not freed during the call.
+ */
+ustb_status ustb_login_qr_start(ustb_login *login, const ustb_canceller *cancel, ustb_error **error);
+
+/**
+ * The current QR code as PNG bytes, borrowed: `*png_out` stays valid until the next
+ * `ustb_login_qr_start` or `ustb_login_free` on this login. `USTB_INVALID_ARGUMENT` before
+ * `ustb_login_qr_start` succeeded.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+ustb_status ustb_login_qr_png(const ustb_login *login, const uint8_t **png_out, size_t *len_out, ustb_error **error);
+
+/**
+ * The current QR code drawn as text for a terminal (Unicode half blocks, one line per two
+ * rows of modules, dark modules filled, no colour codes; print it on a light background or
+ * invert it if a phone cannot read it). `*text_out` is owned by the caller
+ * (`ustb_string_free`). `USTB_INVALID_ARGUMENT` before a QR code; `USTB_PROTOCOL_ERROR` if
+ * the image is not a QR code the library can read.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+ustb_status ustb_login_qr_text(const ustb_login *login, char **text_out, ustb_error **error);
+
+/**
+ * The address of the SSO's web page that shows the current QR code (for a browser), owned
+ * by the caller (`ustb_string_free`). It carries a one-time token: do not log it.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+ustb_status ustb_login_qr_page_url(const ustb_login *login, char **url_out, ustb_error **error);
+
+/**
+ * Waits up to `timeout_ms` for the QR code's state to change (the SSO holds each poll about
+ * 15 s; a larger `timeout_ms` keeps one poll open instead of starting new ones) and reports
+ * it in `*state_out`: `USTB_LOGIN_WAITING` or `USTB_LOGIN_SCANNED` (no change within the
+ * time, or newly scanned), `USTB_LOGIN_CONFIRMED` (the login is complete: the library has
+ * already fetched the cookie), or `USTB_LOGIN_EXPIRED`. Later calls after CONFIRMED or
+ * EXPIRED return the same state at once.
+ *
+ * On failure `*state_out` is `USTB_LOGIN_FAILED`: `USTB_AUTH_ERROR` when the SSO says the
+ * QR session is invalid (codes 101/102; start again), `USTB_CANCELLED`, or the statuses of
+ * `ustb_login_qr_start`. A failed poll is retried after 1 s while time remains, so a network
+ * status means the network stayed down. After a network failure waiting again is allowed.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `login` and `cancel` are not freed during the call.
+ */
+ustb_status ustb_login_qr_wait(ustb_login *login, uint32_t timeout_ms, const ustb_canceller *cancel, ustb_login_state *state_out, ustb_error **error);
+
+/**
+ * Fetches a new slider puzzle for the SMS login (asking the SSO for a login context first if
+ * needed), for a person to solve: see `ustb_login_puzzle_images`. Not needed with
+ * `USTB_PUZZLE_AUTO`. Returns as `ustb_login_qr_start`; `USTB_PROTOCOL_ERROR` with HTTP
+ * status set when the SSO says SMS login is not available.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `login` and `cancel` are not freed during the call.
+ */
+ustb_status ustb_login_sms_puzzle(ustb_login *login, const ustb_canceller *cancel, ustb_error **error);
+
+/**
+ * The current puzzle's two PNG images, borrowed until the next call that fetches or answers
+ * a puzzle, or `ustb_login_free`: the background with a piece-shaped hole, and the piece
+ * (as tall as the background, transparent around the piece). The answer is how many pixels
+ * from the background's left edge the piece's left edge belongs. `USTB_INVALID_ARGUMENT`
+ * when there is no puzzle.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+ustb_status ustb_login_puzzle_images(const ustb_login *login, const uint8_t **background_out, size_t *background_len_out, const uint8_t **piece_out, size_t *piece_len_out, ustb_error **error);
+
+/**
+ * The library's answer to the current puzzle (image matching; no network), in `*x_out`.
+ * `USTB_INVALID_ARGUMENT` when there is no puzzle; `USTB_PROTOCOL_ERROR` when the images
+ * cannot be read.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+ustb_status ustb_login_puzzle_solve(const ustb_login *login, uint32_t *x_out, ustb_error **error);
+
+/**
+ * Sends an SMS code to `phone` (11 digits starting with 1; checked before any traffic).
+ * `x` answers the current puzzle (from `ustb_login_sms_puzzle`; one answer per puzzle);
+ * `USTB_PUZZLE_AUTO` makes the library fetch and solve puzzles itself, trying up to 3 when
+ * the SSO refuses an answer.
+ *
+ * Returns `USTB_OK` (the code is on its way), `USTB_API_ERROR` when the SSO refuses (code
+ * 5054: wrong puzzle answer, fetch a new puzzle; 201: a code was sent moments ago, wait a
+ * minute), `USTB_INVALID_ARGUMENT` (bad phone, no puzzle for an explicit `x`), or the
+ * statuses of `ustb_login_qr_start`. The phone number never appears in errors or logs.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `login` and `cancel` are not freed during the call.
+ */
+ustb_status ustb_login_sms_send(ustb_login *login, const char *phone, int32_t x, const ustb_canceller *cancel, ustb_error **error);
+
+/**
+ * Submits the SMS code the phone received and completes the login (the cookie is then
+ * ready). Returns `USTB_OK`, `USTB_API_ERROR` when the SSO refuses the code (its code and
+ * message in the error; another try is allowed), `USTB_INVALID_ARGUMENT` (no code sent yet,
+ * or not 1–16 letters or digits), or the statuses of `ustb_login_qr_start`.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `login` and `cancel` are not freed during the call.
+ */
+ustb_status ustb_login_sms_submit(ustb_login *login, const char *code, const ustb_canceller *cancel, ustb_error **error);
+
+/**
+ * The `cookie_vjuid_login` value the login obtained, for the caller to store securely (it is
+ * a secret) and pass later as the `vjuid_login` client option. Owned by the caller
+ * (`ustb_string_free`). `USTB_INVALID_ARGUMENT` before the login succeeded.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+ustb_status ustb_login_cookie(const ustb_login *login, char **cookie_out, ustb_error **error);
+
+/**
+ * A new client with the login's options and cookie (`ustb_client_free`). Never touches the
+ * network. `USTB_INVALID_ARGUMENT` before the login succeeded.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+ustb_status ustb_login_client(const ustb_login *login, ustb_client **client_out, ustb_error **error);
+
+/**
+ * Gives an existing client the login's cookie (e.g. after `USTB_AUTH_ERROR`: the old login
+ * expired). Streams opened before keep the cookie they were sent with. Thread-safe towards
+ * other calls on `client`. `USTB_INVALID_ARGUMENT` before the login succeeded.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+ustb_status ustb_login_install(const ustb_login *login, const ustb_client *client, ustb_error **error);
+
+/**
+ * Frees a login (its cookie is forgotten; clients made from it keep theirs). NULL is a
+ * no-op.
+ *
+ * # Safety
+ * `login` is NULL or from `ustb_login_new`, freed once, with no call on it still running.
+ */
+void ustb_login_free(ustb_login *login);
 
 /**
  * Push style: calls `callback(userdata, chunk_json, len)` for every chunk, on the calling

@@ -54,6 +54,9 @@ impl ErrorKind {
     }
 }
 
+/// How to get a new login cookie, said wherever the server asks for a login.
+pub const RELOGIN: &str = "log in again (`ustb-chat --login`, or the ustb_login_* functions) and pass the new cookie as the vjuid_login option";
+
 /// An error with a readable message and, where the server said something, its words.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
@@ -76,7 +79,7 @@ impl Error {
     pub fn from_envelope(e: i64, m: &str, http_status: Option<u16>) -> Error {
         let kind = if e == 10042 { ErrorKind::Auth } else { ErrorKind::Api };
         let message = if kind == ErrorKind::Auth {
-            format!("not logged in (server said e={e}, m={m:?}); set vjuid_login to a fresh cookie_vjuid_login")
+            format!("not logged in: the login expired or is missing (server said e={e}, m={m:?}); {RELOGIN}")
         } else {
             format!("server refused the request: e={e}, m={m:?}")
         };

@@ -83,6 +83,7 @@ pub use doctor::DoctorOptions;
 pub use endpoints::Endpoint;
 pub use error::{Error, ErrorKind, Result};
 pub use log::{set_logger, Level, Logger};
+pub use login::{Login, State as LoginState};
 pub use upstream::CancelToken;
 
 /// Not API: the in-memory floors `make bench` compares the library with (no socket, no FFI).

@@ -274,6 +274,13 @@ pub fn request_failed(method: &str, path: &str, attempts: u32, err: &Error, reda
     }
 }
 
+// --- Login events (login/) ---
+
+/// Info: a login step succeeded (its name only: the step's values are secrets).
+pub fn login_step(step: &str) {
+    event!(Level::Info, "SSO login: {step} done");
+}
+
 // --- Chat stream events (chat/stream.rs) ---
 
 /// Timing and counts of one chat stream, logged as one line when it ends. Inert (no clock is

@@ -24,6 +24,7 @@ pub mod doctor;
 pub mod endpoints;
 pub mod error;
 pub mod log;
+pub mod login;
 pub mod push;
 
 use std::ffi::{c_char, CStr, CString};
@@ -37,6 +38,7 @@ pub use doctor::*;
 pub use endpoints::*;
 pub use error::*;
 pub use log::*;
+pub use login::*;
 pub use push::*;
 
 use crate::error::{Error, ErrorKind, Result};

@@ -108,7 +108,7 @@ impl Reply {
 }
 
 /// Said of replies that look like the site's way of asking for a login.
-pub const LOGIN_HINT: &str = "usually the login cookie (vjuid_login) is missing or expired";
+pub const LOGIN_HINT: &str = "usually the login cookie (vjuid_login) is missing or expired: log in again with `ustb-chat --login` or the ustb_login_* functions";
 
 pub struct Wire {
     agent: ureq::Agent,
@@ -140,6 +140,11 @@ impl Wire {
 
     pub fn cookies(&self) -> Cookies {
         self.cookies.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Replaces the login cookie (a fresh one from the SSO login).
+    pub fn set_vjuid_login(&self, value: String) {
+        self.cookies.lock().unwrap_or_else(|p| p.into_inner()).vjuid_login = Some(value);
     }
 
     /// The settings this wire was made with (the doctor reads the address and timeouts).
@@ -281,14 +286,14 @@ impl Wire {
 }
 
 /// 2^attempt × 100 ms (capped at 5 s) plus up to 50% jitter.
-fn backoff_delay(attempt: u32) -> Duration {
+pub(crate) fn backoff_delay(attempt: u32) -> Duration {
     let base = 100u64.saturating_mul(1 << attempt.min(6)).min(5_000);
     let jitter = crate::util::random_u64() % (base / 2 + 1);
     Duration::from_millis(base + jitter)
 }
 
 /// Sleeps for `delay`, waking early on cancel.
-fn sleep_unless_cancelled(delay: Duration, token: &CancelToken) {
+pub(crate) fn sleep_unless_cancelled(delay: Duration, token: &CancelToken) {
     let deadline = std::time::Instant::now() + delay;
     while std::time::Instant::now() < deadline && !token.is_cancelled() {
         std::thread::sleep(Duration::from_millis(10));
@@ -298,7 +303,7 @@ fn sleep_unless_cancelled(delay: Duration, token: &CancelToken) {
 /// Maps a failure before the reply's headers; the bool says whether a retry is safe.
 /// Nothing of the request written yet (`wrote` false) means the connection never worked:
 /// a connect error or a timeout, whatever the I/O error says.
-fn send_error(e: ureq::Error, token: &CancelToken, wrote: bool) -> (Error, bool) {
+pub(crate) fn send_error(e: ureq::Error, token: &CancelToken, wrote: bool) -> (Error, bool) {
     use std::io::ErrorKind as Io;
     if token.is_cancelled() {
         return (Error::cancelled(), false);
@@ -315,6 +320,8 @@ fn send_error(e: ureq::Error, token: &CancelToken, wrote: bool) -> (Error, bool)
             Error::protocol(format!("the server's reply headers are too large ({got} bytes; the limit is {limit})")),
             false,
         ),
+        // A library error carried through ureq (a failed TLS handshake, see transport.rs).
+        ureq::Error::Io(io) if io.get_ref().is_some_and(|i| i.is::<Error>()) => (Error::from_io(io), false),
         ureq::Error::Io(io) => match io.kind() {
             Io::Unsupported => (Error::invalid_argument(io.to_string()), false),
             _ if !wrote => connect(format!("could not connect to the server: {io}")),

@@ -21,7 +21,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::{Buffers, ConnectionDetails, Connector, LazyBuffers, NextTimeout, Transport};
+use ureq::unversioned::transport::{
+    Buffers, ChainedConnector, ConnectionDetails, Connector, LazyBuffers, NextTimeout, RustlsConnector, Transport,
+};
+
+use crate::error::{Error, ErrorKind};
 
 /// How often a connect in progress looks at its cancel token.
 const CONNECT_POLL: Duration = Duration::from_millis(10);
@@ -154,20 +158,67 @@ impl Resolver for LookupResolver {
     }
 }
 
-/// Opens plain TCP connections (the upstream is plain HTTP).
+/// The connector every agent uses: cancellable TCP, then TLS for `https` URLs (the SSO hosts;
+/// the chat host is plain HTTP and skips the TLS step).
+pub type Connectors = ChainedConnector<(), CancellableConnector, TlsConnector>;
+
+pub fn connectors() -> Connectors {
+    CancellableConnector.chain(TlsConnector::default())
+}
+
+/// Opens TCP connections that a cancel can interrupt.
 #[derive(Debug, Default)]
 pub struct CancellableConnector;
+
+/// ureq's rustls layer, with handshake failures turned into a library error that names TLS
+/// (a bad certificate is not worth a retry, and "network error" would hide the cause).
+#[derive(Default)]
+pub struct TlsConnector(RustlsConnector);
+
+impl fmt::Debug for TlsConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TlsConnector")
+    }
+}
+
+impl<In: Transport> Connector<In> for TlsConnector {
+    type Out = <RustlsConnector as Connector<In>>::Out;
+
+    fn connect(&self, details: &ConnectionDetails, chained: Option<In>) -> Result<Option<Self::Out>, ureq::Error> {
+        let tls = details.needs_tls();
+        let result = self.0.connect(details, chained);
+        if tls {
+            // Handshake bytes are not request bytes: a failure so far is a connect failure.
+            CURRENT.with(|c| c.borrow().as_ref().map(|cur| cur.wrote.set(false)));
+        }
+        result.map_err(|e| if tls && !current_cancelled() { tls_error(e) } else { e })
+    }
+}
+
+fn tls_error(e: ureq::Error) -> ureq::Error {
+    let cause = match &e {
+        ureq::Error::Timeout(_) => return e,
+        ureq::Error::Io(io) => match io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+            Some(tls) => tls.to_string(),
+            None => return e,
+        },
+        ureq::Error::Rustls(tls) => tls.to_string(),
+        ureq::Error::Tls(what) => what.to_string(),
+        _ => return e,
+    };
+    let hint = if cause.contains("certificate") {
+        " (if this network intercepts TLS, give its CA certificate in the ca_file option)"
+    } else {
+        ""
+    };
+    let err = Error::new(ErrorKind::Connect, format!("the TLS handshake failed: {cause}{hint}"));
+    ureq::Error::Io(io::Error::other(err))
+}
 
 impl Connector<()> for CancellableConnector {
     type Out = CancellableTransport;
 
     fn connect(&self, details: &ConnectionDetails, _chained: Option<()>) -> Result<Option<Self::Out>, ureq::Error> {
-        if details.needs_tls() {
-            return Err(ureq::Error::Io(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "https is not supported: the upstream is plain http",
-            )));
-        }
         let config = details.config;
         let mut last = None;
         for addr in details.addrs.iter() {
