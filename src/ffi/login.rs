@@ -105,6 +105,8 @@ pub unsafe extern "C" fn ustb_login_new(
 /// SSO refuses (its code and message in the error), `USTB_HTTP_STATUS`, or
 /// `USTB_PROTOCOL_ERROR` when a reply does not look as expected (the message names the step).
 ///
+/// `cancel` may be NULL (the call is then bounded only by the timeouts).
+///
 /// # Safety
 /// Pointers are NULL or valid; `login` and `cancel` are not freed during the call.
 #[no_mangle]
@@ -196,6 +198,8 @@ pub unsafe extern "C" fn ustb_login_qr_page_url(
 /// `ustb_login_qr_start`. A failed poll is retried after 1 s while time remains, so a network
 /// status means the network stayed down. After a network failure waiting again is allowed.
 ///
+/// `cancel` may be NULL (the call is then bounded only by the timeouts).
+///
 /// # Safety
 /// Pointers are NULL or valid; `login` and `cancel` are not freed during the call.
 #[no_mangle]
@@ -228,6 +232,8 @@ pub unsafe extern "C" fn ustb_login_qr_wait(
 /// needed), for a person to solve: see `ustb_login_puzzle_images`. Not needed with
 /// `USTB_PUZZLE_AUTO`. Returns as `ustb_login_qr_start`; `USTB_PROTOCOL_ERROR` with HTTP
 /// status set when the SSO says SMS login is not available.
+///
+/// `cancel` may be NULL (the call is then bounded only by the timeouts).
 ///
 /// # Safety
 /// Pointers are NULL or valid; `login` and `cancel` are not freed during the call.
@@ -300,6 +306,8 @@ pub unsafe extern "C" fn ustb_login_puzzle_solve(
 /// minute), `USTB_INVALID_ARGUMENT` (bad phone, no puzzle for an explicit `x`), or the
 /// statuses of `ustb_login_qr_start`. The phone number never appears in errors or logs.
 ///
+/// `cancel` may be NULL (the call is then bounded only by the timeouts).
+///
 /// # Safety
 /// Pointers are NULL or valid; `login` and `cancel` are not freed during the call.
 #[no_mangle]
@@ -326,6 +334,8 @@ pub unsafe extern "C" fn ustb_login_sms_send(
 /// ready). Returns `USTB_OK`, `USTB_API_ERROR` when the SSO refuses the code (its code and
 /// message in the error; another try is allowed), `USTB_INVALID_ARGUMENT` (no code sent yet,
 /// or not 1–16 letters or digits), or the statuses of `ustb_login_qr_start`.
+///
+/// `cancel` may be NULL (the call is then bounded only by the timeouts).
 ///
 /// # Safety
 /// Pointers are NULL or valid; `login` and `cancel` are not freed during the call.
