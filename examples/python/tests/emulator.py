@@ -4,6 +4,7 @@ import os
 import subprocess
 import tempfile
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PACKAGE_ROOT = os.path.dirname(HERE)  # examples/python, the directory holding ustb_openai/
@@ -11,6 +12,7 @@ PACKAGE_ROOT = os.path.dirname(HERE)  # examples/python, the directory holding u
 INTRO_PROMPT = "请介绍你自己。"
 INTRO_REASONING = "好的，用户问：请介绍你自己。。"
 INTRO_CONTENT = "你好！我是北科大 AI 助手。"
+DEFAULT_QR_SCRIPT = "scan@800,confirm@1600"
 
 
 def reply_to(prompt):
@@ -56,6 +58,15 @@ class Emulator(object):
             time.sleep(0.02)
         self.stop()
         raise RuntimeError("ustb-emulator printed no address within 10 s")
+
+    def set_qr_script(self, script):
+        """Scripts the QR codes made from now on (`POST /emulator/sso/qr-script`), e.g.
+        "expire@200;scan@100,confirm@300"; DEFAULT_QR_SCRIPT restores the default."""
+        request = urllib.request.Request(
+            self.url + "/emulator/sso/qr-script", data=script.encode("utf-8"), method="POST")
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            if reply.status != 204:
+                raise RuntimeError("qr-script %r: HTTP %d" % (script, reply.status))
 
     def stop(self):
         if self._proc.poll() is None:
