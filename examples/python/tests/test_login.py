@@ -301,7 +301,6 @@ class MisuseTest(Base):
 
     def test_use_after_close(self):
         login = self.login()
-        login.qr_start()
         login.close()
         login.close()  # idempotent
         calls = (login.qr_start, login.qr_png, login.qr_text, lambda: login.qr_wait(1),
