@@ -174,6 +174,25 @@ class QRTest(Base):
             login.qr_wait(60, canceller=canceller)
         self.assertIs(login.qr_wait(0.2), QRState.WAITING)
 
+    def test_cancel_network_calls_against_a_silent_server(self):
+        server = socket.socket()  # accepts connections (the kernel's backlog), never answers
+        self.addCleanup(server.close)
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)
+        login = self.login("http://127.0.0.1:%d" % server.getsockname()[1])
+        for call in (login.qr_start, login.sms_puzzle,
+                     lambda canceller: login.sms_send(new_phone(), canceller=canceller)):
+            canceller = Canceller()
+            timer = threading.Timer(0.3, canceller.cancel)
+            start = time.monotonic()
+            timer.start()
+            try:
+                with self.assertRaises(CancelledError):
+                    call(canceller=canceller)
+            finally:
+                timer.join()
+            self.assertLess(time.monotonic() - start, 1.3, "the cancel must end the call promptly")
+
     def test_one_call_at_a_time_and_close_during_a_call(self):
         self.script("scan@60000")
         login = self.login()
