@@ -40,19 +40,23 @@ class Emulator(object):
             stdout=self._out,
             stderr=subprocess.DEVNULL,
         )
-        self.url = self._wait_for_address()
+        # With --tls-port a second line gives the HTTPS address (self.tls_url).
+        addresses = self._wait_for_addresses(2 if "--tls-port" in args else 1)
+        self.url = addresses[0]
+        self.tls_url = addresses[1] if len(addresses) > 1 else None
 
-    def _wait_for_address(self):
+    def _wait_for_addresses(self, count):
         deadline = time.monotonic() + 10
         prefix = "ustb-emulator listening on "
         while time.monotonic() < deadline:
             self._out.seek(0)
-            first = self._out.readline()
-            if first.endswith("\n"):
-                if not first.startswith(prefix):
+            lines = [line for line in self._out.readlines()[:count] if line.endswith("\n")]
+            if len(lines) == count:
+                bad = [line for line in lines if not line.startswith(prefix)]
+                if bad:
                     self.stop()
-                    raise RuntimeError("unexpected emulator output: %r" % first)
-                return first[len(prefix):].strip()
+                    raise RuntimeError("unexpected emulator output: %r" % bad[0])
+                return [line[len(prefix):].strip() for line in lines]
             if self._proc.poll() is not None:
                 raise RuntimeError("ustb-emulator exited with %s" % self._proc.returncode)
             time.sleep(0.02)

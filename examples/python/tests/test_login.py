@@ -12,7 +12,13 @@ import time
 import unittest
 from unittest import mock
 
-from tests.emulator import DEFAULT_QR_SCRIPT, INTRO_CONTENT, INTRO_PROMPT, Emulator
+from tests.emulator import (
+    DEFAULT_QR_SCRIPT,
+    INTRO_CONTENT,
+    INTRO_PROMPT,
+    PACKAGE_ROOT,
+    Emulator,
+)
 from tests.test_logging import Records
 from ustb_openai import (
     APIConnectionError,
@@ -30,6 +36,7 @@ from ustb_openai import (
 
 TOKEN = "py-login-token-0123456789abcdef"  # the cookie value the emulator's SSO hands out
 PNG = b"\x89PNG\r\n\x1a\n"
+TLS = os.path.join(PACKAGE_ROOT, "..", "..", "tests", "tls")  # the emulator's test certificates
 emu = None
 _phones = iter(range(10000))
 
@@ -220,6 +227,26 @@ class QRTest(Base):
         with self.assertRaises(USTBError) as caught:
             login.qr_start()
         self.assertIn("closed", str(caught.exception))
+
+
+class TLSTest(Base):
+    def test_sso_over_tls_with_the_ca_file(self):
+        with Emulator("--sso-long-poll-ms", "300", "--login-token", TOKEN,
+                      "--tls-port", "0", "--tls-cert", os.path.join(TLS, "server.pem"),
+                      "--tls-key", os.path.join(TLS, "server.key")) as tls_emu:
+            self.assertTrue(tls_emu.tls_url.startswith("https://127.0.0.1:"), tls_emu.tls_url)
+            options = dict(base_url=tls_emu.url, sso_base_url=tls_emu.tls_url,
+                           sis_base_url=tls_emu.tls_url, max_retries=0)
+            untrusted = Login(**options)  # the bundled roots do not know the test CA
+            self.addCleanup(untrusted.close)
+            with self.assertRaises(APIConnectionError):
+                untrusted.qr_start()
+            login = Login(ca_file=os.path.join(TLS, "ca.pem"), **options)
+            self.addCleanup(login.close)
+            login.qr_start()
+            self.assertTrue(login.qr_page_url().startswith(tls_emu.tls_url + "/connect/qrpage?"))
+            self.wait_until(login, QRState.CONFIRMED)
+            self.assert_logged_in(login)
 
 
 class SMSTest(Base):
