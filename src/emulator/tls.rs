@@ -66,7 +66,8 @@ impl Emulator {
 }
 
 fn server_config(cert_pem: &Path, key_pem: &Path) -> io::Result<Arc<ServerConfig>> {
-    let bad = |path: &Path, why: String| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {why}", path.display()));
+    let bad =
+        |path: &Path, why: String| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {why}", path.display()));
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_pem)
         .and_then(|items| items.collect())
         .map_err(|e| bad(cert_pem, e.to_string()))?;

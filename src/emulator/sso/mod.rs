@@ -103,7 +103,11 @@ fn bad_context() -> Value {
 fn authenticate(sh: &Shared, req: &Request, r: Reply) -> io::Result<()> {
     let redirect_uri = req.query("redirect_uri").filter(|v| !v.is_empty());
     let (Some(ENTITY_ID), Some(redirect_uri)) = (req.query("client_id").as_deref(), redirect_uri) else {
-        return r.html(400, "<html><body><h1>400 Bad Request</h1><p>client_id或redirect_uri无效</p></body></html>", &[]);
+        return r.html(
+            400,
+            "<html><body><h1>400 Bad Request</h1><p>client_id或redirect_uri无效</p></body></html>",
+            &[],
+        );
     };
     let lck = lock(&sh.sso).new_context(&redirect_uri);
     let location = format!("{}/ac/#/index?lck={lck}&entityId={ENTITY_ID}", base(req));
@@ -244,8 +248,10 @@ fn destination(sh: &Shared, req: &Request, r: Reply) -> io::Result<()> {
 fn action_cas_login(sh: &Shared, req: &Request, r: Reply) -> io::Result<()> {
     let base = base(req);
     let code = req.query("code").unwrap_or_default();
-    let redirect_url =
-        req.query("redirect_url").filter(|u| !u.is_empty()).unwrap_or(format!("{base}/page/site/newPc?login_return=true"));
+    let redirect_url = req
+        .query("redirect_url")
+        .filter(|u| !u.is_empty())
+        .unwrap_or(format!("{base}/page/site/newPc?login_return=true"));
     if lock(&sh.sso).codes.remove(&code).is_none() {
         let back = format!("{base}/common/actionCasLogin?redirect_url={}", url_encode(&redirect_url));
         let location = format!(

@@ -266,7 +266,10 @@ fn control_endpoint_replaces_the_script() {
     }
     // A refused script changes nothing.
     assert_eq!(poll(&e, &qr_page(&e, &qr.token)).0, 202);
-    assert!(SsoConfig { qr_script: "scan@1,fly@2".into(), ..SsoConfig::default() }.validate().unwrap_err().contains("fly"));
+    assert!(SsoConfig { qr_script: "scan@1,fly@2".into(), ..SsoConfig::default() }
+        .validate()
+        .unwrap_err()
+        .contains("fly"));
     let bad = Emulator::start(config("nope"), "127.0.0.1:0").err().expect("refused");
     assert_eq!(bad.kind(), io::ErrorKind::InvalidInput);
 }
@@ -350,7 +353,13 @@ fn engine(e: &Emulator, token: &str) -> Resp {
     let body = format!("loginToken={token}");
     request(
         e,
-        &post("/idp/authCenter/authnEngine?locale=zh-CN", "application/x-www-form-urlencoded", body.as_bytes(), None, ""),
+        &post(
+            "/idp/authCenter/authnEngine?locale=zh-CN",
+            "application/x-www-form-urlencoded",
+            body.as_bytes(),
+            None,
+            "",
+        ),
     )
 }
 
