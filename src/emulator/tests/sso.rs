@@ -200,18 +200,43 @@ fn final_states_and_their_codes() {
 #[test]
 fn long_poll_waits_for_the_next_change_or_times_out() {
     let e = start(config("scan@150,confirm@5000"));
-    let (sid, _) = new_sid(&e);
     let t = Instant::now();
+    let (sid, _) = new_sid(&e);
     assert_eq!(poll(&e, &sid).0, 2);
-    assert!(t.elapsed() >= Duration::from_millis(120), "{:?}", t.elapsed());
+    assert!(t.elapsed() >= Duration::from_millis(150), "{:?}", t.elapsed());
     let t = Instant::now();
     assert_eq!(poll(&e, &sid).0, 4);
     let waited = t.elapsed();
     assert!(waited >= Duration::from_millis(280) && waited < Duration::from_secs(3), "{waited:?}");
     // Unknown sids are answered at once.
+    let mut c = config("scan@150");
+    c.sso.long_poll = Duration::from_secs(5);
+    let e = start(c);
     let t = Instant::now();
     assert_eq!(poll(&e, "nosuchsid0000000000000000000000x").0, 101);
-    assert!(t.elapsed() < Duration::from_millis(250));
+    assert!(t.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+fn a_waiting_poll_blocks_nobody_and_ends_when_its_client_leaves() {
+    let mut c = config("scan@60000");
+    c.sso.long_poll = Duration::from_secs(30);
+    let e = start(c);
+    let (sid, qr) = new_sid(&e);
+    let mut waiting = Client::connect(&e);
+    waiting.send(&get_raw(&format!("/connect/state?sid={sid}"), None, ""));
+    std::thread::sleep(Duration::from_millis(100));
+    let t = Instant::now();
+    let other = qr_page(&e, &qr.token);
+    assert_eq!(poll(&e, "nosuchsid0000000000000000000000x").0, 101);
+    assert!(t.elapsed() < Duration::from_secs(2), "the lock is free while a poll waits");
+    assert_ne!(other, sid);
+    drop(waiting);
+    let t = Instant::now();
+    while !lock(&e.shared.conns).is_empty() {
+        assert!(t.elapsed() < Duration::from_secs(2), "the poll ends when its client leaves");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]
@@ -397,7 +422,7 @@ fn sms_login_to_a_cookie_the_chat_accepts() {
 #[test]
 fn sms_refusals() {
     let mut c = config("scan@20");
-    c.sso.sms_interval = Duration::from_millis(400);
+    c.sso.sms_interval = Duration::from_secs(1);
     let e = start(c);
     let lck = start_login(&e);
     let (qr_chain, chain) = chains(&e, &lck);
@@ -426,7 +451,7 @@ fn sms_refusals() {
     assert_eq!(sms_code(&send_sms(&e, &other, "13900000001", 0)), "200", "another phone");
     let unknown = send_with(&e, "context_oauth2_nope", "13812345678", "t", 0);
     assert_eq!(unknown, json!({ "code": 400, "message": "登录上下文无效", "data": null }));
-    std::thread::sleep(Duration::from_millis(450));
+    std::thread::sleep(Duration::from_millis(1050));
     assert_eq!(sms_code(&send_sms(&e, &lck, "13812345678", 0)), "200");
     // authExecute refusals.
     let refused = |r: Value, why: &str| assert_eq!(r, json!({ "code": 400, "message": why }));
