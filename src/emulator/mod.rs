@@ -11,8 +11,8 @@ mod faults;
 mod http;
 mod json;
 mod multipart;
-mod puzzle;
-mod qrimage;
+pub(crate) mod puzzle;
+pub(crate) mod qrimage;
 mod util;
 
 #[cfg(test)]
