@@ -5,6 +5,8 @@
 //! elsewhere. The picture is made of gradients, waves, shapes and noise, so that edges are
 //! everywhere and a solver has to match the piece's outline, as with a photo.
 
+#![allow(dead_code)] // until the emulator's SSO endpoints use it
+
 use super::qrimage::encode;
 
 /// Background size (AJ-Captcha's).
@@ -95,8 +97,10 @@ fn shape(rng: &mut Rng, out: &mut [u8], color: [f32; 3]) {
     let (cx, cy) = (rng.below(WIDTH) as f32, rng.below(HEIGHT) as f32);
     let (rx, ry) = (8.0 + rng.below(50) as f32, 8.0 + rng.below(40) as f32);
     let round = rng.below(2) == 0;
-    for y in 0..HEIGHT {
-        for x in 0..WIDTH {
+    let (x0, x1) = ((cx - rx).max(0.0) as usize, ((cx + rx) as usize + 1).min(WIDTH));
+    let (y0, y1) = ((cy - ry).max(0.0) as usize, ((cy + ry) as usize + 1).min(HEIGHT));
+    for y in y0..y1 {
+        for x in x0..x1 {
             let (u, v) = ((x as f32 - cx) / rx, (y as f32 - cy) / ry);
             let inside = if round { u * u + v * v <= 1.0 } else { u.abs() <= 1.0 && v.abs() <= 1.0 };
             if inside {

@@ -1,5 +1,7 @@
 //! The fake SSO's QR image.
 
+#![allow(dead_code)] // until the emulator's SSO endpoints use it
+
 use qrcode::{Color, EcLevel, QrCode};
 
 /// Pixels per module: a version 4 code (the emulator's URLs) comes out at about 330 px.
@@ -35,6 +37,7 @@ pub(crate) fn encode(width: u32, height: u32, color: png::ColorType, pixels: &[u
     let mut encoder = png::Encoder::new(&mut out, width, height);
     encoder.set_color(color);
     encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_compression(png::Compression::Fast);
     // Writing to a Vec fails only when `pixels` has the wrong length: a bug in the caller.
     let mut writer = encoder.write_header().expect("PNG header");
     writer.write_image_data(pixels).expect("PNG pixels match the size");
