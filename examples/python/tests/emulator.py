@@ -47,16 +47,15 @@ class Emulator(object):
 
     def _wait_for_addresses(self, count):
         deadline = time.monotonic() + 10
-        prefix = "ustb-emulator listening on "
+        prefixes = ["ustb-emulator listening on ", "ustb-emulator TLS front on "][:count]
         while time.monotonic() < deadline:
             self._out.seek(0)
             lines = [line for line in self._out.readlines()[:count] if line.endswith("\n")]
             if len(lines) == count:
-                bad = [line for line in lines if not line.startswith(prefix)]
-                if bad:
+                if not all(line.startswith(p) for line, p in zip(lines, prefixes)):
                     self.stop()
-                    raise RuntimeError("unexpected emulator output: %r" % bad[0])
-                return [line[len(prefix):].strip() for line in lines]
+                    raise RuntimeError("unexpected emulator output: %r" % lines)
+                return [line[len(p):].strip() for line, p in zip(lines, prefixes)]
             if self._proc.poll() is not None:
                 raise RuntimeError("ustb-emulator exited with %s" % self._proc.returncode)
             time.sleep(0.02)
