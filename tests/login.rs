@@ -344,11 +344,16 @@ fn sms_login_with_a_person_solving_the_puzzle() {
     sms_submit(&l, code_for(&p)).unwrap();
     assert_eq!(cookie(&l).unwrap(), LOGIN);
 
-    // The same phone again within the minute: 201.
+    // The same phone again within the minute: 201; the code already sent stays usable.
     let again = login_of(&emu);
+    let p = phone();
+    sms_send(&again, &p, USTB_PUZZLE_AUTO).unwrap();
     let f = sms_send(&again, &p, USTB_PUZZLE_AUTO).unwrap_err();
     assert_eq!((f.status, f.api_code), (ustb_status::USTB_API_ERROR, 201), "{}", f.message);
     assert!(f.message.contains("wait"), "{}", f.message);
+    assert_eq!(sms_send(&again, &phone(), 3).unwrap_err().status, ustb_status::USTB_INVALID_ARGUMENT);
+    sms_submit(&again, code_for(&p)).unwrap();
+    assert_eq!(cookie(&again).unwrap(), LOGIN);
 }
 
 #[test]

@@ -268,6 +268,15 @@ pub unsafe extern "C" fn ustb_login_puzzle_images(
     error: *mut *mut ustb_error,
 ) -> ustb_status {
     guard(error, || {
+        // Both pairs are cleared before either is checked: every out-pointer is NULL on failure.
+        for (p, len) in [(background_out, background_len_out), (piece_out, piece_len_out)] {
+            if let Some(p) = p.as_mut() {
+                *p = std::ptr::null();
+            }
+            if let Some(len) = len.as_mut() {
+                *len = 0;
+            }
+        }
         let (bg, bg_len) = bytes_out(background_out, background_len_out, "background_out")?;
         let (piece, piece_len) = bytes_out(piece_out, piece_len_out, "piece_out")?;
         let login = ref_arg(login, "login")?.lock()?;

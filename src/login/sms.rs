@@ -79,11 +79,11 @@ impl Login {
     }
 
     /// Sends an SMS code to `phone` (step 5'). `x` answers the current puzzle; `None` lets the
-    /// library fetch and solve puzzles itself (up to 3 when the SSO refuses an answer).
+    /// library fetch and solve puzzles itself (up to 3 when the SSO refuses an answer). A failed
+    /// send leaves an earlier code (to the earlier phone) usable.
     pub fn sms_send(&mut self, phone: &str, x: Option<u32>, token: &CancelToken) -> Result<()> {
         check_phone(phone)?;
         self.secret(phone);
-        self.phone = None;
         let result = match x {
             Some(x) => self.send_code(phone, x, token),
             None => self.send_code_solving(phone, token),
