@@ -23,7 +23,7 @@ pub struct Puzzle {
     pub piece_png: Vec<u8>,
     /// Left edge of the hole in the background.
     pub x: u32,
-    /// Top edge of the piece.
+    /// Top edge of the piece's 47×47 box (its opaque rows start here or 9 rows lower).
     pub y: u32,
 }
 
