@@ -14,7 +14,7 @@ usage: ustb-emulator [--port N] [--chunk-chars N] [--delay-ms N] [--no-login] [-
 
 Serves a fake 北科大 AI 助手 (chat.ustb.edu.cn) on 127.0.0.1 until killed.
 Prints `ustb-emulator listening on http://127.0.0.1:PORT` once ready (and, with --tls-port,
-a second line `ustb-emulator listening on https://127.0.0.1:PORT`).
+a second line `ustb-emulator TLS front on https://127.0.0.1:PORT`; scripts that read the first line keep working).
 The same port also serves the university SSO and SIS paths (QR and SMS login); the SMS code
 sent to a phone is its last 6 digits.
 `@emu:NAME` in a chat prompt injects a fault (e.g. @emu:reset, @emu:gzip, @emu:endless-line);
@@ -65,7 +65,7 @@ fn main() -> ExitCode {
     if let Some((tls_port, cert, key)) = tls {
         match emulator.serve_tls(&format!("127.0.0.1:{tls_port}"), &cert, &key) {
             Ok(addr) => {
-                let _ = writeln!(stdout, "ustb-emulator listening on https://{addr}");
+                let _ = writeln!(stdout, "ustb-emulator TLS front on https://{addr}");
                 let _ = stdout.flush();
             }
             Err(e) => {
