@@ -372,9 +372,9 @@ static void login_sms(const std::string &url) {
     std::uint32_t x = manual.solve_puzzle();
     CHECK(x > 0);
     manual.sms_send(phone2, static_cast<std::int32_t>(x));
-    errors.push_back(thrown([&] { manual.sms_send(phone2); }));
-    CHECK(errors.back().status() == USTB_API_ERROR && errors.back().api_code() == 201);
     manual.sms_submit(phone2.substr(5));
+    errors.push_back(thrown([&] { new_login(url).sms_send(phone2); }));
+    CHECK(errors.back().status() == USTB_API_ERROR && errors.back().api_code() == 201);
     errors.push_back(thrown([&] { manual.client().create(req("@emu:truncate")); }));
     CHECK(errors.back().status() == USTB_TRUNCATED);
 
