@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::{json, Value};
+use ustb_login_state::*;
 use ustb_openai::emulator::{Config, Emulator};
 use ustb_openai::ffi::*;
-use ustb_login_state::*;
 
 /// An owned `ustb_login`, freed on drop.
 struct Login(*mut ustb_login);
@@ -384,7 +384,9 @@ fn a_reply_unlike_the_protocol_fails_naming_the_step() {
     assert_eq!(f.status, ustb_status::USTB_PROTOCOL_ERROR);
     assert!(f.message.contains("step 1") && f.message.contains("redirect"), "{}", f.message);
 
-    let url = fixed_server("HTTP/1.1 302 Found\r\nLocation: /ac/#/index?entityId=x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let url = fixed_server(
+        "HTTP/1.1 302 Found\r\nLocation: /ac/#/index?entityId=x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
     let f = qr_start(&login_of_url(&url)).unwrap_err();
     assert!(f.message.contains("step 1") && f.message.contains("lck"), "{}", f.message);
 
@@ -415,9 +417,7 @@ fn the_login_runs_over_tls_with_the_ca_option_and_fails_clearly_without_it() {
     let emu = emulator_with(config);
     let tls = emu.serve_tls("127.0.0.1:0", &cert, &key).expect("TLS front starts");
     let https = format!("https://{tls}");
-    let tls_options = |ca: Option<&str>| {
-        json!({ "base_url": emu.base_url(), "sso_base_url": https, "sis_base_url": https, "max_retries": 0, "ca_file": ca })
-    };
+    let tls_options = |ca: Option<&str>| json!({ "base_url": emu.base_url(), "sso_base_url": https, "sis_base_url": https, "max_retries": 0, "ca_file": ca });
 
     let l = new_login(&tls_options(Some(&ca))).unwrap();
     qr_start(&l).unwrap();
@@ -427,7 +427,11 @@ fn the_login_runs_over_tls_with_the_ca_option_and_fails_clearly_without_it() {
     // The bundled roots do not know the test CA.
     let f = qr_start(&new_login(&tls_options(None)).unwrap()).unwrap_err();
     assert_eq!(f.status, ustb_status::USTB_CONNECT_ERROR, "{}", f.message);
-    assert!(f.message.contains("TLS") && f.message.contains("certificate") && f.message.contains("ca_file"), "{}", f.message);
+    assert!(
+        f.message.contains("TLS") && f.message.contains("certificate") && f.message.contains("ca_file"),
+        "{}",
+        f.message
+    );
 
     // Cancel works on a held poll over TLS too.
     let cancel = Canceller::new();
@@ -436,8 +440,9 @@ fn the_login_runs_over_tls_with_the_ca_option_and_fails_clearly_without_it() {
     config.sso.qr_script = "scan@60000".into();
     let slow = emulator_with(config);
     let https = format!("https://{}", slow.serve_tls("127.0.0.1:0", &cert, &key).unwrap());
-    let l = new_login(&json!({ "base_url": slow.base_url(), "sso_base_url": https, "sis_base_url": https, "ca_file": ca }))
-        .unwrap();
+    let l =
+        new_login(&json!({ "base_url": slow.base_url(), "sso_base_url": https, "sis_base_url": https, "ca_file": ca }))
+            .unwrap();
     qr_start(&l).unwrap();
     let took = std::thread::scope(|s| {
         let waiter = s.spawn(|| wait(&l, 60_000, cancel.ptr()).unwrap_err());
@@ -477,8 +482,7 @@ fn recorded_values(emu: &Emulator, keys: &[&str]) -> Vec<String> {
 #[test]
 fn no_secret_reaches_an_error_or_a_log_line() {
     let mut err = ptr::null_mut();
-    check(unsafe { ustb_set_log_callback(Some(keep_line), ptr::null_mut(), USTB_LOG_DEBUG, &mut err) }, err)
-        .unwrap();
+    check(unsafe { ustb_set_log_callback(Some(keep_line), ptr::null_mut(), USTB_LOG_DEBUG, &mut err) }, err).unwrap();
     let emu = sso_emulator("scan@50,confirm@100");
     let mut messages = Vec::new();
     let mut note = |r: Result<(), Failure>| {
