@@ -8,11 +8,16 @@
 // - The platform calls (client.web_info(), .models(), .login_state(), …) return JSON strings and
 //   take an optional ustb::Canceller, whose cancel() from another thread stops the call.
 // - ustb::set_log_callback(fn, min_level) routes the library's log lines to a std::function.
+// - ustb::Login logs in through the university SSO (WeChat QR code or SMS code) and gives the
+//   cookie and a ready Client. An Error with USTB_AUTH_ERROR means the login is missing or has
+//   expired: log in again with a Login and login.install(client) (or login.client()).
 // Thread-safety is the C API's: a Client may be shared by threads; a Stream is read by one
 // thread at a time, and cancel() is safe from any thread until the Stream is destroyed.
 #ifndef USTB_OPENAI_HPP
 #define USTB_OPENAI_HPP
 
+#include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -24,13 +29,16 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "ustb_openai.h"
 
 namespace ustb {
 
 /// A failed call: what(), status(), api_code() (server's `e`, 0 if none), http_status()
-/// (0 if none) and detail() (JSON: type, message, e, m, http_status).
+/// (0 if none) and detail() (JSON: type, message, e, m, http_status). USTB_AUTH_ERROR: the
+/// login is missing or has expired (e=10042), or an SSO QR session became invalid: log in
+/// again (ustb::Login).
 class Error : public std::runtime_error {
 public:
     Error(ustb_status status, std::string message, std::string detail, std::int64_t api_code, int http_status)
@@ -213,6 +221,8 @@ public:
         ustb_status st = ustb_client_new(options_json.c_str(), &c_, &err);
         if (st != USTB_OK) detail::raise(st, err);
     }
+    /// Takes ownership of a client from ustb_client_new or ustb_login_client.
+    static Client adopt(ustb_client *c) noexcept { return Client(c, 0); }
     Client(Client &&o) noexcept : c_(std::exchange(o.c_, nullptr)) {}
     Client &operator=(Client &&o) noexcept {
         if (this != &o) {
@@ -354,9 +364,175 @@ public:
     const ustb_client *get() const noexcept { return c_; }
 
 private:
+    Client(ustb_client *c, int) noexcept : c_(c) {}
     static const ustb_canceller *raw(const Canceller *c) noexcept { return c ? c->get() : nullptr; }
 
     ustb_client *c_ = nullptr;
+};
+
+/// Where a QR code login is (Login::wait()).
+enum class QrState {
+    waiting = USTB_LOGIN_WAITING,     ///< nobody has scanned the code yet
+    scanned = USTB_LOGIN_SCANNED,     ///< scanned on a phone, not yet confirmed there
+    confirmed = USTB_LOGIN_CONFIRMED, ///< the login is complete: cookie() and client() work
+    expired = USTB_LOGIN_EXPIRED,     ///< call qr_start() for a new code
+};
+
+inline const char *to_string(QrState s) noexcept {
+    switch (s) {
+    case QrState::waiting: return "waiting";
+    case QrState::scanned: return "scanned";
+    case QrState::confirmed: return "confirmed";
+    case QrState::expired: return "expired";
+    }
+    return "unknown";
+}
+
+/// The two images of an SMS slider puzzle, PNG bytes (copies).
+struct PuzzleImages {
+    std::vector<std::uint8_t> background; ///< with a piece-shaped hole
+    std::vector<std::uint8_t> piece;      ///< as tall as the background, transparent around
+};
+
+/// A login through the university SSO (ustb_login). Move-only; a moved-from Login throws
+/// Error(USTB_INVALID_ARGUMENT). Use it from one thread at a time (a second call running at
+/// the same time throws USTB_INVALID_ARGUMENT, "busy"); the network calls take an optional
+/// Canceller whose cancel() from another thread makes them throw USTB_CANCELLED promptly.
+///
+/// QR code: qr_start() → show qr_png() or qr_text() → wait() until QrState::confirmed (on
+/// QrState::expired, qr_start() again) → client() or cookie().
+/// SMS: sms_send(phone) (the library solves the slider puzzle; or sms_puzzle() +
+/// puzzle_images() for a person, then sms_send(phone, x)) → sms_submit(code) → client().
+class Login {
+public:
+    /// `x` for sms_send(): the library fetches and solves the puzzle itself.
+    static constexpr std::int32_t puzzle_auto = USTB_PUZZLE_AUTO;
+
+    /// Options JSON as for ustb_login_new: the client's options plus sso_base_url,
+    /// sis_base_url and ca_file. Never touches the network.
+    explicit Login(const std::string &options_json = "{}") {
+        ustb_error *err = nullptr;
+        ustb_status st = ustb_login_new(options_json.c_str(), &l_, &err);
+        if (st != USTB_OK) detail::raise(st, err);
+    }
+    Login(Login &&o) noexcept : l_(std::exchange(o.l_, nullptr)) {}
+    Login &operator=(Login &&o) noexcept {
+        if (this != &o) {
+            ustb_login_free(l_);
+            l_ = std::exchange(o.l_, nullptr);
+        }
+        return *this;
+    }
+    Login(const Login &) = delete;
+    Login &operator=(const Login &) = delete;
+    /// Forgets the cookie (clients made from the login keep theirs). No call may be running.
+    ~Login() { ustb_login_free(l_); }
+
+    /// Starts the QR code login, or renews the code (after QrState::expired, or any time).
+    void qr_start(const Canceller *cancel = nullptr) {
+        check([&](ustb_error **err) { return ustb_login_qr_start(l_, raw(cancel), err); });
+    }
+
+    /// The current QR code as PNG bytes. USTB_INVALID_ARGUMENT before qr_start().
+    std::vector<std::uint8_t> qr_png() const {
+        const std::uint8_t *png = nullptr;
+        std::size_t len = 0;
+        check([&](ustb_error **err) { return ustb_login_qr_png(l_, &png, &len, err); });
+        return std::vector<std::uint8_t>(png, png + len);
+    }
+
+    /// The current QR code drawn with Unicode half blocks for a terminal (dark modules filled).
+    std::string qr_text() const {
+        return detail::call_string([&](char **out, ustb_error **err) { return ustb_login_qr_text(l_, out, err); });
+    }
+
+    /// The SSO page showing the current QR code, for a browser (a one-time token: do not log).
+    std::string qr_page_url() const {
+        return detail::call_string([&](char **out, ustb_error **err) { return ustb_login_qr_page_url(l_, out, err); });
+    }
+
+    /// Waits up to `timeout` for the code's state to change: waiting or scanned (no change in
+    /// time, or newly scanned), confirmed, or expired. Throws Error: USTB_AUTH_ERROR when the
+    /// SSO says the QR session is invalid (start again), USTB_CANCELLED, a network status.
+    QrState wait(std::chrono::milliseconds timeout, const Canceller *cancel = nullptr) {
+        if (timeout.count() < 0) throw Error(USTB_INVALID_ARGUMENT, "timeout must not be negative", "{}", 0, 0);
+        auto ms = static_cast<std::uint32_t>(std::min<std::chrono::milliseconds::rep>(timeout.count(), UINT32_MAX));
+        ustb_login_state state = USTB_LOGIN_FAILED;
+        check([&](ustb_error **err) { return ustb_login_qr_wait(l_, ms, raw(cancel), &state, err); });
+        return static_cast<QrState>(state);
+    }
+
+    /// Fetches a slider puzzle for a person to solve (puzzle_images()); not needed with puzzle_auto.
+    void sms_puzzle(const Canceller *cancel = nullptr) {
+        check([&](ustb_error **err) { return ustb_login_sms_puzzle(l_, raw(cancel), err); });
+    }
+
+    /// The current puzzle's images. The answer is how many pixels from the background's left
+    /// edge the piece's left edge belongs. USTB_INVALID_ARGUMENT when there is no puzzle.
+    PuzzleImages puzzle_images() const {
+        const std::uint8_t *bg = nullptr, *piece = nullptr;
+        std::size_t bg_len = 0, piece_len = 0;
+        check([&](ustb_error **err) { return ustb_login_puzzle_images(l_, &bg, &bg_len, &piece, &piece_len, err); });
+        return PuzzleImages{std::vector<std::uint8_t>(bg, bg + bg_len), std::vector<std::uint8_t>(piece, piece + piece_len)};
+    }
+
+    /// The library's answer to the current puzzle (image matching; no network).
+    std::uint32_t solve_puzzle() const {
+        std::uint32_t x = 0;
+        check([&](ustb_error **err) { return ustb_login_puzzle_solve(l_, &x, err); });
+        return x;
+    }
+
+    /// Sends an SMS code to `phone` (11 digits starting with 1; checked before any traffic).
+    /// `x` answers the current puzzle, or is puzzle_auto. The SSO's refusals throw
+    /// USTB_API_ERROR: api_code() 5054 (wrong puzzle answer) or 201 (sent moments ago: wait a
+    /// minute). The phone number never appears in errors.
+    void sms_send(const std::string &phone, std::int32_t x = puzzle_auto, const Canceller *cancel = nullptr) {
+        no_nul(phone, "phone");
+        check([&](ustb_error **err) { return ustb_login_sms_send(l_, phone.c_str(), x, raw(cancel), err); });
+    }
+
+    /// Submits the code the phone received and completes the login. A refused code throws
+    /// USTB_API_ERROR (another try is allowed).
+    void sms_submit(const std::string &code, const Canceller *cancel = nullptr) {
+        no_nul(code, "code");
+        check([&](ustb_error **err) { return ustb_login_sms_submit(l_, code.c_str(), raw(cancel), err); });
+    }
+
+    /// The cookie_vjuid_login value, to store securely (a secret) and pass later as the
+    /// `vjuid_login` client option. USTB_INVALID_ARGUMENT before the login succeeded.
+    std::string cookie() const {
+        return detail::call_string([&](char **out, ustb_error **err) { return ustb_login_cookie(l_, out, err); });
+    }
+
+    /// A new client with the login's options and cookie (no network).
+    Client client() const {
+        ustb_client *c = nullptr;
+        check([&](ustb_error **err) { return ustb_login_client(l_, &c, err); });
+        return Client::adopt(c);
+    }
+
+    /// Gives `client` the login's cookie, e.g. after USTB_AUTH_ERROR (its login expired).
+    void install(const Client &client) const {
+        check([&](ustb_error **err) { return ustb_login_install(l_, client.get(), err); });
+    }
+
+    const ustb_login *get() const noexcept { return l_; }
+
+private:
+    template <typename Call> static void check(Call call) {
+        ustb_error *err = nullptr;
+        ustb_status st = call(&err);
+        if (st != USTB_OK) detail::raise(st, err);
+    }
+    // C would cut the string at a NUL byte; the message names the argument only (a secret).
+    static void no_nul(const std::string &s, const char *name) {
+        if (s.find('\0') != std::string::npos)
+            throw Error(USTB_INVALID_ARGUMENT, std::string(name) + " contains a NUL byte", "{}", 0, 0);
+    }
+    static const ustb_canceller *raw(const Canceller *c) noexcept { return c ? c->get() : nullptr; }
+
+    ustb_login *l_ = nullptr;
 };
 
 /// A log line's handler: level (USTB_LOG_ERROR … USTB_LOG_DEBUG) and the line, borrowed for

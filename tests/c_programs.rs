@@ -179,12 +179,51 @@ fn cpp_wrapper_and_example() {
     let test = compile(true, "wrapper_test", &["tests/cpp/wrapper_test.cpp"]);
     let example = compile(true, "chat_cpp", &["examples/cpp/chat.cpp"]);
     let emu = EmulatorProcess::start();
-    let out = run(Command::new(&test).arg(&emu.url));
+    // The login checks set this one's QR script; short long polls keep them quick.
+    let sso = EmulatorProcess::start_with(&["--delay-ms", "5", "--sso-long-poll-ms", "300"]);
+    let out = run(Command::new(&test).args([&emu.url, &sso.url]));
     assert_ok("wrapper_test", &out);
     let out = run(Command::new(&example).args(["--base-url", &emu.url, "--cookie", "cookie_vjuid_login=x", "你好"]));
     assert_ok("chat_cpp", &out);
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(stdout.contains("好的，用户问：你好。\n---\n你好！我是北科大 AI 助手。你说：「你好」"), "{stdout}");
+}
+
+/// examples/cpp/login.cpp: a QR code that expires once and is renewed, the progress, the
+/// cookie saved with mode 0600 (and not printed), and a reply streamed with the new login.
+#[test]
+fn cpp_login_example() {
+    use std::os::unix::fs::PermissionsExt;
+    let example = compile(true, "login_cpp", &["examples/cpp/login.cpp"]);
+    let emu = EmulatorProcess::start_with(&["--sso-long-poll-ms", "300", "--sso-qr-script", "expire@200;scan@100,confirm@300"]);
+    let file = target_dir().join("login_cpp.cookie");
+    let _ = std::fs::remove_file(&file);
+    let file_arg = file.to_str().unwrap();
+    let url = emu.url.as_str();
+    let out = run(Command::new(&example)
+        .args(["--base-url", url, "--sso-base-url", url, "--sis-base-url", url, "--cookie-file", file_arg, "你好"]));
+    assert_ok("login_cpp", &out);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let mut rest = stdout.as_str();
+    for part in [
+        "█",
+        "waiting\n",
+        "expired\n",
+        "renewing the QR code\n",
+        "█",
+        "scanned\n",
+        "confirmed\n",
+        &format!("cookie saved to {file_arg} (mode 0600)\n"),
+        "【回答】\n你好！我是北科大 AI 助手。你说：「你好」",
+    ] {
+        let at = rest.find(part).unwrap_or_else(|| panic!("no {part:?} in order in:\n{stdout}"));
+        rest = &rest[at + part.len()..];
+    }
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let cookie = std::fs::read_to_string(&file).unwrap();
+    let cookie = cookie.trim();
+    assert!(!cookie.is_empty() && !stdout.contains(cookie));
 }
 
 /// What `make install` lays out, staged with DESTDIR for /usr/local (as a distribution package

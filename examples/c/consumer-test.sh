@@ -73,7 +73,7 @@ else
     quiet cmake --build consumer/build
     check "cmake ustb_openai::ustb_openai" shared consumer/build/consumer "$url"
     # examples/cpp as its README builds it, then installed: the installed program keeps its rpath.
-    cp "$USTB_ROOT"/examples/cpp/{chat.cpp,CMakeLists.txt} chat/
+    cp "$USTB_ROOT"/examples/cpp/{chat.cpp,login.cpp,CMakeLists.txt} chat/
     quiet cmake -S chat -B chat/build -DCMAKE_PREFIX_PATH="$USTB_PREFIX"
     quiet cmake --build chat/build
     quiet cmake --install chat/build --prefix "$USTB_WORK/app"

@@ -37,37 +37,43 @@ func newCallCanceller() (*canceller, error) {
 	return c, nil
 }
 
-// endpoint runs call with a canceller tied to ctx (none for a context that is never done)
-// and returns the JSON it hands out.
-func (c *Client) endpoint(ctx context.Context, call endpointCall) (json.RawMessage, error) {
+// withCanceller runs fn with a canceller tied to ctx (nil for a context that is never done).
+// A cancelled call's error wraps ctx.Err().
+func withCanceller(ctx context.Context, fn func(*C.ustb_canceller) error) error {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
 	}
 	var canc *canceller
+	var cp *C.ustb_canceller
 	if ctx.Done() != nil {
 		var err error
 		if canc, err = newCallCanceller(); err != nil {
-			return nil, err
+			return err
 		}
+		cp = canc.p
 		// AfterFunc may fire after the call returned: the canceller is then only marked
 		// cancelled, and it is used for this call alone.
 		defer context.AfterFunc(ctx, canc.cancel)()
 	}
-	var data []byte
-	err := c.with(func(p *C.ustb_client) (err error) {
-		data, err = callString(func(out **C.char, cerr **C.ustb_error) C.ustb_status {
-			var cp *C.ustb_canceller
-			if canc != nil {
-				cp = canc.p
-			}
-			return call(p, cp, out, cerr)
-		})
-		return err
-	})
+	err := fn(cp)
 	runtime.KeepAlive(canc) // its cleanup must not free it during the call
 	if e, ok := err.(*Error); ok && e.Status == StatusCancelled {
 		e.cause = ctx.Err()
 	}
+	return err
+}
+
+// endpoint runs call with a canceller tied to ctx and returns the JSON it hands out.
+func (c *Client) endpoint(ctx context.Context, call endpointCall) (json.RawMessage, error) {
+	var data []byte
+	err := withCanceller(ctx, func(k *C.ustb_canceller) error {
+		return c.with(func(p *C.ustb_client) (err error) {
+			data, err = callString(func(out **C.char, cerr **C.ustb_error) C.ustb_status {
+				return call(p, k, out, cerr)
+			})
+			return err
+		})
+	})
 	return data, err
 }
 

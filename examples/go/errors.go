@@ -36,6 +36,10 @@ const (
 )
 
 // Sentinels for errors.Is.
+//
+// ErrAuth means the login is missing or has expired (the server's 10042 "请登录"), or that an
+// SSO QR session became invalid: log in again (NewLogin, then the QR code or an SMS code) and
+// give the client the new cookie with Login.Install, or make a new one with Login.Client.
 var (
 	ErrInvalidArgument error = StatusInvalidArgument
 	ErrInvalidRequest  error = StatusInvalidRequest
@@ -44,7 +48,7 @@ var (
 	ErrConnectionLost  error = StatusConnectionLost
 	ErrHTTPStatus      error = StatusHTTPStatus
 	ErrAPI             error = StatusAPIError
-	ErrAuth            error = StatusAuthError
+	ErrAuth            error = StatusAuthError // the login is missing or expired: log in again
 	ErrProtocol        error = StatusProtocolError
 	ErrTruncated       error = StatusTruncated
 	ErrTooLarge        error = StatusTooLarge

@@ -15,6 +15,9 @@ import (
 // emulatorURL is the base URL of the emulator TestMain starts for the whole run.
 var emulatorURL string
 
+// atExit holds what TestMain runs after the tests, e.g. killing emulators tests started.
+var atExit []func()
+
 // TestMain starts one ustb-emulator child on port 0 (USTB_EMULATOR, or the debug build of
 // this repository), runs the tests against it and kills it. A missing emulator fails the
 // run: these tests never skip.
@@ -26,6 +29,9 @@ func TestMain(m *testing.M) {
 	}
 	emulatorURL = url
 	code := m.Run()
+	for _, f := range atExit {
+		f()
+	}
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
 	os.Exit(code)

@@ -103,10 +103,15 @@ func NewClient(opts Options) (*Client, error) {
 	if st := C.ustb_client_new(cs, &ptr, &cerr); st != C.USTB_OK {
 		return nil, newError(st, cerr)
 	}
+	return wrapClient(ptr), nil
+}
+
+// wrapClient makes a Client of a new C client.
+func wrapClient(ptr *C.ustb_client) *Client {
 	c := &Client{ptr: ptr}
 	// A forgotten Close frees the C client once the Client is unreachable.
 	c.cleanup = runtime.AddCleanup(c, func(p *C.ustb_client) { C.ustb_client_free(p) }, ptr)
-	return c, nil
+	return c
 }
 
 // Close frees the client, waiting for calls in progress to return. Streams opened from it

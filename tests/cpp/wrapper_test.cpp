@@ -4,9 +4,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -30,6 +32,8 @@ static_assert(std::is_nothrow_move_constructible<ustb::Client>::value, "Client m
 static_assert(!std::is_copy_constructible<ustb::Stream>::value, "Stream is move-only");
 static_assert(std::is_nothrow_move_constructible<ustb::Stream>::value, "Stream moves");
 static_assert(!std::is_copy_constructible<ustb::Canceller>::value, "Canceller is move-only");
+static_assert(!std::is_copy_constructible<ustb::Login>::value, "Login is move-only");
+static_assert(std::is_nothrow_move_constructible<ustb::Login>::value, "Login moves");
 static_assert(std::is_nothrow_move_constructible<ustb::Canceller>::value, "Canceller moves");
 
 static std::string req(const std::string &prompt) {
@@ -216,10 +220,217 @@ static void logging(const ustb::Client &client) {
     CHECK(calls == before);
 }
 
+// ---- Login (ustb::Login) against an emulator started with --sso-long-poll-ms 300 ----
 
+// POSTs the emulator's QR script (for codes made from now on); true on its 204.
+static bool set_qr_script(const std::string &url, const std::string &script) {
+    int port = std::atoi(url.c_str() + url.rfind(':') + 1);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    if (fd < 0 || connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0) {
+        if (fd >= 0) close(fd);
+        return false;
+    }
+    std::string request = "POST /emulator/sso/qr-script HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+                          "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(script.size()) +
+                          "\r\nConnection: close\r\n\r\n" + script;
+    bool sent = write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size());
+    char reply[64] = {0};
+    ssize_t n = sent ? read(fd, reply, sizeof reply - 1) : -1;
+    close(fd);
+    return n > 0 && std::string(reply).rfind("HTTP/1.1 204", 0) == 0;
+}
+
+static const char *DEFAULT_QR_SCRIPT = "scan@800,confirm@1600";
+
+static ustb::Login new_login(const std::string &url) {
+    return ustb::Login(R"({"base_url":")" + url + R"(","sso_base_url":")" + url + R"(","sis_base_url":")" + url +
+                       R"(","max_retries":0,"idle_timeout_ms":20000})");
+}
+
+// Calls wait() until a final state (confirmed or expired); the states seen, without repeats.
+static std::vector<ustb::QrState> wait_states(ustb::Login &login) {
+    std::vector<ustb::QrState> seen;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+    while (std::chrono::steady_clock::now() < deadline) {
+        ustb::QrState st = login.wait(std::chrono::seconds(2));
+        if (seen.empty() || seen.back() != st) seen.push_back(st);
+        if (st == ustb::QrState::confirmed || st == ustb::QrState::expired) break;
+    }
+    return seen;
+}
+
+static bool is_png(const std::vector<std::uint8_t> &b) {
+    return b.size() > 8 && b[0] == 0x89 && b[1] == 'P' && b[2] == 'N' && b[3] == 'G';
+}
+
+static bool chat_works(const ustb::Client &client) {
+    return ustb::delta(client.create(req("hi"))).content.value_or("").find("你说：「hi」") != std::string::npos;
+}
+
+static void login_qr(const std::string &url) {
+    using ustb::QrState;
+    CHECK(set_qr_script(url, "scan@100,confirm@400"));
+    ustb::Login login = new_login(url);
+    login.qr_start();
+    CHECK(is_png(login.qr_png()));
+    std::string text = login.qr_text();
+    CHECK(has(text, "█") && std::count(text.begin(), text.end(), '\n') >= 10);
+    CHECK(login.qr_page_url().rfind(url + "/", 0) == 0);
+    CHECK(thrown([&] { login.cookie(); }).status() == USTB_INVALID_ARGUMENT);
+    std::vector<QrState> seen = wait_states(login);
+    CHECK(seen.size() >= 2 && seen[seen.size() - 2] == QrState::scanned && seen.back() == QrState::confirmed);
+    auto start = std::chrono::steady_clock::now();
+    CHECK(login.wait(std::chrono::seconds(10)) == QrState::confirmed); // final: at once
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(1));
+    std::string cookie = login.cookie();
+    CHECK(!cookie.empty());
+    ustb::Client client = login.client();
+    CHECK(chat_works(client));
+    CHECK(string_after(client.cookies(), "vjuid_login") == cookie);
+
+    // install(): a client without a login gets one.
+    ustb::Client guest(R"({"base_url":")" + url + R"(","max_retries":0})");
+    CHECK(thrown([&] { guest.create(req("hi")); }).status() == USTB_AUTH_ERROR);
+    login.install(guest);
+    CHECK(chat_works(guest));
+
+    // Expiry, then a renewed code that is confirmed.
+    CHECK(set_qr_script(url, "expire@200;scan@100,confirm@300"));
+    ustb::Login renew = new_login(url);
+    renew.qr_start();
+    std::vector<std::uint8_t> first = renew.qr_png();
+    seen = wait_states(renew);
+    CHECK(!seen.empty() && seen.back() == QrState::expired);
+    CHECK(renew.wait(std::chrono::seconds(1)) == QrState::expired);
+    renew.qr_start();
+    CHECK(renew.qr_png() != first);
+    seen = wait_states(renew);
+    CHECK(seen.size() >= 2 && seen[seen.size() - 2] == QrState::scanned && seen.back() == QrState::confirmed);
+    CHECK(chat_works(renew.client()));
+
+    // An invalid QR session is an auth error.
+    CHECK(set_qr_script(url, "invalid@100"));
+    ustb::Login invalid = new_login(url);
+    invalid.qr_start();
+    ustb::Error e = thrown([&] {
+        for (int i = 0; i < 20; i++) invalid.wait(std::chrono::seconds(2));
+    });
+    CHECK(e.status() == USTB_AUTH_ERROR);
+
+    // A wait cancelled from another thread returns promptly.
+    CHECK(set_qr_script(url, "scan@60000"));
+    ustb::Login slow = new_login(url);
+    slow.qr_start();
+    ustb::Canceller cancel;
+    std::atomic<std::chrono::steady_clock::rep> cancelled_at{0};
+    std::thread t([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        cancelled_at = std::chrono::steady_clock::now().time_since_epoch().count();
+        cancel.cancel();
+    });
+    CHECK(thrown([&] { slow.wait(std::chrono::minutes(1), &cancel); }).status() == USTB_CANCELLED);
+    auto returned = std::chrono::steady_clock::now().time_since_epoch().count();
+    t.join();
+    CHECK(cancelled_at != 0 &&
+          std::chrono::steady_clock::duration(returned - cancelled_at) < std::chrono::milliseconds(500));
+    CHECK(slow.wait(std::chrono::milliseconds(100)) == QrState::waiting); // waiting again is allowed
+
+    CHECK(set_qr_script(url, DEFAULT_QR_SCRIPT));
+}
+
+static void login_sms(const std::string &url) {
+    const std::string phone = "13900000001", phone2 = "13900000002", phone3 = "13900000003";
+    std::vector<std::string> lines;
+    std::mutex mu;
+    ustb::set_log_callback([&](ustb_log_level, std::string_view line) {
+        std::lock_guard<std::mutex> lock(mu);
+        lines.emplace_back(line);
+    }, USTB_LOG_DEBUG);
+    std::vector<ustb::Error> errors;
+
+    ustb::Login login = new_login(url);
+    errors.push_back(thrown([&] { login.sms_send("1390000000"); })); // 10 digits
+    CHECK(errors.back().status() == USTB_INVALID_ARGUMENT);
+    login.sms_send(phone);
+    errors.push_back(thrown([&] { login.sms_submit("999999"); }));
+    CHECK(errors.back().status() == USTB_API_ERROR);
+    CHECK(thrown([&] { login.cookie(); }).status() == USTB_INVALID_ARGUMENT);
+    login.sms_submit(phone.substr(5));
+    std::string cookie = login.cookie();
+    CHECK(cookie.size() >= 8);
+    CHECK(chat_works(login.client()));
+
+    // A puzzle solved by hand (here by the library's solver); the same phone again at once: 201.
+    ustb::Login manual = new_login(url);
+    manual.sms_puzzle();
+    ustb::PuzzleImages images = manual.puzzle_images();
+    CHECK(is_png(images.background) && is_png(images.piece));
+    std::uint32_t x = manual.solve_puzzle();
+    CHECK(x > 0);
+    manual.sms_send(phone2, static_cast<std::int32_t>(x));
+    manual.sms_submit(phone2.substr(5));
+    errors.push_back(thrown([&] { new_login(url).sms_send(phone2); }));
+    CHECK(errors.back().status() == USTB_API_ERROR && errors.back().api_code() == 201);
+    errors.push_back(thrown([&] { manual.client().create(req("@emu:truncate")); }));
+    CHECK(errors.back().status() == USTB_TRUNCATED);
+
+    ustb::Login wrong = new_login(url);
+    wrong.sms_send(phone3);
+    errors.push_back(thrown([&] { wrong.sms_submit("000000"); }));
+    CHECK(errors.back().status() == USTB_API_ERROR);
+
+    ustb::set_log_callback(nullptr);
+    // Secrets: phone numbers and the cookie appear in no error and no log line.
+    for (const ustb::Error &err : errors)
+        for (const std::string &secret : {phone, phone2, phone3, cookie})
+            CHECK(!has(err.what(), secret) && !has(err.detail(), secret));
+    CHECK(!lines.empty());
+    for (const std::string &line : lines)
+        for (const std::string &secret : {phone, phone2, phone3, cookie}) CHECK(!has(line, secret));
+}
+
+// Bad arguments and calls out of order throw USTB_INVALID_ARGUMENT before any traffic (the
+// hosts refuse connections, which would be USTB_CONNECT_ERROR); a moved-from Login too.
+static void login_invalid(const std::string &) {
+    const std::string nowhere = "http://127.0.0.1:1";
+    ustb::Login login = new_login(nowhere);
+    auto invalid = [&](auto f) { return thrown(f).status() == USTB_INVALID_ARGUMENT; };
+    for (const char *phone : {"", "12345", "23900000000", "1390000000", "139000000001", "1390000000a"})
+        CHECK(invalid([&] { login.sms_send(phone); }));
+    CHECK(invalid([&] { login.sms_send(std::string("13900000000\0", 12)); }));
+    CHECK(invalid([&] { login.sms_send("13900000000", 10); })); // no puzzle
+    CHECK(invalid([&] { login.sms_submit("123456"); }));
+    CHECK(invalid([&] { login.qr_png(); }));
+    CHECK(invalid([&] { login.qr_text(); }));
+    CHECK(invalid([&] { login.qr_page_url(); }));
+    CHECK(invalid([&] { login.wait(std::chrono::seconds(1)); }));
+    CHECK(invalid([&] { login.wait(std::chrono::milliseconds(-1)); }));
+    CHECK(invalid([&] { login.puzzle_images(); }));
+    CHECK(invalid([&] { login.solve_puzzle(); }));
+    CHECK(invalid([&] { login.cookie(); }));
+    CHECK(invalid([&] { login.client(); }));
+    ustb::Client client(R"({"base_url":")" + nowhere + R"("})");
+    CHECK(invalid([&] { login.install(client); }));
+    CHECK(invalid([] { ustb::Login bad(R"({"ca_file":"/nonexistent/ca.pem"})"); }));
+
+    ustb::Login moved = std::move(login);
+    CHECK(login.get() == nullptr);
+    CHECK(invalid([&] { login.qr_start(); }));
+    CHECK(invalid([&] { login.wait(std::chrono::seconds(1)); }));
+    CHECK(invalid([&] { login.sms_send("13900000000"); }));
+    CHECK(invalid([&] { login.cookie(); }));
+    CHECK(invalid([&] { login.install(client); }));
+    CHECK(invalid([&] { moved.qr_png(); })); // the moved-to one is the same login
+}
+
+// wrapper_test URL SSO_URL: SSO_URL is an emulator started with --sso-long-poll-ms 300.
 int main(int argc, char **argv) {
-    if (argc != 2) return 2;
-    const std::string url = argv[1];
+    if (argc != 3) return 2;
+    const std::string url = argv[1], sso_url = argv[2];
     ustb::Client client(R"({"base_url":")" + url + R"(","vjuid_login":"cpp-test"})");
 
     // Range-for over a stream; a moved-from handle is inert.
@@ -290,6 +501,15 @@ int main(int argc, char **argv) {
     cancel_platform_call();
     tool_calls(client);
     logging(client);
+    // An unexpected exception fails its section and the others still run.
+    for (auto section : {login_invalid, login_qr, login_sms}) {
+        try {
+            section(sso_url);
+        } catch (const ustb::Error &e) {
+            std::fprintf(stderr, "login check threw %s: %s\n", e.status_name(), e.what());
+            failures++;
+        }
+    }
 
     if (failures) {
         std::fprintf(stderr, "%d check(s) failed\n", failures);
