@@ -14,6 +14,7 @@ export declare const Status: Readonly<{
   CONNECTION_LOST: 7;
   HTTP_STATUS: 8;
   API_ERROR: 9;
+  /** Not logged in, or the login expired (10042); for a QR wait: the QR session is invalid. Log in again (`Login`). */
   AUTH_ERROR: 10;
   PROTOCOL_ERROR: 11;
   TRUNCATED: 12;
@@ -37,7 +38,11 @@ export interface ErrorDetail {
   [key: string]: unknown;
 }
 
-/** A failed library call, carrying everything the C `ustb_error` said. */
+/**
+ * A failed library call, carrying everything the C `ustb_error` said. `Status.AUTH_ERROR`
+ * means the login cookie is missing or expired: log in again with `Login` (QR code or SMS),
+ * then `login.install(client)` or `login.client()`, and store the new `login.cookie()`.
+ */
 export declare class UstbError extends Error {
   constructor(
     message: string,
@@ -356,6 +361,73 @@ export declare class Client {
   chatHistory(sessionId: string, options?: RequestOptions): Promise<HistoryMessage[]>;
   /** Whether the login cookie works; the three states resolve, another answer rejects. */
   loginState(options?: RequestOptions): Promise<LoginState>;
+}
+
+/** Login options: the client's, plus where the SSO is and a CA file (camelCase too). */
+export interface LoginOptions extends ClientOptions {
+  /** Default `"https://sso.ustb.edu.cn"`. */
+  sso_base_url?: string;
+  ssoBaseURL?: string;
+  ssoBaseUrl?: string;
+  /** Default `"https://sis.ustb.edu.cn"`. */
+  sis_base_url?: string;
+  sisBaseURL?: string;
+  sisBaseUrl?: string;
+  /** A PEM file whose certificates are trusted instead of the bundled root set. */
+  ca_file?: string;
+  caFile?: string;
+}
+
+/** Where a QR code login is (`ustb_login_state`); test/header.test.js checks it against the header. */
+export declare const QrState: Readonly<{
+  WAITING: 0;
+  SCANNED: 1;
+  CONFIRMED: 2;
+  EXPIRED: 3;
+  FAILED: 4;
+}>;
+
+/** One of the `QrState` values. */
+export type QrStateCode = (typeof QrState)[keyof typeof QrState];
+
+/** `x` for `smsSend` that lets the library solve the slider puzzle (`USTB_PUZZLE_AUTO`). */
+export declare const PUZZLE_AUTO: -1;
+
+/**
+ * A login through the university SSO (WeChat QR code or SMS code). One call at a time (another
+ * throws `Status.INVALID_ARGUMENT`, busy); network calls run on a worker thread and take a
+ * `signal`; `close()` cancels a call in flight.
+ */
+export declare class Login {
+  constructor(options?: LoginOptions);
+  /** Frees the login (after a call in flight, which it cancels, returns). Idempotent. */
+  close(): void;
+  /** Starts the QR login or renews the QR code. */
+  qrStart(options?: RequestOptions): Promise<void>;
+  /** The current QR code as PNG bytes (a copy). */
+  qrPng(): Buffer;
+  /** The current QR code as text for a terminal. */
+  qrText(): string;
+  /** The SSO page that shows the QR code (a one-time token: do not log it). */
+  qrPageUrl(): string;
+  /** Waits up to `timeoutMs` for a change: WAITING, SCANNED, CONFIRMED or EXPIRED (failures reject). */
+  wait(timeoutMs: number, options?: RequestOptions): Promise<Exclude<QrStateCode, 4>>;
+  /** Fetches a slider puzzle for a person to solve. */
+  smsPuzzle(options?: RequestOptions): Promise<void>;
+  /** The current puzzle's PNG images (copies). */
+  puzzleImages(): { background: Buffer; piece: Buffer };
+  /** The library's answer to the current puzzle. */
+  puzzleSolve(): number;
+  /** Sends the SMS code to `phone`; `x` the puzzle answer or `PUZZLE_AUTO` (the default). */
+  smsSend(phone: string, x?: number, options?: RequestOptions): Promise<void>;
+  /** Submits the SMS code and completes the login. */
+  smsSubmit(code: string, options?: RequestOptions): Promise<void>;
+  /** The `cookie_vjuid_login` value once logged in (a secret). */
+  cookie(): string;
+  /** A new client with the login's options and cookie. */
+  client(): Client;
+  /** Gives an existing client the login's cookie. */
+  install(client: Client): void;
 }
 
 export default Client;

@@ -1,13 +1,13 @@
 // ustb-openai for Node.js: an openai-node-shaped client over the libustb_openai C API.
 //
 // Threading: every call that can wait on the network (ustb_chat_stream_next,
-// ustb_chat_stream_collect, ustb_client_user_info and the other platform calls) runs on a
-// libuv worker thread through
+// ustb_chat_stream_collect, ustb_client_user_info, the other platform calls and the login's
+// network calls) runs on a libuv worker thread through
 // koffi's `.async`, so the event loop keeps turning while a reply streams. Everything else,
 // including every free and every cancel, runs on the main thread. Cancels go through a
 // ustb_canceller, so they need no check on the stream; a stream is freed only when no call
 // on it is in flight (ustb_chat_stream_free must not race a running read).
-import { loadLibrary, takeString, callAsync } from './lib/native.js';
+import { loadLibrary, takeString, callAsync, copyBytes } from './lib/native.js';
 import { Status, UstbError, takeError } from './lib/errors.js';
 import { LogLevel, setLogger } from './lib/logging.js';
 
@@ -19,6 +19,9 @@ export function version() {
 }
 
 const DONE = Object.freeze({ done: true, value: undefined });
+
+/** The options key under which Login.client() gives Client a `ustb_client *` it owns from then on. */
+const ADOPT = Symbol('ustb_client');
 
 /** @param {string} message */
 function invalidArgument(message) {
@@ -48,13 +51,16 @@ function sessionId(value) {
   return value;
 }
 
-/** `baseURL`/`idleTimeoutMs` style keys become the C option names (`base_url`, `idle_timeout_ms`). */
+/**
+ * `baseURL`/`ssoBaseURL`/`idleTimeoutMs` style keys become the C option names (`base_url`,
+ * `sso_base_url`, `idle_timeout_ms`).
+ */
 function optionsJson(options) {
   /** @type {Record<string, unknown>} */
   const out = {};
   for (const [key, value] of Object.entries(options ?? {})) {
     if (value === undefined) continue;
-    const name = key === 'baseURL' ? 'base_url' : key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    const name = key.replace(/URL$/, 'Url').replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
     out[name] = value;
   }
   return JSON.stringify(out);
@@ -67,6 +73,13 @@ const clientRegistry = new FinalizationRegistry((state) => {
   state.closing = true;
   if (state.busy === 0 && state.ptr !== null) {
     loadLibrary().clientFree(state.ptr);
+    state.ptr = null;
+  }
+});
+const loginRegistry = new FinalizationRegistry((state) => {
+  state.closing = true;
+  if (!state.busy && state.ptr !== null) {
+    loadLibrary().loginFree(state.ptr);
     state.ptr = null;
   }
 });
@@ -296,11 +309,16 @@ export class Client {
   /** @param {Record<string, unknown>} [options] */
   constructor(options = {}) {
     this.#api = loadLibrary();
-    const out = [null];
-    const err = [null];
-    const status = this.#api.clientNew(optionsJson(options), out, err);
-    if (status !== Status.OK) throw takeError(status, err[0]);
-    this.#state = { ptr: out[0], busy: 0, closing: false };
+    // Login.client() hands over a `ustb_client *` under a key only this module knows.
+    let ptr = /** @type {any} */ (options)?.[ADOPT] ?? null;
+    if (ptr === null) {
+      const out = [null];
+      const err = [null];
+      const status = this.#api.clientNew(optionsJson(options), out, err);
+      if (status !== Status.OK) throw takeError(status, err[0]);
+      ptr = out[0];
+    }
+    this.#state = { ptr, busy: 0, closing: false };
     clientRegistry.register(this, this.#state, this);
     this.chat = { completions: new Completions(this) };
     this.models = new Models(this);
@@ -329,6 +347,14 @@ export class Client {
   #handle() {
     if (this.#state.closing || this.#state.ptr === null) throw invalidArgument('the client is closed');
     return this.#state.ptr;
+  }
+
+  /**
+   * The `ustb_client *`, for a call that returns before the main thread goes on (Login.install).
+   * @internal
+   */
+  _handle() {
+    return this.#handle();
   }
 
   /**
@@ -502,6 +528,260 @@ export class Client {
     }
     if (status !== Status.OK) throw takeError(status, err[0], signal?.aborted ? { cause: signal.reason } : undefined);
     return JSON.parse(/** @type {string} */ (takeString(json[0])));
+  }
+}
+
+/** Where a QR code login is (`ustb_login_state`): what `login.wait()` resolves to. */
+export const QrState = Object.freeze({
+  /** Nobody has scanned the code yet (nothing changed within the time). */
+  WAITING: 0,
+  /** Scanned on a phone, not yet confirmed there. */
+  SCANNED: 1,
+  /** Confirmed: the login is complete and the cookie is ready. */
+  CONFIRMED: 2,
+  /** The code expired: `qrStart()` again gives a new one. */
+  EXPIRED: 3,
+  /** The C API's state of a failed wait; `wait()` rejects instead of resolving to it. */
+  FAILED: 4,
+});
+
+/** The `x` of `smsSend` that lets the library solve the slider puzzle itself (`USTB_PUZZLE_AUTO`). */
+export const PUZZLE_AUTO = -1;
+
+/** @param {string} name @param {unknown} value */
+function text(name, value) {
+  // Never echo the value: it may be a phone number or a code.
+  if (typeof value !== 'string') throw invalidArgument(`${name} must be a string, not ${typeof value}`);
+  return value;
+}
+
+/**
+ * A login through the university SSO (`ustb_login`): a WeChat QR code or an SMS code gives the
+ * `cookie_vjuid_login` cookie and a ready {@link Client}. Options are the {@link Client}'s plus
+ * `sso_base_url`, `sis_base_url` and `ca_file` (camelCase too: `ssoBaseURL`, `caFile`).
+ *
+ * One call at a time: a call made while another one on the same login runs throws
+ * `Status.INVALID_ARGUMENT` ("busy"), as the C library does. The network calls (`qrStart`,
+ * `wait`, `smsPuzzle`, `smsSend`, `smsSubmit`) run on a worker thread, each with its own
+ * `ustb_canceller`, which its `signal` and `close()` fire. The cookie is a secret: store it
+ * safely, never log it.
+ */
+export class Login {
+  #api = loadLibrary();
+  /** @type {{ptr: bigint|null, busy: boolean, closing: boolean, canceller: bigint|null}} */
+  #state;
+
+  /** @param {Record<string, unknown>} [options] */
+  constructor(options = {}) {
+    const out = [null];
+    const err = [null];
+    const status = this.#api.loginNew(optionsJson(options), out, err);
+    if (status !== Status.OK) throw takeError(status, err[0]);
+    this.#state = { ptr: out[0], busy: false, closing: false, canceller: null };
+    loginRegistry.register(this, this.#state, this);
+  }
+
+  /**
+   * Frees the login (its cookie is forgotten; clients made from it keep theirs). A network
+   * call in flight is cancelled (it rejects with `Status.CANCELLED`) and the login is freed
+   * when it returns. Idempotent.
+   */
+  close() {
+    const s = this.#state;
+    if (s.closing) return;
+    s.closing = true;
+    loginRegistry.unregister(this);
+    if (s.canceller !== null) this.#api.cancellerCancel(s.canceller);
+    this.#freeIfIdle();
+  }
+
+  /**
+   * Starts the QR code login, or renews the QR code (after `QrState.EXPIRED`, or any time).
+   * Then show `qrPng()` or `qrText()` and call `wait()`.
+   * @param {{signal?: AbortSignal}} [options]
+   * @returns {Promise<void>}
+   */
+  async qrStart(options = {}) {
+    await this.#network('loginQrStart', [], [], options.signal);
+  }
+
+  /** The current QR code as PNG bytes (a copy). */
+  qrPng() {
+    const png = [null];
+    const len = [0];
+    this.#sync('loginQrPng', [png, len]);
+    return copyBytes(png[0], len[0]);
+  }
+
+  /** The current QR code drawn with Unicode half blocks, for a terminal. */
+  qrText() {
+    const out = [null];
+    this.#sync('loginQrText', [out]);
+    return /** @type {string} */ (takeString(out[0]));
+  }
+
+  /** The SSO's web page showing the current QR code. It carries a one-time token: do not log it. */
+  qrPageUrl() {
+    const out = [null];
+    this.#sync('loginQrPageUrl', [out]);
+    return /** @type {string} */ (takeString(out[0]));
+  }
+
+  /**
+   * Waits up to `timeoutMs` for the QR code's state to change: resolves to `QrState.WAITING`
+   * or `SCANNED` (no change within the time, or newly scanned), `CONFIRMED` (the cookie is
+   * ready) or `EXPIRED`. Rejects with `Status.AUTH_ERROR` when the SSO calls the QR session
+   * invalid (start again), `Status.CANCELLED` on `signal` or `close()`, or a network status.
+   * @param {number} timeoutMs
+   * @param {{signal?: AbortSignal}} [options]
+   * @returns {Promise<number>}
+   */
+  async wait(timeoutMs, options = {}) {
+    const state = [QrState.FAILED];
+    await this.#network('loginQrWait', [integer('timeout_ms', timeoutMs, 0, 0xffffffff)], [state], options.signal);
+    return state[0];
+  }
+
+  /**
+   * Fetches a new slider puzzle for a person to solve (`puzzleImages()`); not needed with
+   * `PUZZLE_AUTO`.
+   * @param {{signal?: AbortSignal}} [options]
+   * @returns {Promise<void>}
+   */
+  async smsPuzzle(options = {}) {
+    await this.#network('loginSmsPuzzle', [], [], options.signal);
+  }
+
+  /**
+   * The current puzzle's PNG images (copies): the background with a piece-shaped hole, and the
+   * piece. The answer is the piece's distance in pixels from the background's left edge.
+   * @returns {{background: Buffer, piece: Buffer}}
+   */
+  puzzleImages() {
+    const bg = [null];
+    const bgLen = [0];
+    const piece = [null];
+    const pieceLen = [0];
+    this.#sync('loginPuzzleImages', [bg, bgLen, piece, pieceLen]);
+    return { background: copyBytes(bg[0], bgLen[0]), piece: copyBytes(piece[0], pieceLen[0]) };
+  }
+
+  /** The library's answer to the current puzzle (image matching, no network). */
+  puzzleSolve() {
+    const x = [0];
+    this.#sync('loginPuzzleSolve', [x]);
+    return x[0];
+  }
+
+  /**
+   * Sends an SMS code to `phone` (11 digits starting with 1, checked before any traffic). `x`
+   * answers the current puzzle (from `smsPuzzle()`); `PUZZLE_AUTO` (the default) lets the
+   * library fetch and solve puzzles itself. Rejects with `Status.API_ERROR` when the SSO
+   * refuses (`apiCode` 5054: wrong answer; 201: a code was sent moments ago).
+   * @param {string} phone
+   * @param {number} [x]
+   * @param {{signal?: AbortSignal}} [options]
+   * @returns {Promise<void>}
+   */
+  async smsSend(phone, x = PUZZLE_AUTO, options = {}) {
+    const args = [text('phone', phone), integer('x', x, PUZZLE_AUTO, 0x7fffffff)];
+    await this.#network('loginSmsSend', args, [], options.signal);
+  }
+
+  /**
+   * Submits the code the phone received and completes the login. Rejects with
+   * `Status.API_ERROR` when the SSO refuses the code (another try is allowed).
+   * @param {string} code
+   * @param {{signal?: AbortSignal}} [options]
+   * @returns {Promise<void>}
+   */
+  async smsSubmit(code, options = {}) {
+    await this.#network('loginSmsSubmit', [text('code', code)], [], options.signal);
+  }
+
+  /**
+   * The `cookie_vjuid_login` value, once the login succeeded: a secret, for the caller to store
+   * safely and pass later as the `vjuid_login` client option.
+   */
+  cookie() {
+    const out = [null];
+    this.#sync('loginCookie', [out]);
+    return /** @type {string} */ (takeString(out[0]));
+  }
+
+  /** A new {@link Client} with the login's options and cookie (no network). */
+  client() {
+    const out = [null];
+    this.#sync('loginClient', [out]);
+    return new Client({ [ADOPT]: out[0] });
+  }
+
+  /**
+   * Gives an existing client the login's cookie, e.g. after its calls failed with
+   * `Status.AUTH_ERROR` (the old login expired). Streams already open keep their cookie.
+   * @param {Client} client
+   */
+  install(client) {
+    if (!(client instanceof Client)) throw invalidArgument('install() takes a Client');
+    this.#sync('loginInstall', [client._handle()]);
+  }
+
+  #handle() {
+    const s = this.#state;
+    if (s.closing || s.ptr === null) throw invalidArgument('the login is closed');
+    // The library would say the same; checking here also keeps a borrowed buffer from being
+    // replaced by a worker-thread call while it is copied.
+    if (s.busy) throw invalidArgument('the login is busy: another call on it is running');
+    return s.ptr;
+  }
+
+  #freeIfIdle() {
+    const s = this.#state;
+    if (s.closing && !s.busy && s.ptr !== null) {
+      this.#api.loginFree(s.ptr);
+      s.ptr = null;
+    }
+  }
+
+  /** Runs `ustb_login_<name>(login, ...outs, &err)` on the main thread (no network). */
+  #sync(name, outs) {
+    const err = [null];
+    const status = this.#api[name](this.#handle(), ...outs, err);
+    if (status !== Status.OK) throw takeError(status, err[0]);
+  }
+
+  /**
+   * Runs `ustb_login_<name>(login, ...args, cancel, ...outs, &err)` on a worker thread with a
+   * new canceller, which `signal` and close() fire.
+   * @param {string} name a PROTOTYPES key
+   * @param {unknown[]} args
+   * @param {unknown[]} outs
+   * @param {AbortSignal} [signal]
+   */
+  async #network(name, args, outs, signal) {
+    const ptr = this.#handle();
+    const out = [null];
+    const err = [null];
+    let status = this.#api.cancellerNew(out, err);
+    if (status !== Status.OK) throw takeError(status, err[0]);
+    const canceller = out[0];
+    const onAbort = () => this.#api.cancellerCancel(canceller);
+    // Aborted already: the call returns USTB_CANCELLED without sending anything.
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+    const s = this.#state;
+    s.busy = true; // the login must outlive the worker-thread call
+    s.canceller = canceller;
+    try {
+      status = await callAsync(this.#api[name], ptr, ...args, canceller, ...outs, err);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      s.busy = false;
+      s.canceller = null;
+      this.#api.cancellerFree(canceller); // the call has returned: nothing uses it now
+      this.#freeIfIdle();
+    }
+    if (status !== Status.OK) throw takeError(status, err[0], signal?.aborted ? { cause: signal.reason } : undefined);
   }
 }
 

@@ -12,6 +12,7 @@ export const Status = Object.freeze({
   CONNECTION_LOST: 7,
   HTTP_STATUS: 8,
   API_ERROR: 9,
+  /** Not logged in, or the login expired (10042 `请登录`); for a QR wait: the QR session is invalid. Log in again (`Login`). */
   AUTH_ERROR: 10,
   PROTOCOL_ERROR: 11,
   TRUNCATED: 12,
@@ -20,7 +21,11 @@ export const Status = Object.freeze({
   PANIC: 15,
 });
 
-/** A failed library call, carrying everything the C `ustb_error` said. */
+/**
+ * A failed library call, carrying everything the C `ustb_error` said. `Status.AUTH_ERROR`
+ * means the login cookie is missing or expired: log in again with `Login` (QR code or SMS),
+ * then `login.install(client)` or `login.client()`, and store the new `login.cookie()`.
+ */
 export class UstbError extends Error {
   /**
    * @param {string} message

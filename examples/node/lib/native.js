@@ -78,6 +78,25 @@ export const PROTOTYPES = Object.freeze({
   errorFree: 'void ustb_error_free(ustb_error *err)',
 
   setLogCallback: 'int ustb_set_log_callback(ustb_log_callback *cb, void *userdata, int min_level, _Out_ ustb_error **err)',
+
+  // Login (src/ffi/login.rs). Borrowed byte buffers (`const uint8_t **`) are `void` pointers
+  // too: copyBytes() copies them out at once, on the main thread, while no other call on the
+  // login runs (the wrapper makes sure of that), so the library cannot replace them meanwhile.
+  loginNew: 'int ustb_login_new(const char *options, _Out_ ustb_login **login, _Out_ ustb_error **err)',
+  loginFree: 'void ustb_login_free(ustb_login *login)',
+  loginQrStart: 'int ustb_login_qr_start(ustb_login *login, const ustb_canceller *cancel, _Out_ ustb_error **err)',
+  loginQrPng: 'int ustb_login_qr_png(const ustb_login *login, _Out_ void **png, _Out_ size_t *len, _Out_ ustb_error **err)',
+  loginQrText: 'int ustb_login_qr_text(const ustb_login *login, _Out_ void **text, _Out_ ustb_error **err)',
+  loginQrPageUrl: 'int ustb_login_qr_page_url(const ustb_login *login, _Out_ void **url, _Out_ ustb_error **err)',
+  loginQrWait: 'int ustb_login_qr_wait(ustb_login *login, uint32_t timeout_ms, const ustb_canceller *cancel, _Out_ int *state, _Out_ ustb_error **err)',
+  loginSmsPuzzle: 'int ustb_login_sms_puzzle(ustb_login *login, const ustb_canceller *cancel, _Out_ ustb_error **err)',
+  loginPuzzleImages: 'int ustb_login_puzzle_images(const ustb_login *login, _Out_ void **background, _Out_ size_t *background_len, _Out_ void **piece, _Out_ size_t *piece_len, _Out_ ustb_error **err)',
+  loginPuzzleSolve: 'int ustb_login_puzzle_solve(const ustb_login *login, _Out_ uint32_t *x, _Out_ ustb_error **err)',
+  loginSmsSend: 'int ustb_login_sms_send(ustb_login *login, const char *phone, int32_t x, const ustb_canceller *cancel, _Out_ ustb_error **err)',
+  loginSmsSubmit: 'int ustb_login_sms_submit(ustb_login *login, const char *code, const ustb_canceller *cancel, _Out_ ustb_error **err)',
+  loginCookie: 'int ustb_login_cookie(const ustb_login *login, _Out_ void **cookie, _Out_ ustb_error **err)',
+  loginClient: 'int ustb_login_client(const ustb_login *login, _Out_ ustb_client **client, _Out_ ustb_error **err)',
+  loginInstall: 'int ustb_login_install(const ustb_login *login, const ustb_client *client, _Out_ ustb_error **err)',
 });
 
 /** @type {Record<string, any> | null} the bound functions, by PROTOTYPES name */
@@ -110,6 +129,7 @@ export function loadLibrary(path) {
   koffi.opaque('ustb_chat_stream');
   koffi.opaque('ustb_canceller');
   koffi.opaque('ustb_error');
+  koffi.opaque('ustb_login');
   koffi.proto('void ustb_log_callback(void *userdata, int level, const char *message)');
   api = { path: file };
   for (const [name, proto] of Object.entries(PROTOTYPES)) api[name] = lib.func(proto);
@@ -128,6 +148,17 @@ export function takeString(ptr, len) {
   } finally {
     api.stringFree(ptr);
   }
+}
+
+/**
+ * Copies `len` bytes the library lends at `ptr` into a new Buffer (the library's memory is
+ * neither kept nor freed).
+ * @param {bigint|null} ptr
+ * @param {number} len
+ */
+export function copyBytes(ptr, len) {
+  if (ptr === null || ptr === undefined || ptr === 0n || len === 0) return Buffer.alloc(0);
+  return Buffer.from(new Uint8Array(koffi.view(ptr, len)));
 }
 
 /**

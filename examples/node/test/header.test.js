@@ -44,18 +44,19 @@ test('LogLevel (lib/logging.js and index.d.ts) matches the USTB_LOG_* defines of
 
 /**
  * Reduces a C declaration to `ret name(type,type)`: no parameter names, qualifiers or koffi
- * directions. ustb_status is an int-sized enum, ustb_log_level an int; the `void` pointers stand for the library's
- * `char` strings we keep as raw pointers (see lib/native.js).
+ * directions. ustb_status and ustb_login_state are int-sized enums, ustb_log_level an int; the `void` pointers
+ * stand for the library's `char` strings and `uint8_t` buffers we keep as raw pointers (see lib/native.js).
  */
 function normalise(decl) {
   const m = /^\s*(.*?)\s*\b(ustb_\w+)\s*\(([^)]*)\)/s.exec(decl);
   assert.ok(m, `not a declaration: ${decl}`);
   const type = (t) => t
     .replace(/\b(const|_Out_|_Inout_)\b/g, '')
-    .replace(/\bustb_(status|log_level)\b/g, 'int')
+    .replace(/\bustb_(status|log_level|login_state)\b/g, 'int')
     // koffi spells a function pointer as a pointer to its prototype.
     .replace(/\bustb_log_callback\s*\*/g, 'ustb_log_callback')
     .replace(/\bchar\b/g, 'void')
+    .replace(/\buint8_t\s*\*/g, 'void*')
     .replace(/\s+/g, '');
   // Every parameter is named in both, so the last word after a space or `*` is the name.
   const params = m[3].trim() === 'void' ? [] : m[3].split(',').map((p) => type(p.trim().replace(/([\s*])\w+$/, '$1')));
@@ -77,4 +78,23 @@ test('every bound function matches its declaration in ustb_openai.h', () => {
   const bound = new Set(Object.values(PROTOTYPES).map((p) => /\b(ustb_\w+)\(/.exec(p)[1]));
   const unbound = [...declared.keys()].filter((n) => !bound.has(n));
   console.log(`not bound (by design or new): ${unbound.join(', ')}`);
+});
+
+test('QrState and PUZZLE_AUTO (index.js and index.d.ts) match ustb_login_state and USTB_PUZZLE_AUTO', async () => {
+  const { QrState, PUZZLE_AUTO } = await import('../index.js');
+  const raw = readFileSync(join(includeDir, 'ustb_openai.h'), 'utf8');
+  const header = raw.replace(/\/\*[\s\S]*?\*\//g, '');
+  const body = /typedef enum \{([^}]*)\} ustb_login_state;/.exec(header);
+  assert.ok(body, 'no ustb_login_state enum in the header');
+  const declared = pairs(body[1], /\bUSTB_LOGIN_(\w+)\s*=\s*(-?\d+)/g);
+  assert.equal(Object.keys(declared).length, 5, JSON.stringify(declared));
+  assert.deepEqual({ ...QrState }, declared, 'index.js QrState vs header');
+  const dts = readFileSync(join(here, '..', 'index.d.ts'), 'utf8');
+  const typed = /export declare const QrState: Readonly<\{([^}]*)\}>/.exec(dts);
+  assert.ok(typed, 'no QrState declaration in index.d.ts');
+  assert.deepEqual(pairs(typed[1], /(\w+): (-?\d+);/g), declared, 'index.d.ts QrState vs header');
+  const auto = /^#define USTB_PUZZLE_AUTO (-?\d+)$/m.exec(raw);
+  assert.ok(auto, 'no USTB_PUZZLE_AUTO in the header');
+  assert.equal(PUZZLE_AUTO, Number(auto[1]));
+  assert.match(dts, new RegExp(`export declare const PUZZLE_AUTO: ${auto[1]};`));
 });

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { Client, Status, UstbError, loadLibrary } from '../index.js';
+import { Client, Login, QrState, Status, UstbError, loadLibrary } from '../index.js';
 import { startEmulator } from './emulator.js';
 
 v8.setFlagsFromString('--expose-gc');
@@ -33,15 +33,33 @@ const OUTS = {
   chatHistory: { 3: 'string', 4: 'error' },
   sessions: { 4: 'string', 5: 'error' },
   setLogCallback: { 3: 'error' },
+  // The QR code and puzzle images are borrowed (copied, never freed): not in the ledger.
+  loginNew: { 1: 'login', 2: 'error' },
+  loginQrStart: { 2: 'error' },
+  loginQrPng: { 3: 'error' },
+  loginQrText: { 1: 'string', 2: 'error' },
+  loginQrPageUrl: { 1: 'string', 2: 'error' },
+  loginQrWait: { 4: 'error' },
+  loginSmsPuzzle: { 2: 'error' },
+  loginPuzzleImages: { 5: 'error' },
+  loginPuzzleSolve: { 2: 'error' },
+  loginSmsSend: { 4: 'error' },
+  loginSmsSubmit: { 3: 'error' },
+  loginCookie: { 1: 'string', 2: 'error' },
+  loginClient: { 1: 'client', 2: 'error' },
+  loginInstall: { 2: 'error' },
 };
 const FREES = {
   stringFree: 'string', errorFree: 'error', streamFree: 'stream', cancellerFree: 'canceller', clientFree: 'client',
+  loginFree: 'login',
 };
 
 /** @type {Record<string, Set<bigint>>} what the library handed out and was not freed yet */
-const live = { string: new Set(), error: new Set(), stream: new Set(), canceller: new Set(), client: new Set() };
+const live = {
+  string: new Set(), error: new Set(), stream: new Set(), canceller: new Set(), client: new Set(), login: new Set(),
+};
 /** @type {Record<string, number>} frees so far, by kind */
-const freed = { string: 0, error: 0, stream: 0, canceller: 0, client: 0 };
+const freed = { string: 0, error: 0, stream: 0, canceller: 0, client: 0, login: 0 };
 
 const api = loadLibrary();
 const record = (name, args) => {
@@ -87,13 +105,13 @@ const counts = () => ({ ...freed });
 const delta = (from) => Object.fromEntries(Object.entries(freed).map(([k, v]) => [k, v - from[k]]));
 /** Everything handed out since the start is freed, but for the shared client. */
 const assertNothingLive = () => {
-  for (const kind of ['string', 'error', 'stream', 'canceller']) assert.equal(live[kind].size, 0, `live ${kind}s left`);
+  for (const kind of ['string', 'error', 'stream', 'canceller', 'login']) assert.equal(live[kind].size, 0, `live ${kind}s left`);
 };
 
 /** @type {{url: string, stop: () => void}} */ let emu;
 /** @type {Client} */ let client;
 before(async () => {
-  emu = await startEmulator();
+  emu = await startEmulator(['--sso-long-poll-ms', '300']);
   client = new Client({ base_url: emu.url, vjuid_login: 'x' });
 });
 after(() => {
@@ -107,7 +125,7 @@ test('a stream read to the end frees each chunk and the stream once', async () =
   let chunks = 0;
   for await (const _ of await client.chat.completions.create(ask('请介绍你自己。', true))) chunks++;
   assert.ok(chunks > 3);
-  assert.deepEqual(delta(start), { string: chunks, error: 0, stream: 1, canceller: 1, client: 0 });
+  assert.deepEqual(delta(start), { string: chunks, error: 0, stream: 1, canceller: 1, client: 0, login: 0 });
   assertNothingLive();
 });
 
@@ -120,7 +138,7 @@ test('a failed stream frees its error and the stream once', async () => {
   })(), (e) => e instanceof UstbError && e.status === Status.TRUNCATED);
   await stream.next(); // after the end: nothing more to free
   stream.close();
-  assert.deepEqual(delta(start), { string: chunks, error: 1, stream: 1, canceller: 1, client: 0 });
+  assert.deepEqual(delta(start), { string: chunks, error: 1, stream: 1, canceller: 1, client: 0, login: 0 });
   assertNothingLive();
 });
 
@@ -136,7 +154,7 @@ test('close() and AbortSignal during a blocked read free the stream once, after 
   await aborted.next();
   setTimeout(() => abort.abort(), 50);
   await assert.rejects(aborted.next(), (e) => e instanceof UstbError && e.status === Status.CANCELLED);
-  assert.deepEqual(delta(start), { string: 2, error: 2, stream: 2, canceller: 2, client: 0 });
+  assert.deepEqual(delta(start), { string: 2, error: 2, stream: 2, canceller: 2, client: 0, login: 0 });
   assertNothingLive();
 });
 
@@ -145,7 +163,7 @@ test('a completion frees its string; a refused request its error', async () => {
   await client.chat.completions.create(ask('你好', false));
   await assert.rejects(client.chat.completions.create({ messages: [] }), UstbError);
   assert.throws(() => new Client({ bogus: true }), UstbError);
-  assert.deepEqual(delta(start), { string: 1, error: 2, stream: 1, canceller: 1, client: 0 });
+  assert.deepEqual(delta(start), { string: 1, error: 2, stream: 1, canceller: 1, client: 0, login: 0 });
   assertNothingLive();
 });
 
@@ -180,7 +198,7 @@ test('platform calls free their string or error, and their canceller, once', asy
     const abort = new AbortController();
     await client.loginState({ signal: abort.signal });
     abort.abort(); // after the call: the canceller is freed and the listener gone
-    assert.deepEqual(delta(start), { string: 3, error: 2, stream: 0, canceller: 3, client: 0 });
+    assert.deepEqual(delta(start), { string: 3, error: 2, stream: 0, canceller: 3, client: 0, login: 0 });
     assertNothingLive();
   } finally {
     anon.close();
@@ -193,4 +211,57 @@ test('client.close() frees the client once, however often it is called', () => {
   c.close();
   c.close();
   assert.equal(delta(start).client, 1);
+});
+
+const hosts = () => ({ base_url: emu.url, sso_base_url: emu.url, sis_base_url: emu.url, max_retries: 0 });
+
+test('a QR login frees its strings, errors, cancellers and itself once; its client is the caller\'s', async () => {
+  const start = counts();
+  const login = new Login(hosts());
+  assert.throws(() => login.cookie(), UstbError); // error 1
+  await login.qrStart(); // canceller 1
+  await assert.rejects(login.wait(100, { signal: AbortSignal.abort() }), UstbError); // error 2, a canceller
+  assert.ok(login.qrPng().length > 0);
+  assert.ok(login.qrText().length > 0); // string 1
+  assert.ok(login.qrPageUrl().length > 0); // string 2
+  let waits = 0;
+  while ((await login.wait(5000)) !== QrState.CONFIRMED) assert.ok(++waits < 10, 'confirmed within 10 waits');
+  waits++;
+  assert.ok(login.cookie().length > 0); // string 3
+  const made = login.client();
+  login.install(client);
+  login.close();
+  login.close();
+  assert.deepEqual(delta(start), { string: 3, error: 2, stream: 0, canceller: waits + 2, client: 0, login: 1 });
+  made.close();
+  assert.equal(delta(start).client, 1, 'the client from client() is freed by its close()');
+  assertNothingLive();
+});
+
+test('an SMS login, a close() during a wait and a dropped login free everything once', async () => {
+  const start = counts();
+  const sms = new Login(hosts());
+  await sms.smsPuzzle();
+  const { background } = sms.puzzleImages();
+  assert.ok(background.length > 0);
+  const phone = '1370000' + String(process.pid % 10_000).padStart(4, '0');
+  await sms.smsSend(phone, sms.puzzleSolve());
+  await assert.rejects(sms.smsSubmit(phone.slice(-6) === '000000' ? '111111' : '000000'), UstbError); // error 1
+  await sms.smsSubmit(phone.slice(-6));
+  sms.close();
+
+  const waiting = new Login(hosts());
+  await waiting.qrStart();
+  const pending = waiting.wait(600_000);
+  setTimeout(() => waiting.close(), 50);
+  await assert.rejects(pending, (e) => e instanceof UstbError && e.status === Status.CANCELLED); // error 2
+
+  (() => new Login(hosts()))(); // dropped: the garbage collector frees it
+  for (let i = 0; i < 20 && live.login.size > 0; i++) {
+    gc();
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  // Cancellers: puzzle, send, two submits, qrStart, wait.
+  assert.deepEqual(delta(start), { string: 0, error: 2, stream: 0, canceller: 6, client: 0, login: 3 });
+  assertNothingLive();
 });

@@ -1,10 +1,12 @@
 // A typed program over the public API, checked by `tsc --noEmit` (never run): it imports the
 // package by name, as a user would, so package.json "types" and index.d.ts are what it sees.
 // The @ts-expect-error lines must stay errors: they show the declarations constrain callers.
-import Client, { ChatStream, LogLevel, Status, UstbError, loadLibrary, setLogger, version } from 'ustb-openai';
+import Client, {
+  ChatStream, LogLevel, Login, PUZZLE_AUTO, QrState, Status, UstbError, loadLibrary, setLogger, version,
+} from 'ustb-openai';
 import type {
-  App, ChatCompletion, ChatCompletionChunk, ChatCompletionTool, ChatMessage, ClientOptions, HistoryMessage, LoginState,
-  Logger, ModelList, Session, StatusCode,
+  App, ChatCompletion, ChatCompletionChunk, ChatCompletionTool, ChatMessage, ClientOptions, HistoryMessage, LoginOptions,
+  LoginState, Logger, ModelList, QrStateCode, Session, StatusCode,
 } from 'ustb-openai';
 
 const weather: ChatCompletionTool = {
@@ -107,4 +109,47 @@ export async function usage(baseURL: string): Promise<string> {
   // @ts-expect-error: no such status
   void Status.NOT_A_STATUS;
   return text;
+}
+
+/** The QR and SMS logins. */
+export async function login(url: string, signal: AbortSignal): Promise<string> {
+  const options: LoginOptions = { baseURL: url, ssoBaseURL: url, sis_base_url: url, caFile: undefined, maxRetries: 0 };
+  const qr = new Login(options);
+  let out = '';
+  try {
+    await qr.qrStart({ signal });
+    const png: Buffer = qr.qrPng();
+    out += `${png.length} ${qr.qrText()} ${qr.qrPageUrl()}`;
+    let state: QrStateCode = QrState.WAITING;
+    while (state !== QrState.CONFIRMED) {
+      state = await qr.wait(30_000, { signal });
+      if (state === QrState.EXPIRED) await qr.qrStart();
+    }
+    const client: Client = qr.client();
+    qr.install(client);
+    out += qr.cookie();
+    client.close();
+  } catch (e) {
+    if (e instanceof UstbError && e.status === Status.AUTH_ERROR) out += 'log in again';
+  } finally {
+    qr.close();
+  }
+  const sms = new Login({ base_url: url });
+  await sms.smsPuzzle();
+  const { background, piece }: { background: Buffer; piece: Buffer } = sms.puzzleImages();
+  const x: number = sms.puzzleSolve();
+  await sms.smsSend('13800000000', x, { signal });
+  await sms.smsSend('13800000000', PUZZLE_AUTO);
+  await sms.smsSubmit('000000');
+  // @ts-expect-error: a phone number is a string
+  await sms.smsSend(13800000000);
+  // @ts-expect-error: wait needs a timeout
+  await sms.wait();
+  // @ts-expect-error: no such option
+  void new Login({ sso: url });
+  // @ts-expect-error: a wait never resolves to FAILED
+  const failed: Awaited<ReturnType<Login['wait']>> = QrState.FAILED;
+  void failed;
+  sms.close();
+  return `${out} ${background.length} ${piece.length}`;
 }
