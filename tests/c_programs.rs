@@ -195,13 +195,27 @@ fn cpp_wrapper_and_example() {
 fn cpp_login_example() {
     use std::os::unix::fs::PermissionsExt;
     let example = compile(true, "login_cpp", &["examples/cpp/login.cpp"]);
-    let emu = EmulatorProcess::start_with(&["--sso-long-poll-ms", "300", "--sso-qr-script", "expire@200;scan@100,confirm@300"]);
+    let emu = EmulatorProcess::start_with(&[
+        "--sso-long-poll-ms",
+        "300",
+        "--sso-qr-script",
+        "expire@200;scan@100,confirm@300",
+    ]);
     let file = target_dir().join("login_cpp.cookie");
     let _ = std::fs::remove_file(&file);
     let file_arg = file.to_str().unwrap();
     let url = emu.url.as_str();
-    let out = run(Command::new(&example)
-        .args(["--base-url", url, "--sso-base-url", url, "--sis-base-url", url, "--cookie-file", file_arg, "你好"]));
+    let out = run(Command::new(&example).args([
+        "--base-url",
+        url,
+        "--sso-base-url",
+        url,
+        "--sis-base-url",
+        url,
+        "--cookie-file",
+        file_arg,
+        "你好",
+    ]));
     assert_ok("login_cpp", &out);
     let stdout = String::from_utf8(out.stdout).unwrap();
     let mut rest = stdout.as_str();

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::{json, Value};
 use ustb_login_state::*;
-use ustb_openai::emulator::{Config, Emulator};
+use ustb_openai::emulator::{Config, Emulator, SsoConfig};
 use ustb_openai::ffi::*;
 
 /// An owned `ustb_login`, freed on drop.
@@ -57,13 +57,15 @@ impl Drop for Canceller {
 
 const NONE: *const ustb_canceller = ptr::null();
 
-/// An emulator whose SSO answers quickly: polls are held 300 ms, and QR codes follow `script`.
+/// Emulator settings: QR codes follow `script`, state polls are held `long_poll`.
+fn sso_config(script: &str, long_poll: Duration) -> Config {
+    let sso = SsoConfig { qr_script: script.into(), long_poll, ..SsoConfig::default() };
+    Config { login_token: Some(LOGIN.into()), sso, ..Config::default() }
+}
+
+/// An emulator whose SSO answers quickly (polls held 300 ms); QR codes follow `script`.
 fn sso_emulator(script: &str) -> Emulator {
-    let mut config = Config::default();
-    config.login_token = Some(LOGIN.into());
-    config.sso.long_poll = Duration::from_millis(300);
-    config.sso.qr_script = script.into();
-    emulator_with(config)
+    emulator_with(sso_config(script, Duration::from_millis(300)))
 }
 
 /// Options pointing chat, SSO and SIS at `url`.
@@ -258,10 +260,7 @@ fn long_polls_that_time_out_are_repeated_and_a_short_wait_returns_the_current_st
 
 #[test]
 fn a_wait_is_cancelled_from_another_thread_promptly() {
-    let mut config = Config::default();
-    config.sso.long_poll = Duration::from_secs(15);
-    config.sso.qr_script = "scan@60000".into();
-    let emu = emulator_with(config);
+    let emu = emulator_with(sso_config("scan@60000", Duration::from_secs(15)));
     let l = login_of(&emu);
     qr_start(&l).unwrap();
     let cancel = Canceller::new();
@@ -358,7 +357,7 @@ fn sms_login_with_a_person_solving_the_puzzle() {
 
 #[test]
 fn sms_closed_is_reported_with_its_step() {
-    let mut config = Config::default();
+    let mut config = sso_config("scan@100", Duration::from_millis(300));
     config.sso.sms_open = false;
     let emu = emulator_with(config);
     let l = login_of(&emu);
@@ -415,11 +414,7 @@ fn tls_files() -> (String, std::path::PathBuf, std::path::PathBuf) {
 #[test]
 fn the_login_runs_over_tls_with_the_ca_option_and_fails_clearly_without_it() {
     let (ca, cert, key) = tls_files();
-    let mut config = Config::default();
-    config.login_token = Some(LOGIN.into());
-    config.sso.long_poll = Duration::from_millis(300);
-    config.sso.qr_script = "scan@100,confirm@300".into();
-    let emu = emulator_with(config);
+    let emu = sso_emulator("scan@100,confirm@300");
     let tls = emu.serve_tls("127.0.0.1:0", &cert, &key).expect("TLS front starts");
     let https = format!("https://{tls}");
     let tls_options = |ca: Option<&str>| json!({ "base_url": emu.base_url(), "sso_base_url": https, "sis_base_url": https, "max_retries": 0, "ca_file": ca });
@@ -440,10 +435,7 @@ fn the_login_runs_over_tls_with_the_ca_option_and_fails_clearly_without_it() {
 
     // Cancel works on a held poll over TLS too.
     let cancel = Canceller::new();
-    let mut config = Config::default();
-    config.sso.long_poll = Duration::from_secs(15);
-    config.sso.qr_script = "scan@60000".into();
-    let slow = emulator_with(config);
+    let slow = emulator_with(sso_config("scan@60000", Duration::from_secs(15)));
     let https = format!("https://{}", slow.serve_tls("127.0.0.1:0", &cert, &key).unwrap());
     let l =
         new_login(&json!({ "base_url": slow.base_url(), "sso_base_url": https, "sis_base_url": https, "ca_file": ca }))

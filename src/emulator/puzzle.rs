@@ -5,8 +5,6 @@
 //! elsewhere. The picture is made of gradients, waves, shapes and noise, so that edges are
 //! everywhere and a solver has to match the piece's outline, as with a photo.
 
-#![allow(dead_code)] // until the emulator's SSO endpoints use it
-
 use super::qrimage::encode;
 
 /// Background size (AJ-Captcha's).

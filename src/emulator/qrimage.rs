@@ -1,7 +1,5 @@
 //! The fake SSO's QR image.
 
-#![allow(dead_code)] // until the emulator's SSO endpoints use it
-
 use qrcode::{Color, EcLevel, QrCode};
 
 /// Pixels per module: a version 4 code (the emulator's URLs) comes out at about 330 px.
