@@ -21,7 +21,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 MAJOR := $(firstword $(subst ., ,$(VERSION)))
 PROFILE_FLAG := $(if $(filter release,$(PROFILE)),--release,)
 
-.PHONY: all build demo deps test bench fuzz install clean sanitize
+.PHONY: all build demo demo-login deps test bench fuzz install clean sanitize
 
 all: build
 
@@ -35,6 +35,10 @@ $(TARGET_DIR)/ustb-chat: examples/c/chat.c include/ustb_openai.h build
 
 demo: $(TARGET_DIR)/ustb-chat
 	@TARGET_DIR=$(TARGET_DIR) sh examples/c/demo.sh "$(PROMPT)"
+
+# The same, after a QR code login through the emulator's SSO (`ustb-chat --login`).
+demo-login: $(TARGET_DIR)/ustb-chat
+	@TARGET_DIR=$(TARGET_DIR) sh examples/c/demo.sh --login "$(PROMPT)"
 
 # Installs the test tools that are missing (see .ci/deps.sh), then runs every test.
 deps:
