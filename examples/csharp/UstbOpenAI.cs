@@ -1095,12 +1095,13 @@ namespace UstbOpenAI
         /// <summary>The current QR code as PNG bytes (a copy). InvalidArgument before StartQr.</summary>
         public byte[] GetQrPng()
         {
-            IntPtr png, error;
-            UIntPtr len;
-            // The bytes are borrowed until the next StartQr, which cannot run meanwhile: the
-            // marshaller holds the handle and the login is used from one thread at a time.
-            Native.Check(Native.ustb_login_qr_png(_handle, out png, out len, out error), error);
-            return Native.ReadBytes(png, len);
+            return Borrowing(() =>
+            {
+                IntPtr png, error;
+                UIntPtr len;
+                Native.Check(Native.ustb_login_qr_png(_handle, out png, out len, out error), error);
+                return Native.ReadBytes(png, len);
+            });
         }
 
         /// <summary>The current QR code drawn for a terminal (Unicode half blocks, dark modules
@@ -1147,10 +1148,13 @@ namespace UstbOpenAI
         /// background's left edge the piece's left edge belongs. InvalidArgument with no puzzle.</summary>
         public PuzzleImages GetPuzzleImages()
         {
-            IntPtr background, piece, error;
-            UIntPtr backgroundLen, pieceLen;
-            Native.Check(Native.ustb_login_puzzle_images(_handle, out background, out backgroundLen, out piece, out pieceLen, out error), error);
-            return new PuzzleImages(Native.ReadBytes(background, backgroundLen), Native.ReadBytes(piece, pieceLen));
+            return Borrowing(() =>
+            {
+                IntPtr background, piece, error;
+                UIntPtr backgroundLen, pieceLen;
+                Native.Check(Native.ustb_login_puzzle_images(_handle, out background, out backgroundLen, out piece, out pieceLen, out error), error);
+                return new PuzzleImages(Native.ReadBytes(background, backgroundLen), Native.ReadBytes(piece, pieceLen));
+            });
         }
 
         /// <summary>The library's answer to the current puzzle (image matching, no network).</summary>
@@ -1222,6 +1226,19 @@ namespace UstbOpenAI
                 try { Native.ustb_canceller_cancel(running); }
                 catch (ObjectDisposedException) { } // the call ended meanwhile
             }
+        }
+
+        /// <summary>Runs a call that hands out bytes borrowed from the login, holding a reference
+        /// on the handle until they are copied, so a Dispose on another thread cannot free them first.</summary>
+        private T Borrowing<T>(Func<T> call)
+        {
+            bool added = false;
+            try
+            {
+                _handle.DangerousAddRef(ref added); // throws ObjectDisposedException after Dispose
+                return call();
+            }
+            finally { if (added) _handle.DangerousRelease(); }
         }
 
         private delegate int NetworkCall(IntPtr cancel, out IntPtr error);
