@@ -54,6 +54,63 @@ fn example_chat_streams_from_the_emulator() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "", "nothing on stdout when nothing came");
 }
 
+/// `ustb-chat --login` from nothing to a streamed answer: the QR code in the terminal, the
+/// progress, the cookie saved with 0600, then reused with --cookie-file; and the SMS way with
+/// the code typed on standard input.
+#[test]
+fn chat_command_logs_in_and_reuses_the_saved_cookie() {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    let exe = compile(false, "ustb-chat", &["examples/c/chat.c"]);
+    let emu = EmulatorProcess::start_with(&["--sso-long-poll-ms", "300", "--sso-qr-script", "scan@200,confirm@500"]);
+    let dir = target_dir().join("login-cli");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cookie_file, png) = (dir.join("cookie.txt"), dir.join("qr.png"));
+    let _ = std::fs::remove_file(&cookie_file);
+    let (cookie_path, png_path) = (cookie_file.to_str().unwrap(), png.to_str().unwrap());
+    let login = ["--base-url", &emu.url, "--sso-base-url", &emu.url, "--login", "--cookie-file", cookie_path];
+    let out = run(Command::new(&exe).args(login).args(["--qr-png", png_path, "你好"]).env_remove("USTB_COOKIE"));
+    assert_ok("ustb-chat --login", &out);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let at = |what: &str| stdout.find(what).unwrap_or_else(|| panic!("no {what:?} in {stdout}"));
+    assert!(at("scan with WeChat") < at("waiting for a scan"));
+    assert!(at("waiting for a scan") < at("scanned: confirm on the phone"));
+    assert!(at("scanned: confirm on the phone") < at("confirmed") && at("confirmed") < at("logged in"));
+    assert!(at("logged in") < at("【回答】"));
+    assert!(stdout.lines().filter(|l| l.contains('█') || l.contains('▀')).count() > 10, "the QR code is drawn");
+    assert!(stdout.contains(png_path) && std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
+    let saved = std::fs::read_to_string(&cookie_file).unwrap();
+    assert!(saved.starts_with("cookie_vjuid_login=") && saved.ends_with('\n'), "{saved}");
+    assert_eq!(std::fs::metadata(&cookie_file).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(!stdout.contains(saved.trim().trim_start_matches("cookie_vjuid_login=")), "the cookie is not printed");
+
+    // The saved cookie works on its own.
+    let out = run(Command::new(&exe).args(["--base-url", &emu.url, "--cookie-file", cookie_path, "hi"]));
+    assert_ok("ustb-chat --cookie-file", &out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("【回答】"));
+    // A missing file says how to log in.
+    let out = run(Command::new(&exe).args(["--base-url", &emu.url, "--cookie-file", "/nonexistent/c", "hi"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--login --cookie-file"));
+
+    // SMS: the puzzle is solved by the library, the code comes from standard input (the
+    // emulator's code is the phone's last six digits); a wrong code first is refused.
+    let mut child = Command::new(&exe)
+        .args(["--base-url", &emu.url, "--sso-base-url", &emu.url, "--login-sms", "13912345678"])
+        .args(["--cookie-file", cookie_path])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"000000\n345678\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_ok("ustb-chat --login-sms", &out);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("the SMS code was sent") && stdout.contains("logged in"), "{stdout}");
+    assert!(stderr.contains("step 6'") && !stderr.contains("13912345678"), "{stderr}");
+}
+
 #[test]
 fn chat_command_usage() {
     let exe = compile(false, "ustb-chat", &["examples/c/chat.c"]);
@@ -67,8 +124,13 @@ fn chat_command_usage() {
     assert!(help.starts_with("usage: ustb-chat"), "{help}");
     assert_eq!(chat(&["-h"]).1, help);
     let source = std::fs::read_to_string(root().join("examples/c/chat.c")).unwrap();
-    let options: Vec<&str> = source.split("!strcmp(a, \"").skip(1).map(|s| &s[..s.find('"').unwrap()]).collect();
-    assert!(options.len() >= 7, "{options:?}");
+    // Flags are compared one by one; options with a value are listed in a table.
+    let flags = source.split("!strcmp(a, \"").skip(1);
+    let valued = source.split("{\"--").skip(1).map(|s| &s[..s.find('"').unwrap()]);
+    let valued: Vec<String> = valued.map(|name| format!("--{name}\"")).collect();
+    let options: Vec<&str> =
+        flags.chain(valued.iter().map(String::as_str)).map(|s| &s[..s.find('"').unwrap()]).collect();
+    assert!(options.len() >= 15 && options.contains(&"--cookie-file"), "{options:?}");
     for option in options {
         assert!(help.contains(&format!(" {option} ")) || help.contains(&format!(" {option},")), "usage lacks {option}");
     }
@@ -79,6 +141,9 @@ fn chat_command_usage() {
         (&["--bogus", "hi"][..], "unknown option --bogus"),
         (&["one", "two"][..], "more than one prompt"),
         (&[][..], "no prompt"),
+        (&["--login", "hi"][..], "--login needs --cookie-file"),
+        (&["--sso-base-url", "http://x", "hi"][..], "--qr-png, --sso-base-url and --ca-file need --login"),
+        (&["--doctor", "--login", "--cookie-file", "f"][..], "--doctor and --login do not go together"),
     ] {
         let (code, out, err) = chat(args);
         assert_eq!((code, out.as_str()), (Some(2), ""), "{args:?}");

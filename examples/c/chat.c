@@ -10,6 +10,10 @@
  * Exit status: 0 on success (and for --help), 1 on a library error (its name and message go
  * to stderr) or a failed check, 2 on bad usage.
  */
+/* open, fchmod, fdopen, isatty: POSIX, also under -std=c99. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>

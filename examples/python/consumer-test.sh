@@ -34,7 +34,7 @@ echo "python: built $wheel ($(du -k "$wheel" | cut -f1) KiB), installed offline"
 
 # What the wheel carries: the library and the type information.
 site=$(offline/bin/python -c 'import os, ustb_openai; print(os.path.dirname(ustb_openai.__file__))')
-for f in py.typed _client.pyi libustb_openai.abi3.so; do
+for f in py.typed _client.pyi _login.py _login.pyi libustb_openai.abi3.so; do
     [ -e "$site/$f" ] || fail "the installed package has no $f ($site)"
 done
 

@@ -17,6 +17,9 @@ const SSO_URL: &str = "https://sso.ustb.edu.cn/idp/authCenter/authenticate?clien
 const STUDENT_UID: i64 = 100_231;
 
 pub(crate) fn route(sh: &Shared, req: &Request, out: &TcpStream, close: bool) -> io::Result<Next> {
+    if let Some(done) = super::sso::route(sh, req, out, close) {
+        return done;
+    }
     let json = |d: Value| json_reply(out, &ok_envelope(d), &[], close);
     match req.path() {
         "/site/ai/compose_chat" => chat::compose_chat(sh, req, out, close),

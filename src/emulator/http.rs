@@ -159,6 +159,7 @@ fn body_length(req: &Request) -> Result<u64, u16> {
 pub(crate) fn reason(code: u16) -> &'static str {
     match code {
         200 => "OK",
+        204 => "No Content",
         302 => "Found",
         400 => "Bad Request",
         404 => "Not Found",

@@ -11,8 +11,10 @@ mod faults;
 mod http;
 mod json;
 mod multipart;
-mod puzzle;
-mod qrimage;
+pub(crate) mod puzzle;
+pub(crate) mod qrimage;
+mod sso;
+mod tls;
 mod util;
 
 #[cfg(test)]
@@ -40,6 +42,42 @@ pub struct Config {
     pub login_token: Option<String>,
     /// Content + history of this many characters or more is answered with 4028.
     pub max_context_chars: usize,
+    /// The fake university SSO and SIS (QR and SMS login).
+    pub sso: SsoConfig,
+}
+
+/// Settings of the fake SSO (docs/PROTOCOL.md section 7, "SSO and SIS").
+#[derive(Clone, Debug)]
+pub struct SsoConfig {
+    /// What happens to each QR session, e.g. `scan@800,confirm@1600` (see `sso/script.rs`).
+    pub qr_script: String,
+    /// How long `/connect/state` holds a poll while nothing changes.
+    pub long_poll: Duration,
+    /// A QR session the script has not ended expires this long after it was created.
+    pub qr_lifetime: Duration,
+    /// `false`: SMS login is switched off (`checkOpen` answers 404).
+    pub sms_open: bool,
+    /// Minimum time between two SMS to the same phone.
+    pub sms_interval: Duration,
+}
+
+impl SsoConfig {
+    /// Checks the settings `Emulator::start` would refuse (a bad QR script), with a message.
+    pub fn validate(&self) -> Result<(), String> {
+        sso::check_script(&self.qr_script)
+    }
+}
+
+impl Default for SsoConfig {
+    fn default() -> SsoConfig {
+        SsoConfig {
+            qr_script: "scan@800,confirm@1600".into(),
+            long_poll: Duration::from_secs(15),
+            qr_lifetime: Duration::from_secs(180),
+            sms_open: true,
+            sms_interval: Duration::from_secs(60),
+        }
+    }
 }
 
 impl Default for Config {
@@ -50,6 +88,7 @@ impl Default for Config {
             require_login: true,
             login_token: None,
             max_context_chars: crate::limits::MAX_CONTEXT_CHARS,
+            sso: SsoConfig::default(),
         }
     }
 }
@@ -81,6 +120,8 @@ pub(crate) struct Shared {
     conns: Mutex<HashMap<u64, TcpStream>>,
     next_conn: AtomicU64,
     pub(crate) sessions: Mutex<endpoints::Sessions>,
+    pub(crate) sso: Mutex<sso::SsoState>,
+    pub(crate) tls: Mutex<tls::Fronts>,
 }
 
 /// What to do with the connection after a reply.
@@ -115,27 +156,38 @@ impl Shared {
         !self.config.require_login || self.logged_in(req)
     }
 
-    /// Waits up to `limit` while writing nothing; returns early when the client goes away
-    /// or the emulator stops.
-    pub(crate) fn stall(&self, stream: &TcpStream, limit: Duration) {
+    /// Waits up to `limit` while writing nothing; returns early (with `false`) when the client
+    /// goes away or the emulator stops.
+    pub(crate) fn stall(&self, stream: &TcpStream, limit: Duration) -> bool {
         let deadline = Instant::now() + limit;
-        let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
         let mut probe = [0u8; 1];
-        while !self.stopping() && Instant::now() < deadline {
+        let mut full = true;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if self.stopping() {
+                full = false;
+            }
+            if !full || left.is_zero() {
+                break;
+            }
+            let _ = stream.set_read_timeout(Some(left.min(Duration::from_millis(100))));
             match stream.peek(&mut probe) {
-                Ok(0) => break,
-                Ok(_) => thread::sleep(Duration::from_millis(100)),
+                Ok(0) => full = false,
+                Ok(_) => thread::sleep(left.min(Duration::from_millis(100))),
                 Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
-                Err(_) => break,
+                Err(_) => full = false,
             }
         }
         let _ = stream.set_read_timeout(None);
+        full
     }
 }
 
 impl Emulator {
     /// Binds `addr` (e.g. `127.0.0.1:0`) and serves in background threads.
+    /// A bad `config.sso.qr_script` is an `InvalidInput` error.
     pub fn start(config: Config, addr: &str) -> io::Result<Emulator> {
+        let sso = sso::SsoState::new(&config.sso).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let listener = TcpListener::bind(addr)?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
@@ -145,6 +197,8 @@ impl Emulator {
             conns: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(0),
             sessions: Mutex::new(endpoints::Sessions::default()),
+            sso: Mutex::new(sso),
+            tls: Mutex::new(tls::Fronts::default()),
         });
         let sh = Arc::clone(&shared);
         let accept =
@@ -165,6 +219,12 @@ impl Emulator {
         lock(&self.shared.requests).clone()
     }
 
+    /// Where the piece of the slider puzzle handed out under `token` belongs, `(x, y)` of its
+    /// top left corner, while the token is unused.
+    pub fn sso_puzzle_answer(&self, token: &str) -> Option<(u32, u32)> {
+        lock(&self.shared.sso).puzzles.get(token).copied()
+    }
+
     /// How many TCP connections were accepted so far (to check that clients reuse them).
     pub fn connections_accepted(&self) -> u64 {
         self.shared.next_conn.load(Ordering::SeqCst)
@@ -181,14 +241,11 @@ impl Emulator {
         };
         self.shared.stopping.store(true, Ordering::SeqCst);
         // Wake the blocking accept() with a connection to ourselves.
-        let mut wake = self.addr;
-        if wake.ip().is_unspecified() {
-            wake.set_ip(if wake.is_ipv4() { Ipv4Addr::LOCALHOST.into() } else { Ipv6Addr::LOCALHOST.into() });
-        }
-        let woke = TcpStream::connect_timeout(&wake, Duration::from_secs(2)).is_ok();
+        let woke = TcpStream::connect_timeout(&loopback(self.addr), Duration::from_secs(2)).is_ok();
         for (_, c) in lock(&self.shared.conns).drain() {
             let _ = c.shutdown(Shutdown::Both);
         }
+        tls::stop(&self.shared);
         if woke {
             let _ = handle.join();
         }
@@ -199,6 +256,14 @@ impl Drop for Emulator {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// `addr` with an unspecified IP (bound to all interfaces) replaced by loopback, to connect to.
+fn loopback(mut addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() { Ipv4Addr::LOCALHOST.into() } else { Ipv6Addr::LOCALHOST.into() });
+    }
+    addr
 }
 
 fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
@@ -242,7 +307,7 @@ fn serve_connection(shared: Arc<Shared>, stream: TcpStream) {
 
 fn serve_requests(shared: &Shared, reader: &mut BufReader<TcpStream>, stream: &TcpStream) {
     loop {
-        let req = match http::read_request(reader, stream) {
+        let mut req = match http::read_request(reader, stream) {
             Ok(req) => req,
             Err(http::ReadError::Gone) => return,
             Err(http::ReadError::Status(code, partial)) => {
@@ -256,6 +321,11 @@ fn serve_requests(shared: &Shared, reader: &mut BufReader<TcpStream>, stream: &T
             }
         };
         record(shared, &req);
+        // Checked per request: the front marks its connection just after connecting.
+        if tls::is_front(shared, stream) {
+            // After recording: the client did not send it.
+            req.headers.push(("x-forwarded-proto".into(), "https".into()));
+        }
         let close = req.wants_close();
         match endpoints::route(shared, &req, stream, close) {
             Ok(Next::Keep) if !close && !shared.stopping() => {}

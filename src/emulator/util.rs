@@ -111,6 +111,19 @@ fn hex_val(b: u8) -> Option<u8> {
     }
 }
 
+/// Percent-encodes everything but unreserved characters (RFC 3986).
+pub(crate) fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Splits `a=1&b=2` into decoded pairs, in order.
 pub(crate) fn parse_urlencoded(s: &str) -> Vec<(String, String)> {
     s.split('&')

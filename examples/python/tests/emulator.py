@@ -4,6 +4,7 @@ import os
 import subprocess
 import tempfile
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PACKAGE_ROOT = os.path.dirname(HERE)  # examples/python, the directory holding ustb_openai/
@@ -11,6 +12,7 @@ PACKAGE_ROOT = os.path.dirname(HERE)  # examples/python, the directory holding u
 INTRO_PROMPT = "请介绍你自己。"
 INTRO_REASONING = "好的，用户问：请介绍你自己。。"
 INTRO_CONTENT = "你好！我是北科大 AI 助手。"
+DEFAULT_QR_SCRIPT = "scan@800,confirm@1600"
 
 
 def reply_to(prompt):
@@ -38,24 +40,36 @@ class Emulator(object):
             stdout=self._out,
             stderr=subprocess.DEVNULL,
         )
-        self.url = self._wait_for_address()
+        # With --tls-port a second line gives the HTTPS address (self.tls_url).
+        addresses = self._wait_for_addresses(2 if "--tls-port" in args else 1)
+        self.url = addresses[0]
+        self.tls_url = addresses[1] if len(addresses) > 1 else None
 
-    def _wait_for_address(self):
+    def _wait_for_addresses(self, count):
         deadline = time.monotonic() + 10
-        prefix = "ustb-emulator listening on "
+        prefixes = ["ustb-emulator listening on ", "ustb-emulator TLS front on "][:count]
         while time.monotonic() < deadline:
             self._out.seek(0)
-            first = self._out.readline()
-            if first.endswith("\n"):
-                if not first.startswith(prefix):
+            lines = [line for line in self._out.readlines()[:count] if line.endswith("\n")]
+            if len(lines) == count:
+                if not all(line.startswith(p) for line, p in zip(lines, prefixes)):
                     self.stop()
-                    raise RuntimeError("unexpected emulator output: %r" % first)
-                return first[len(prefix):].strip()
+                    raise RuntimeError("unexpected emulator output: %r" % lines)
+                return [line[len(p):].strip() for line, p in zip(lines, prefixes)]
             if self._proc.poll() is not None:
                 raise RuntimeError("ustb-emulator exited with %s" % self._proc.returncode)
             time.sleep(0.02)
         self.stop()
         raise RuntimeError("ustb-emulator printed no address within 10 s")
+
+    def set_qr_script(self, script):
+        """Scripts the QR codes made from now on (`POST /emulator/sso/qr-script`), e.g.
+        "expire@200;scan@100,confirm@300"; DEFAULT_QR_SCRIPT restores the default."""
+        request = urllib.request.Request(
+            self.url + "/emulator/sso/qr-script", data=script.encode("utf-8"), method="POST")
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            if reply.status != 204:
+                raise RuntimeError("qr-script %r: HTTP %d" % (script, reply.status))
 
     def stop(self):
         if self._proc.poll() is None:

@@ -6,7 +6,7 @@ import re
 import unittest
 
 from tests.emulator import PACKAGE_ROOT
-from ustb_openai import _exceptions, _lib
+from ustb_openai import PUZZLE_AUTO, QRState, _exceptions, _lib
 
 HEADER = os.path.join(
     os.environ.get("USTB_INCLUDE_DIR") or os.path.join(PACKAGE_ROOT, "..", "..", "include"),
@@ -33,6 +33,16 @@ class BindingsTest(unittest.TestCase):
                          "an exception class for every error status")
         for name, value in declared.items():
             self.assertEqual(_lib.lib().ustb_status_name(value).decode(), name)
+
+    def test_login_constants_match_the_header(self):
+        text = header_text()
+        enum = re.search(r"typedef enum \{([^}]*)\} ustb_login_state;", text)
+        self.assertIsNotNone(enum, "no ustb_login_state enum in the header")
+        declared = {m.group(1): int(m.group(2))
+                    for m in re.finditer(r"\bUSTB_LOGIN_(\w+)\s*=\s*(-?\d+)", enum.group(1))}
+        self.assertEqual({s.name: s.value for s in QRState}, declared)
+        auto = re.search(r"#define USTB_PUZZLE_AUTO (-?\d+)", text)
+        self.assertEqual(PUZZLE_AUTO, int(auto.group(1)))
 
     def test_declarations_match_the_header(self):
         text = header_text()

@@ -5,7 +5,9 @@ wrapper exactly once; if one kind were leaked, these loops would leak it hundred
 thousands of times. The loops are sized so that a leak is several times the bound:
 - 300 streams of ~34 chunks and ~39 KB of chunk JSON each: a leaked chunk string per chunk
   would be ~11 MB, a leaked stream (its buffers, its socket) shows in RSS and in open fds;
-- 30000 failed calls: a leaked error object (message + detail) would be ~8 MB.
+- 30000 failed calls: a leaked error object (message + detail) would be ~8 MB;
+- 10000 logins made, refused 4 times each (no QR code yet, not logged in) and closed: a
+  leaked login (its HTTP agent and TLS configuration) or error object would be several MB.
 RSS is read from /proc/self/statm after a warm-up, so allocator pools and caches that fill
 once are not counted.
 """
@@ -15,11 +17,18 @@ import os
 import unittest
 
 from tests.emulator import Emulator
-from ustb_openai import AuthenticationError, BadRequestError, StreamTruncatedError, USTBOpenAI
+from ustb_openai import (
+    AuthenticationError,
+    BadRequestError,
+    Login,
+    StreamTruncatedError,
+    USTBOpenAI,
+)
 
 BOUND = 4 * 1024 * 1024  # bytes of RSS growth allowed over a whole measured loop
 STREAMS = 300
 ERRORS = 30000
+LOGINS = 10000
 LONG = "@emu:long=16000"  # a ~16000-character reply, 512 characters per event
 
 emu = None
@@ -98,6 +107,19 @@ class NoGrowthTest(unittest.TestCase):
         grew, fds = self.measure(fail, ERRORS, warmup=2000)
         print("\n  %d errors: RSS %+.0f KiB (bound %d KiB), fds %+d"
               % (ERRORS, grew / 1024.0, BOUND // 1024, fds), end=" ")
+        self.assertLess(grew, BOUND)
+        self.assertLessEqual(fds, 2)
+
+    def test_logins_do_not_grow(self):
+        def refused(_i):
+            with Login(base_url=emu.url, sso_base_url=emu.url, sis_base_url=emu.url) as login:
+                for call in (login.qr_png, login.qr_text, login.cookie, login.client):
+                    with self.assertRaises(BadRequestError):
+                        call()
+
+        grew, fds = self.measure(refused, LOGINS, warmup=1000)
+        print("\n  %d logins: RSS %+.0f KiB (bound %d KiB), fds %+d"
+              % (LOGINS, grew / 1024.0, BOUND // 1024, fds), end=" ")
         self.assertLess(grew, BOUND)
         self.assertLessEqual(fds, 2)
 

@@ -6,6 +6,8 @@ library (ctypes, no third-party packages).
     for chunk in client.chat.completions.create(messages=[...], model="DeepSeek", stream=True):
         print(chunk.choices[0].delta.content or "", end="")
 
+Logging in (the university SSO, WeChat QR code or SMS code) for the cookie: `Login`.
+
 The library's log lines go to `logging.getLogger("ustb_openai")`.
 """
 
@@ -28,11 +30,13 @@ from ._exceptions import (
     USTBOpenAIException,
 )
 from ._lib import version
+from ._login import PUZZLE_AUTO, Login, PuzzleImages, QRState
 from ._models import BaseModel, ChatCompletion, ChatCompletionChunk, LoginState, Model, ModelList
 from ._streaming import Stream
 
 __all__ = [
     "USTBOpenAI", "Chat", "Completions", "Models", "Stream", "Canceller", "version",
+    "Login", "QRState", "PuzzleImages", "PUZZLE_AUTO",
     "BaseModel", "ChatCompletion", "ChatCompletionChunk", "Model", "ModelList", "LoginState",
     "USTBError", "USTBOpenAIException", "BadRequestError", "APIError", "APIConnectionError",
     "APITimeoutError", "ConnectionLostError", "APIStatusError", "AuthenticationError",

@@ -36,3 +36,12 @@ class Canceller(object):
             lib().ustb_canceller_free(self._handle)
         except Exception:  # interpreter shutdown, or __init__ failed before the handle
             pass
+
+
+def canceller_handle(canceller):
+    """The C handle of a `canceller=` argument (None for None); anything else is a TypeError."""
+    if canceller is None:
+        return None
+    if not isinstance(canceller, Canceller):
+        raise TypeError("canceller must be a ustb_openai.Canceller, not %r" % (canceller,))
+    return canceller._handle

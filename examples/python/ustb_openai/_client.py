@@ -6,7 +6,7 @@ import threading
 from ctypes import byref, c_void_p
 
 from . import _logging
-from ._cancel import Canceller
+from ._cancel import canceller_handle
 from ._exceptions import STATUS, BadRequestError, USTBError
 from ._lib import check, lib, take_string
 from ._models import BaseModel, ChatCompletion, LoginState, ModelList
@@ -26,6 +26,20 @@ def _env(name):
 
 def _ms(seconds):
     return None if seconds is None else max(1, int(round(float(seconds) * 1000)))
+
+
+def transport_options(base_url, timeout, connect_timeout, idle_timeout, max_retries, user_agent):
+    """The library's transport options from the keyword arguments (seconds to ms; unset ones
+    left out so the library's defaults apply), shared by `USTBOpenAI` and `Login`."""
+    options = {
+        "base_url": base_url or _env("USTB_BASE_URL"),
+        "timeout_ms": _ms(timeout),
+        "connect_timeout_ms": _ms(connect_timeout),
+        "idle_timeout_ms": _ms(idle_timeout),
+        "max_retries": max_retries,
+        "user_agent": user_agent,
+    }
+    return {k: v for k, v in options.items() if v is not None}
 
 
 class USTBOpenAI(object):
@@ -54,27 +68,34 @@ class USTBOpenAI(object):
         user_agent=None,
         **kwargs_ignored
     ):
-        self._handle = None
-        self._lock = threading.Lock()
-        self._inflight = 0
-        self._closing = False
-        transport = {
-            "base_url": base_url or _env("USTB_BASE_URL"),
-            "timeout_ms": _ms(timeout),
-            "connect_timeout_ms": _ms(connect_timeout),
-            "idle_timeout_ms": _ms(idle_timeout),
-            "max_retries": max_retries,
-            "user_agent": user_agent,
-        }
+        self._reset()
+        transport = transport_options(
+            base_url, timeout, connect_timeout, idle_timeout, max_retries, user_agent)
         identity = {
             "easy_session": easy_session or _env("USTB_EASY_SESSION"),
             "vjuid_login": vjuid_login or _env("USTB_VJUID_LOGIN"),
             "cookie": cookie,
         }
-        transport = {k: v for k, v in transport.items() if v is not None}
         identity = {k: v for k, v in identity.items() if v}
         _logging.sync()
-        self._handle = _new_client(dict(transport, **identity))
+        self._adopt(new_handle(lib().ustb_client_new, dict(transport, **identity)))
+
+    @classmethod
+    def _from_handle(cls, handle):
+        """A client over a `ustb_client *` made elsewhere (`Login.client()`); it owns it."""
+        client = cls.__new__(cls)
+        client._reset()
+        client._adopt(handle)
+        return client
+
+    def _reset(self):
+        self._handle = None
+        self._lock = threading.Lock()
+        self._inflight = 0
+        self._closing = False
+
+    def _adopt(self, handle):
+        self._handle = handle
         self.chat = Chat(self)
         self.models = Models(self)
         if not self._cookies().get("easy_session"):
@@ -141,9 +162,7 @@ class USTBOpenAI(object):
         return LoginState(self._platform("ustb_client_login_state", canceller))
 
     def _platform(self, name, canceller, *args):
-        if canceller is not None and not isinstance(canceller, Canceller):
-            raise TypeError("canceller must be a ustb_openai.Canceller, not %r" % (canceller,))
-        cancel = canceller._handle if canceller is not None else None
+        cancel = canceller_handle(canceller)
         return json.loads(self._string_call(getattr(lib(), name), *(args + (cancel,))))
 
     # -- lifetime: the C client is freed once, after every call on it has returned --------
@@ -309,10 +328,12 @@ def _text(value):
     return value.encode("utf-8")
 
 
-def _new_client(options):
+def new_handle(fn, options):
+    """Calls a constructor `fn(options_json, T **out, ustb_error **err)` with `options` (a
+    dict) and returns the new handle."""
     handle, err = c_void_p(), c_void_p()
     opts = json.dumps(options, ensure_ascii=False).encode("utf-8")
-    check(lib().ustb_client_new(opts, byref(handle), byref(err)), err)
+    check(fn(opts, byref(handle), byref(err)), err)
     return handle
 
 

@@ -58,7 +58,10 @@ class APIStatusError(APIError):
 
 
 class AuthenticationError(APIError):
-    """Not logged in: the login cookie is missing or expired (USTB_AUTH_ERROR, e=10042)."""
+    """Not logged in: the login cookie is missing or expired (USTB_AUTH_ERROR, e=10042), or
+    the SSO called a QR code login invalid (`Login.qr_wait`). Log in again: `Login` (QR or
+    SMS code) gives a new cookie; `login.install(client)` puts it into this client, or pass
+    `login.cookie()` as `USTBOpenAI(vjuid_login=...)`."""
 
 
 class ProtocolError(APIError):

@@ -15,7 +15,17 @@ import ctypes.util
 import os
 import sys
 import threading
-from ctypes import POINTER, c_char_p, c_int, c_int64, c_size_t, c_uint16, c_uint32, c_void_p
+from ctypes import (
+    POINTER,
+    c_char_p,
+    c_int,
+    c_int32,
+    c_int64,
+    c_size_t,
+    c_uint16,
+    c_uint32,
+    c_void_p,
+)
 
 from ._exceptions import STATUS, error_from_parts
 
@@ -64,6 +74,24 @@ _PROTOTYPES = {
     "ustb_client_models": (c_int, [c_void_p, c_int64, c_void_p, _PP, _PP]),
     "ustb_client_login_state": (c_int, [c_void_p, c_void_p, _PP, _PP]),
     "ustb_set_log_callback": (c_int, [LOG_CALLBACK, c_void_p, c_int, _PP]),
+    # Login (SSO). Borrowed bytes (`const uint8_t **`) come out as c_void_p + length and are
+    # copied with string_at at once; `ustb_login_state *` is an int.
+    "ustb_login_new": (c_int, [c_char_p, _PP, _PP]),
+    "ustb_login_qr_start": (c_int, [c_void_p, c_void_p, _PP]),
+    "ustb_login_qr_png": (c_int, [c_void_p, _PP, POINTER(c_size_t), _PP]),
+    "ustb_login_qr_text": (c_int, [c_void_p, _PP, _PP]),
+    "ustb_login_qr_page_url": (c_int, [c_void_p, _PP, _PP]),
+    "ustb_login_qr_wait": (c_int, [c_void_p, c_uint32, c_void_p, POINTER(c_int), _PP]),
+    "ustb_login_sms_puzzle": (c_int, [c_void_p, c_void_p, _PP]),
+    "ustb_login_puzzle_images": (
+        c_int, [c_void_p, _PP, POINTER(c_size_t), _PP, POINTER(c_size_t), _PP]),
+    "ustb_login_puzzle_solve": (c_int, [c_void_p, POINTER(c_uint32), _PP]),
+    "ustb_login_sms_send": (c_int, [c_void_p, c_char_p, c_int32, c_void_p, _PP]),
+    "ustb_login_sms_submit": (c_int, [c_void_p, c_char_p, c_void_p, _PP]),
+    "ustb_login_cookie": (c_int, [c_void_p, _PP, _PP]),
+    "ustb_login_client": (c_int, [c_void_p, _PP, _PP]),
+    "ustb_login_install": (c_int, [c_void_p, c_void_p, _PP]),
+    "ustb_login_free": (None, [c_void_p]),
     "ustb_error_status": (c_int, [c_void_p]),
     "ustb_error_message": (c_char_p, [c_void_p]),
     "ustb_error_detail": (c_char_p, [c_void_p]),

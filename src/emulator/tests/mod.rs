@@ -5,6 +5,7 @@ mod connection;
 mod directives;
 mod server_faults;
 mod site;
+mod sso;
 mod units;
 
 use super::*;
