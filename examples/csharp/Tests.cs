@@ -1248,6 +1248,7 @@ internal static class Tests
             Check(waiter.Join(10000), "the wait returned");
             var ue = seen as UstbException;
             Check(ue != null && ue.Status == UstbStatus.Cancelled, "Cancelled, got " + seen);
+            Console.WriteLine("      wait returned {0} ms after the cancel", sw.ElapsedMilliseconds);
             Check(sw.ElapsedMilliseconds < 1000, "prompt: " + sw.ElapsedMilliseconds + " ms after the cancel");
             sw.Restart();
             Eq(UstbStatus.Cancelled, Throws(() => login.WaitQr(TimeSpan.FromSeconds(60), source.Token), "cancelled token").Status, "at once");
@@ -1274,6 +1275,7 @@ internal static class Tests
             var sw = Stopwatch.StartNew();
             login.Dispose();
             Check(waiter.Join(10000), "the wait returned");
+            Console.WriteLine("      wait returned {0} ms after the Dispose", sw.ElapsedMilliseconds);
             Check(sw.ElapsedMilliseconds < 1000, "prompt: " + sw.ElapsedMilliseconds + " ms");
             var ue = seen as UstbException;
             Check(ue != null && ue.Status == UstbStatus.Cancelled, "Cancelled, got " + seen);
