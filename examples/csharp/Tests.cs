@@ -63,6 +63,21 @@ internal static class Tests
             T("logging_handler_misuse", LoggingHandlerMisuse),
             T("no_growth_over_300_streams", NoGrowth),
             T("example_program", ExampleProgram),
+            T("login_state_values_match_header", LoginStateValuesMatchHeader),
+            T("login_options", LoginOptionsJson),
+            T("login_calls_before_start", LoginCallsBeforeStart),
+            T("login_use_after_dispose", LoginUseAfterDispose),
+            T("login_qr_happy_path", LoginQrHappyPath),
+            T("login_qr_expiry_and_renewal", LoginQrExpiryAndRenewal),
+            T("login_qr_invalid_is_auth_error", LoginQrInvalid),
+            T("login_qr_wait_cancel", LoginQrWaitCancel),
+            T("login_dispose_cancels_wait", LoginDisposeCancelsWait),
+            T("login_sms_happy_path", LoginSmsHappyPath),
+            T("login_sms_auto_and_install", LoginSmsAutoAndInstall),
+            T("login_sms_wrong_code", LoginSmsWrongCode),
+            T("login_sms_bad_phone_sends_nothing", LoginSmsBadPhone),
+            T("login_secrets_never_in_errors_or_logs", LoginSecrets),
+            T("login_example_program", LoginExampleProgram),
             T("missing_native_library", MissingNativeLibrary),
         };
 
@@ -1004,6 +1019,444 @@ internal static class Tests
         }
     }
 
+    // ---- login (ustb_login, issue 11) ----
+
+    private const string DefaultQrScript = "scan@800,confirm@1600";
+
+    private static LoginOptions LoginOptionsFor(string url)
+    {
+        return new LoginOptions { BaseUrl = url, SsoBaseUrl = url, SisBaseUrl = url, MaxRetries = 0, IdleTimeoutMs = 20000 };
+    }
+
+    private static UstbLogin NewLogin() { return new UstbLogin(LoginOptionsFor(_baseUrl)); }
+
+    private sealed class Restore : IDisposable
+    {
+        private readonly Action _undo;
+        public Restore(Action undo) { _undo = undo; }
+        public void Dispose() { _undo(); }
+    }
+
+    /// <summary>Sets the emulator's QR script for the QR codes made from now on; disposing the
+    /// result puts the default back (the tests run one at a time).</summary>
+    private static IDisposable QrScript(string script)
+    {
+        PostQrScript(script);
+        return new Restore(() => PostQrScript(DefaultQrScript));
+    }
+
+    private static void PostQrScript(string script)
+    {
+        using (var web = new WebClient())
+        {
+            web.Headers[HttpRequestHeader.ContentType] = "text/plain";
+            web.UploadString(_baseUrl + "/emulator/sso/qr-script", "POST", script); // non-2xx throws
+        }
+    }
+
+    /// <summary>Waits until the login reaches a final state (Confirmed or Expired), at most
+    /// `rounds` waits; returns every state seen, in order.</summary>
+    private static List<QrState> WaitUntilFinal(UstbLogin login, int rounds = 20)
+    {
+        var seen = new List<QrState>();
+        for (int i = 0; i < rounds; i++)
+        {
+            var state = login.WaitQr(TimeSpan.FromSeconds(5));
+            seen.Add(state);
+            if (state == QrState.Confirmed || state == QrState.Expired) return seen;
+        }
+        throw new AssertionException("no final state after " + rounds + " waits: " + string.Join(",", seen));
+    }
+
+    private static bool IsPng(byte[] b)
+    {
+        return b.Length > 8 && b[0] == 0x89 && b[1] == (byte)'P' && b[2] == (byte)'N' && b[3] == (byte)'G';
+    }
+
+    /// <summary>The new client chats (the emulator wants the login cookie for that).</summary>
+    private static void ChatWorks(UstbClient client)
+    {
+        using (var stream = client.StreamChatCompletion(ChatRequest.FromPrompt(Intro)))
+            Eq(IntroContent, Collect(stream)[1], "chat with the logged-in client");
+    }
+
+    /// <summary>QrState against ustb_login_state in the header (USTB_LOGIN_WAITING is Waiting, …).</summary>
+    private static void LoginStateValuesMatchHeader()
+    {
+        var header = Regex.Replace(File.ReadAllText(Path.Combine(Environment.GetEnvironmentVariable("USTB_INCLUDE_DIR"), "ustb_openai.h")),
+                                   @"/\*.*?\*/", "", RegexOptions.Singleline);
+        var body = Regex.Match(header, @"typedef enum \{([^}]*)\} ustb_login_state;");
+        Check(body.Success, "ustb_login_state enum in the header");
+        var declared = Regex.Matches(body.Groups[1].Value, @"\bUSTB_LOGIN_(\w+)\s*=\s*(\d+)").Cast<Match>()
+            .ToDictionary(m => m.Groups[1].Value.Substring(0, 1) + m.Groups[1].Value.Substring(1).ToLowerInvariant(), m => int.Parse(m.Groups[2].Value));
+        var mine = Enum.GetValues(typeof(QrState)).Cast<QrState>().ToDictionary(v => v.ToString(), v => (int)v);
+        Eq(string.Join(",", declared.OrderBy(d => d.Key)), string.Join(",", mine.OrderBy(d => d.Key)), "names and values");
+        Check(Regex.IsMatch(header, @"#define USTB_PUZZLE_AUTO " + UstbLogin.PuzzleAuto + @"\b"), "USTB_PUZZLE_AUTO is PuzzleAuto");
+    }
+
+    private static void LoginOptionsJson()
+    {
+        var json = new LoginOptions { BaseUrl = "http://a", SsoBaseUrl = "http://s", SisBaseUrl = "http://q", CaFile = "/x.pem", MaxRetries = 0 }.ToJson();
+        var o = (Dictionary<string, object>)Json.Parse(json);
+        Eq("http://a", Json.GetString(o, "base_url"), "base_url");
+        Eq("http://s", Json.GetString(o, "sso_base_url"), "sso_base_url");
+        Eq("http://q", Json.GetString(o, "sis_base_url"), "sis_base_url");
+        Eq("/x.pem", Json.GetString(o, "ca_file"), "ca_file");
+        Eq(0L, Json.GetLong(o, "max_retries"), "max_retries");
+        using (new UstbLogin()) { }
+        using (new UstbLogin(LoginOptionsFor(_baseUrl))) { }
+        var e = Throws(() => new UstbLogin("{\"bogus\":1}"), "unknown key");
+        Eq(UstbStatus.InvalidArgument, e.Status, "unknown key status");
+        Check(e.Message.Contains("bogus"), "names the key: " + e.Message);
+        Eq(UstbStatus.InvalidArgument, Throws(() => new UstbLogin(new LoginOptions { CaFile = "/nonexistent/ca.pem" }), "ca_file").Status, "unreadable ca_file");
+    }
+
+    /// <summary>Every call that needs an earlier step refuses with InvalidArgument, sending nothing.</summary>
+    private static void LoginCallsBeforeStart()
+    {
+        var silent = SilentServer();
+        try
+        {
+            var url = "http://127.0.0.1:" + ((IPEndPoint)silent.LocalEndpoint).Port;
+            using (var login = new UstbLogin(LoginOptionsFor(url)))
+            using (var client = new UstbClient(new ClientOptions { BaseUrl = url }))
+            {
+                var calls = new Dictionary<string, Action>
+                {
+                    { "qr png", () => login.GetQrPng() },
+                    { "qr text", () => login.GetQrText() },
+                    { "qr page url", () => login.GetQrPageUrl() },
+                    { "qr wait", () => login.WaitQr(TimeSpan.FromMilliseconds(100)) },
+                    { "puzzle images", () => login.GetPuzzleImages() },
+                    { "puzzle solve", () => login.SolvePuzzle() },
+                    { "sms send with x but no puzzle", () => login.SendSms("13800000000", 40) },
+                    { "sms submit", () => login.SubmitSms("123456") },
+                    { "cookie", () => login.GetCookie() },
+                    { "client", () => login.CreateClient() },
+                    { "install", () => login.Install(client) },
+                };
+                foreach (var c in calls)
+                    Eq(UstbStatus.InvalidArgument, Throws(c.Value, c.Key).Status, c.Key);
+                Check(!silent.Pending(), "nothing was sent");
+            }
+        }
+        finally { silent.Stop(); }
+    }
+
+    private static void LoginUseAfterDispose()
+    {
+        var login = NewLogin();
+        login.Dispose();
+        login.Dispose(); // twice is fine
+        var calls = new Dictionary<string, Action>
+        {
+            { "start", () => login.StartQr() },
+            { "png", () => login.GetQrPng() },
+            { "text", () => login.GetQrText() },
+            { "url", () => login.GetQrPageUrl() },
+            { "wait", () => login.WaitQr(TimeSpan.FromMilliseconds(10)) },
+            { "puzzle", () => login.FetchPuzzle() },
+            { "images", () => login.GetPuzzleImages() },
+            { "solve", () => login.SolvePuzzle() },
+            { "send", () => login.SendSms("13800000001") },
+            { "submit", () => login.SubmitSms("000001") },
+            { "cookie", () => login.GetCookie() },
+            { "client", () => login.CreateClient() },
+            { "install", () => { using (var c = LoggedIn()) login.Install(c); } },
+        };
+        foreach (var c in calls)
+        {
+            try { c.Value(); throw new AssertionException(c.Key + ": no exception after Dispose"); }
+            catch (ObjectDisposedException) { }
+        }
+    }
+
+    private static void LoginQrHappyPath()
+    {
+        using (QrScript(DefaultQrScript))
+        using (var login = NewLogin())
+        {
+            login.StartQr();
+            Check(IsPng(login.GetQrPng()), "QR code PNG");
+            var text = login.GetQrText();
+            Check(text.Split('\n').Length > 10 && text.IndexOfAny(new[] { '█', '▀', '▄' }) >= 0, "QR code as half blocks:\n" + text);
+            Check(login.GetQrPageUrl().StartsWith("http://127.0.0.1:", StringComparison.Ordinal), "page on the emulator");
+            Eq(UstbStatus.InvalidArgument, Throws(() => login.GetCookie(), "cookie before confirmed").Status, "no cookie yet");
+            var seen = WaitUntilFinal(login);
+            int scanned = seen.IndexOf(QrState.Scanned);
+            Check(scanned >= 0 && seen.Last() == QrState.Confirmed, "scanned then confirmed: " + string.Join(",", seen));
+            Eq(QrState.Confirmed, login.WaitQr(TimeSpan.FromSeconds(5)), "confirmed repeats");
+            Check(login.GetCookie().Length > 0, "a cookie");
+            using (var client = login.CreateClient())
+            {
+                Eq(login.GetCookie(), client.GetCookies().VjuidLogin, "the client carries the cookie");
+                ChatWorks(client);
+            }
+        }
+    }
+
+    private static void LoginQrExpiryAndRenewal()
+    {
+        using (QrScript("expire@200;scan@100,confirm@300"))
+        using (var login = NewLogin())
+        {
+            login.StartQr();
+            var first = login.GetQrPng();
+            Eq(QrState.Expired, WaitUntilFinal(login).Last(), "the first code expires");
+            Eq(QrState.Expired, login.WaitQr(TimeSpan.FromSeconds(5)), "expired repeats");
+            login.StartQr(); // renewal
+            Check(!first.SequenceEqual(login.GetQrPng()), "a new QR code");
+            var seen = WaitUntilFinal(login);
+            Eq(QrState.Confirmed, seen.Last(), "the renewed code is confirmed: " + string.Join(",", seen));
+            using (var client = login.CreateClient()) ChatWorks(client);
+        }
+    }
+
+    private static void LoginQrInvalid()
+    {
+        using (QrScript("invalid@100"))
+        using (var login = NewLogin())
+        {
+            login.StartQr();
+            var e = Throws(() => WaitUntilFinal(login), "invalid QR session");
+            Eq(UstbStatus.AuthError, e.Status, "status");
+            Eq(UstbStatus.InvalidArgument, Throws(() => login.GetCookie(), "cookie").Status, "no cookie");
+        }
+    }
+
+    /// <summary>A 60 s wait on a code nobody scans ends promptly when its token is cancelled on
+    /// another thread; an already-cancelled token ends the next call at once.</summary>
+    private static void LoginQrWaitCancel()
+    {
+        using (QrScript("scan@60000"))
+        using (var login = NewLogin())
+        using (var source = new CancellationTokenSource())
+        {
+            login.StartQr();
+            Exception seen = null;
+            var sw = new Stopwatch();
+            var waiter = new Thread(() =>
+            {
+                try { login.WaitQr(TimeSpan.FromSeconds(60), source.Token); }
+                catch (Exception e) { seen = e; }
+                sw.Stop();
+            });
+            waiter.Start();
+            Thread.Sleep(500); // the wait is in its long poll now
+            sw.Start();
+            source.Cancel();
+            Check(waiter.Join(10000), "the wait returned");
+            var ue = seen as UstbException;
+            Check(ue != null && ue.Status == UstbStatus.Cancelled, "Cancelled, got " + seen);
+            Console.WriteLine("      wait returned {0} ms after the cancel", sw.ElapsedMilliseconds);
+            Check(sw.ElapsedMilliseconds < 1000, "prompt: " + sw.ElapsedMilliseconds + " ms after the cancel");
+            sw.Restart();
+            Eq(UstbStatus.Cancelled, Throws(() => login.WaitQr(TimeSpan.FromSeconds(60), source.Token), "cancelled token").Status, "at once");
+            Check(sw.ElapsedMilliseconds < 1000, "at once: " + sw.ElapsedMilliseconds + " ms");
+            // A cancel ends one call, not the login.
+            Eq(QrState.Waiting, login.WaitQr(TimeSpan.FromMilliseconds(200)), "waiting again works");
+        }
+    }
+
+    private static void LoginDisposeCancelsWait()
+    {
+        using (QrScript("scan@60000"))
+        {
+            var login = NewLogin();
+            login.StartQr();
+            Exception seen = null;
+            var waiter = new Thread(() =>
+            {
+                try { login.WaitQr(TimeSpan.FromSeconds(60)); }
+                catch (Exception e) { seen = e; }
+            });
+            waiter.Start();
+            Thread.Sleep(500);
+            var sw = Stopwatch.StartNew();
+            login.Dispose();
+            Check(waiter.Join(10000), "the wait returned");
+            Console.WriteLine("      wait returned {0} ms after the Dispose", sw.ElapsedMilliseconds);
+            Check(sw.ElapsedMilliseconds < 1000, "prompt: " + sw.ElapsedMilliseconds + " ms");
+            var ue = seen as UstbException;
+            Check(ue != null && ue.Status == UstbStatus.Cancelled, "Cancelled, got " + seen);
+        }
+    }
+
+    /// <summary>A person's flow: fetch the puzzle, look at its images, answer it (here with the
+    /// library's solver), send, submit the code (the emulator's is the phone's last 6 digits).</summary>
+    private static void LoginSmsHappyPath()
+    {
+        const string Phone = "13800000011";
+        using (var login = NewLogin())
+        {
+            login.FetchPuzzle();
+            var images = login.GetPuzzleImages();
+            Check(IsPng(images.Background) && IsPng(images.Piece), "two PNG images");
+            int x = login.SolvePuzzle();
+            Check(x > 0, "an answer: " + x);
+            login.SendSms(Phone, x);
+            login.SubmitSms(Phone.Substring(5));
+            Check(login.GetCookie().Length > 0, "a cookie");
+            using (var client = login.CreateClient()) ChatWorks(client);
+        }
+    }
+
+    /// <summary>PuzzleAuto, then the cookie installed into an existing client that was logged
+    /// out; a second code to the same phone within a minute is API error 201.</summary>
+    private static void LoginSmsAutoAndInstall()
+    {
+        const string Phone = "13800000012";
+        using (var login = NewLogin())
+        using (var client = Anonymous())
+        {
+            Eq(UstbStatus.AuthError, Throws(() => client.CreateChatCompletion(ChatRequest.FromPrompt(Intro)), "logged out").Status, "auth error before");
+            login.SendSms(Phone, UstbLogin.PuzzleAuto);
+            login.SubmitSms(Phone.Substring(5));
+            login.Install(client);
+            ChatWorks(client);
+            using (var again = NewLogin())
+            {
+                var e = Throws(() => again.SendSms(Phone), "same phone again");
+                Eq(UstbStatus.ApiError, e.Status, "status");
+                Eq(201L, e.ApiCode, "api code");
+            }
+        }
+    }
+
+    private static void LoginSmsWrongCode()
+    {
+        const string Phone = "13800000013";
+        using (var login = NewLogin())
+        {
+            login.SendSms(Phone);
+            var e = Throws(() => login.SubmitSms("000000"), "wrong code");
+            Eq(UstbStatus.ApiError, e.Status, "status");
+            Eq(UstbStatus.InvalidArgument, Throws(() => login.GetCookie(), "cookie").Status, "no cookie");
+            login.SubmitSms(Phone.Substring(5)); // another try is allowed
+            Check(login.GetCookie().Length > 0, "a cookie after the right code");
+        }
+    }
+
+    private static void LoginSmsBadPhone()
+    {
+        var silent = SilentServer();
+        try
+        {
+            var url = "http://127.0.0.1:" + ((IPEndPoint)silent.LocalEndpoint).Port;
+            using (var login = new UstbLogin(LoginOptionsFor(url)))
+            {
+                foreach (var phone in new[] { "1380000001", "138000000140", "23800000014", "1380000001x", "", "+8613800000014", null })
+                {
+                    var sw = Stopwatch.StartNew();
+                    Eq(UstbStatus.InvalidArgument, Throws(() => login.SendSms(phone), "phone " + phone).Status, "phone " + phone);
+                    Check(sw.ElapsedMilliseconds < 1000, "at once: " + sw.ElapsedMilliseconds + " ms");
+                }
+                Check(!silent.Pending(), "nothing was sent");
+            }
+        }
+        finally { silent.Stop(); }
+    }
+
+    /// <summary>The phone number and the cookie appear in no error text and no log line.</summary>
+    private static void LoginSecrets()
+    {
+        const string Phone = "13912345678";
+        var lines = new List<string>();
+        EventHandler<LogEventArgs> handler = (s, e) => { lock (lines) lines.Add(e.Message); };
+        var errors = new List<UstbException>();
+        var level = UstbClient.LogLevel;
+        UstbClient.LogLevel = UstbLogLevel.Debug;
+        UstbClient.Log += handler;
+        string cookie;
+        try
+        {
+            using (var login = NewLogin())
+            {
+                login.SendSms(Phone);
+                errors.Add(Throws(() => login.SubmitSms("000000"), "wrong code"));
+                using (var again = NewLogin()) errors.Add(Throws(() => again.SendSms(Phone), "too soon"));
+                login.SubmitSms(Phone.Substring(5));
+                cookie = login.GetCookie();
+                using (var client = login.CreateClient())
+                {
+                    errors.Add(Throws(() => client.CreateChatCompletion(ChatRequest.FromPrompt("x @emu:json-10042")), "auth error"));
+                    errors.Add(Throws(() => client.CreateChatCompletion(ChatRequest.FromPrompt("x @emu:truncate")), "truncated"));
+                }
+            }
+        }
+        finally
+        {
+            UstbClient.Log -= handler;
+            UstbClient.LogLevel = level;
+        }
+        Check(cookie.Length >= 8, "a cookie long enough to search for: " + cookie.Length);
+        Check(lines.Count > 0, "log lines were captured");
+        foreach (var e in errors)
+        {
+            var text = e.ToString() + "\n" + e.DetailJson + "\n" + e.ServerMessage;
+            Check(!text.Contains(Phone) && !text.Contains(cookie), "no secret in the error: " + e.Status);
+        }
+        lock (lines)
+            foreach (var l in lines)
+                Check(!l.Contains(Phone) && !l.Contains(cookie), "no secret in a log line: " + l.Replace(Phone, "<phone>").Replace(cookie, "<cookie>"));
+    }
+
+    /// <summary>Login.exe logs in by QR code (the first code expires and is renewed), streams one
+    /// answer and saves the cookie with mode 0600 without printing it.</summary>
+    private static void LoginExampleProgram()
+    {
+        string exe = Path.Combine(AppDomain.CurrentDomain.BaseDirectory, "Login.exe");
+        Check(File.Exists(exe), "Login.exe built next to Tests.exe");
+        string dir = Path.Combine(Path.GetTempPath(), "ustb-csharp-login-" + Process.GetCurrentProcess().Id);
+        Directory.CreateDirectory(dir);
+        string cookieFile = Path.Combine(dir, "cookie");
+        try
+        {
+            using (QrScript("expire@200;scan@100,confirm@300"))
+            {
+                var psi = new ProcessStartInfo("mono", "\"" + exe + "\" --sso-base-url " + _baseUrl + " --sis-base-url " + _baseUrl +
+                                                        " --cookie-file \"" + cookieFile + "\" " + Intro)
+                {
+                    UseShellExecute = false,
+                    RedirectStandardOutput = true,
+                    RedirectStandardError = true,
+                    StandardOutputEncoding = Encoding.UTF8,
+                };
+                psi.EnvironmentVariables["USTB_BASE_URL"] = _baseUrl; // the chat base from the environment
+                using (var p = Process.Start(psi))
+                {
+                    var stderr = p.StandardError.ReadToEndAsync();
+                    string output = p.StandardOutput.ReadToEnd();
+                    Check(p.WaitForExit(30000), "example exited");
+                    Eq(0, p.ExitCode, "exit code; stderr: " + stderr.Result + "; stdout: " + output);
+                    var lines = output.Split('\n');
+                    Eq(2, lines.Count(l => l.StartsWith("Scan the QR code", StringComparison.Ordinal)), "two codes shown");
+                    Check(lines.Count(l => l.IndexOfAny(new[] { '█', '▀', '▄' }) >= 0) > 20, "QR codes printed as text");
+                    var progress = string.Join(",", lines.Where(l => Regex.IsMatch(l, "^(waiting|scanned|confirmed|expired)$")));
+                    Check(Regex.IsMatch(progress, "^(waiting,)?expired,(waiting,)?scanned,confirmed$"), "progress: " + progress);
+                    Check(output.Contains("the QR code expired: here is a new one"), "renewal said");
+                    Check(output.Contains("【回答】\n" + IntroContent), "the answer: " + output);
+                    Check(output.Contains("cookie saved to " + cookieFile + " (mode 0600)"), "where the cookie went");
+                    string cookie = File.ReadAllText(cookieFile).Trim();
+                    Check(cookie.Length > 0 && !output.Contains(cookie) && !stderr.Result.Contains(cookie), "cookie saved, never printed");
+                    Eq("600", Run("stat", "-c %a \"" + cookieFile + "\"").Trim(), "cookie file mode");
+                }
+            }
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    private static string Run(string file, string arguments)
+    {
+        var psi = new ProcessStartInfo(file, arguments) { UseShellExecute = false, RedirectStandardOutput = true };
+        using (var p = Process.Start(psi))
+        {
+            string output = p.StandardOutput.ReadToEnd();
+            Check(p.WaitForExit(10000) && p.ExitCode == 0, file + " " + arguments + " succeeded");
+            return output;
+        }
+    }
+
     /// <summary>Example.exe and UstbOpenAI.dll alone in a directory, with no LD_LIBRARY_PATH: the
     /// exception names the library and the fix.</summary>
     private static void MissingNativeLibrary()
@@ -1051,7 +1504,8 @@ internal static class Tests
             if (string.IsNullOrEmpty(path) || !File.Exists(path))
                 throw new InvalidOperationException("set USTB_EMULATOR to the ustb-emulator binary (got '" + path + "')");
             // stderr is redirected too, so an orphaned emulator can never hold run-tests.sh's pipe open.
-            var p = Process.Start(new ProcessStartInfo(path, "--port 0")
+            // Short SSO long polls keep the login tests quick.
+            var p = Process.Start(new ProcessStartInfo(path, "--port 0 --sso-long-poll-ms 300")
             {
                 UseShellExecute = false,
                 RedirectStandardOutput = true,

@@ -31,6 +31,9 @@ namespace UstbOpenAI
         ConnectionLost = 7,
         HttpStatus = 8,
         ApiError = 9,
+        /// <summary>Not logged in (e=10042 请登录): the login cookie is missing or has expired. Log in
+        /// again with UstbLogin, then UstbLogin.Install(client) (or UstbLogin.CreateClient()).
+        /// From UstbLogin.WaitQr: the SSO says the QR session is invalid; start again.</summary>
         AuthError = 10,
         ProtocolError = 11,
         Truncated = 12,
@@ -153,6 +156,55 @@ namespace UstbOpenAI
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int ustb_client_login_state(ClientHandle client, IntPtr cancel, out IntPtr json, out IntPtr error);
 
+        // ustb_login (src/ffi/login.rs). The login goes in as a LoginHandle, so a Dispose on
+        // another thread defers the free until the call returns; cancel is a raw canceller
+        // pointer kept alive by UstbLogin.Network.
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int ustb_login_new(byte[] optionsJson, out IntPtr login, out IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int ustb_login_qr_start(LoginHandle login, IntPtr cancel, out IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int ustb_login_qr_png(LoginHandle login, out IntPtr png, out UIntPtr len, out IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int ustb_login_qr_text(LoginHandle login, out IntPtr text, out IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int ustb_login_qr_page_url(LoginHandle login, out IntPtr url, out IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int ustb_login_qr_wait(LoginHandle login, uint timeoutMs, IntPtr cancel, out int state, out IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int ustb_login_sms_puzzle(LoginHandle login, IntPtr cancel, out IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int ustb_login_puzzle_images(LoginHandle login, out IntPtr background, out UIntPtr backgroundLen,
+                                                            out IntPtr piece, out UIntPtr pieceLen, out IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int ustb_login_puzzle_solve(LoginHandle login, out uint x, out IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int ustb_login_sms_send(LoginHandle login, byte[] phone, int x, IntPtr cancel, out IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int ustb_login_sms_submit(LoginHandle login, byte[] code, IntPtr cancel, out IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int ustb_login_cookie(LoginHandle login, out IntPtr cookie, out IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int ustb_login_client(LoginHandle login, out IntPtr client, out IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int ustb_login_install(LoginHandle login, ClientHandle client, out IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void ustb_login_free(IntPtr login);
+
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         internal delegate void LogCallback(IntPtr userdata, int level, IntPtr message);
 
@@ -201,6 +253,16 @@ namespace UstbOpenAI
             return Encoding.UTF8.GetString(bytes);
         }
 
+        /// <summary>Copies borrowed bytes (e.g. a PNG image) into a new array.</summary>
+        internal static byte[] ReadBytes(IntPtr p, UIntPtr len)
+        {
+            ulong n = len.ToUInt64();
+            if (n > int.MaxValue) throw new OverflowException("buffer longer than 2 GiB");
+            var bytes = new byte[n];
+            if (n > 0) Marshal.Copy(p, bytes, 0, (int)n);
+            return bytes;
+        }
+
         /// <summary>Copies a caller-owned string and frees it exactly once.</summary>
         internal static string TakeUtf8(IntPtr p, long len = -1)
         {
@@ -235,6 +297,14 @@ namespace UstbOpenAI
         internal StreamHandle(IntPtr p) : base(IntPtr.Zero, true) { SetHandle(p); }
         public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
         protected override bool ReleaseHandle() { Native.ustb_chat_stream_free(handle); return true; }
+    }
+
+    /// <summary>Owns a ustb_login*; freed when the last reference (a running call) is released.</summary>
+    internal sealed class LoginHandle : SafeHandle
+    {
+        internal LoginHandle(IntPtr p) : base(IntPtr.Zero, true) { SetHandle(p); }
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+        protected override bool ReleaseHandle() { Native.ustb_login_free(handle); return true; }
     }
 
     /// <summary>Owns a ustb_canceller*, which cancels its stream from any thread and stays valid
@@ -309,7 +379,7 @@ namespace UstbOpenAI
     }
 
     /// <summary>Options for ustb_client_new; unset (null) members keep the library's defaults.</summary>
-    public sealed class ClientOptions
+    public class ClientOptions
     {
         public string BaseUrl { get; set; }
         public string EasySession { get; set; }
@@ -327,11 +397,36 @@ namespace UstbOpenAI
         public string ToJson()
         {
             var w = new Json.ObjectWriter();
+            Write(w);
+            return w.ToString();
+        }
+
+        internal virtual void Write(Json.ObjectWriter w)
+        {
             w.Add("base_url", BaseUrl).Add("easy_session", EasySession).Add("vjuid_login", VjuidLogin)
              .Add("cookie", Cookie).Add("connect_timeout_ms", ConnectTimeoutMs).Add("idle_timeout_ms", IdleTimeoutMs)
              .Add("timeout_ms", TimeoutMs).Add("max_retries", MaxRetries).Add("user_agent", UserAgent)
              .Add("compose_id", ComposeId).Add("model", Model);
-            return w.ToString();
+        }
+    }
+
+    /// <summary>Options for ustb_login_new: every client option (they configure the client
+    /// UstbLogin.CreateClient makes; BaseUrl is also where the SSO sends the browser back to)
+    /// plus the SSO's addresses and a CA file. Unset (null) members keep the library's defaults.</summary>
+    public sealed class LoginOptions : ClientOptions
+    {
+        /// <summary>Default "https://sso.ustb.edu.cn".</summary>
+        public string SsoBaseUrl { get; set; }
+        /// <summary>Default "https://sis.ustb.edu.cn" (the QR page's host).</summary>
+        public string SisBaseUrl { get; set; }
+        /// <summary>A PEM file whose certificates are trusted instead of the bundled root set
+        /// (a network that intercepts TLS, or a test server).</summary>
+        public string CaFile { get; set; }
+
+        internal override void Write(Json.ObjectWriter w)
+        {
+            base.Write(w);
+            w.Add("sso_base_url", SsoBaseUrl).Add("sis_base_url", SisBaseUrl).Add("ca_file", CaFile);
         }
     }
 
@@ -696,6 +791,11 @@ namespace UstbOpenAI
     {
         private readonly ClientHandle _handle;
 
+        /// <summary>Takes ownership of a ustb_client* from the library (UstbLogin.CreateClient).</summary>
+        internal UstbClient(IntPtr client) { _handle = new ClientHandle(client); }
+
+        internal ClientHandle Handle { get { return _handle; } }
+
         public UstbClient() : this((string)null) { }
         public UstbClient(ClientOptions options) : this(options == null ? null : options.ToJson()) { }
 
@@ -924,6 +1024,246 @@ namespace UstbOpenAI
         /// <summary>Frees the client (deferred until calls still running on other threads return).
         /// Streams opened from it stay usable.</summary>
         public void Dispose() { _handle.Dispose(); }
+    }
+
+    /// <summary>Mirrors the C enum ustb_login_state: where a QR code login is (UstbLogin.WaitQr).</summary>
+    public enum QrState
+    {
+        /// <summary>Nobody has scanned the code yet.</summary>
+        Waiting = 0,
+        /// <summary>Scanned on a phone, not yet confirmed there.</summary>
+        Scanned = 1,
+        /// <summary>Confirmed: the login is complete and the cookie is ready.</summary>
+        Confirmed = 2,
+        /// <summary>The code expired (after about 3 minutes): StartQr again for a new one.</summary>
+        Expired = 3,
+        /// <summary>The call failed; never returned: WaitQr throws UstbException instead.</summary>
+        Failed = 4,
+    }
+
+    /// <summary>The two PNG images of a slider puzzle (copies): the background with a piece-shaped
+    /// hole, and the piece (as tall as the background, transparent around the piece).</summary>
+    public sealed class PuzzleImages
+    {
+        public byte[] Background { get; private set; }
+        public byte[] Piece { get; private set; }
+
+        internal PuzzleImages(byte[] background, byte[] piece) { Background = background; Piece = piece; }
+    }
+
+    /// <summary>A login through the university SSO (WeChat QR code or SMS code) and, once it
+    /// succeeded, its cookie. Use it from one thread at a time (a second call while one runs throws
+    /// InvalidArgument "busy"); the CancellationToken of a network call and Dispose work from any
+    /// thread. After Dispose every call throws ObjectDisposedException.</summary>
+    /// <remarks>
+    /// QR code: StartQr, show GetQrPng() (or GetQrText() in a terminal), WaitQr until Confirmed
+    /// (on Expired, StartQr again for a new code), then CreateClient() or GetCookie().
+    /// SMS code: SendSms(phone) (the library solves the slider puzzle; or FetchPuzzle,
+    /// GetPuzzleImages and SendSms(phone, x) to let a person solve it), SubmitSms(code), then
+    /// CreateClient() or GetCookie(). Errors are UstbException as for UstbClient; the phone
+    /// number and the cookie never appear in them.
+    /// </remarks>
+    public sealed class UstbLogin : IDisposable
+    {
+        /// <summary>The x for SendSms that lets the library fetch and solve the puzzle itself (USTB_PUZZLE_AUTO).</summary>
+        public const int PuzzleAuto = -1;
+
+        private readonly LoginHandle _handle;
+        // The canceller of the network call running now (null: none), so Dispose can end it.
+        private CancellerHandle _running;
+
+        public UstbLogin() : this((string)null) { }
+        public UstbLogin(LoginOptions options) : this(options == null ? null : options.ToJson()) { }
+
+        /// <summary>Takes the options as JSON (null, "" or "{}" for all defaults). Never touches the network.</summary>
+        public UstbLogin(string optionsJson)
+        {
+            Native.EnsureLoaded();
+            IntPtr login, error;
+            Native.Check(Native.ustb_login_new(Native.Utf8Z(optionsJson), out login, out error), error);
+            _handle = new LoginHandle(login);
+        }
+
+        /// <summary>Starts the QR code login, or renews the code (after Expired, or any time): asks
+        /// the SSO for a new QR code and downloads its image. Throws a network status, ApiError
+        /// (the SSO refuses), HttpStatus, ProtocolError or Cancelled.</summary>
+        public void StartQr(CancellationToken cancellationToken = default(CancellationToken))
+        {
+            Network(cancellationToken, (IntPtr c, out IntPtr e) => Native.ustb_login_qr_start(_handle, c, out e));
+        }
+
+        /// <summary>The current QR code as PNG bytes (a copy). InvalidArgument before StartQr.</summary>
+        public byte[] GetQrPng()
+        {
+            return Borrowing(() =>
+            {
+                IntPtr png, error;
+                UIntPtr len;
+                Native.Check(Native.ustb_login_qr_png(_handle, out png, out len, out error), error);
+                return Native.ReadBytes(png, len);
+            });
+        }
+
+        /// <summary>The current QR code drawn for a terminal (Unicode half blocks, dark modules
+        /// filled; print it on a light background). InvalidArgument before StartQr.</summary>
+        public string GetQrText()
+        {
+            IntPtr text, error;
+            Native.Check(Native.ustb_login_qr_text(_handle, out text, out error), error);
+            return Native.TakeUtf8(text);
+        }
+
+        /// <summary>The SSO's web page showing the current QR code (for a browser). It carries a
+        /// one-time token: do not log it.</summary>
+        public string GetQrPageUrl()
+        {
+            IntPtr url, error;
+            Native.Check(Native.ustb_login_qr_page_url(_handle, out url, out error), error);
+            return Native.TakeUtf8(url);
+        }
+
+        /// <summary>Waits up to timeout for the QR code's state to change: Waiting or Scanned (no
+        /// change within the time, or newly scanned), Confirmed (the cookie is ready) or Expired
+        /// (StartQr again). Later calls after Confirmed or Expired return the same at once.
+        /// Throws AuthError when the SSO says the QR session is invalid (start again), Cancelled,
+        /// or a network status when the network stayed down (waiting again is allowed).</summary>
+        public QrState WaitQr(TimeSpan timeout, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            if (timeout < TimeSpan.Zero) throw new ArgumentOutOfRangeException("timeout", "timeout is negative");
+            uint ms = timeout.TotalMilliseconds >= uint.MaxValue ? uint.MaxValue : (uint)timeout.TotalMilliseconds;
+            int state = (int)QrState.Failed;
+            Network(cancellationToken, (IntPtr c, out IntPtr e) => Native.ustb_login_qr_wait(_handle, ms, c, out state, out e));
+            return (QrState)state;
+        }
+
+        /// <summary>Fetches a new slider puzzle for a person to solve (GetPuzzleImages, then
+        /// SendSms(phone, x)). Not needed with PuzzleAuto. ProtocolError (HttpStatus set) when the
+        /// SSO says SMS login is not available.</summary>
+        public void FetchPuzzle(CancellationToken cancellationToken = default(CancellationToken))
+        {
+            Network(cancellationToken, (IntPtr c, out IntPtr e) => Native.ustb_login_sms_puzzle(_handle, c, out e));
+        }
+
+        /// <summary>The current puzzle's images (copies). The answer x is how many pixels from the
+        /// background's left edge the piece's left edge belongs. InvalidArgument with no puzzle.</summary>
+        public PuzzleImages GetPuzzleImages()
+        {
+            return Borrowing(() =>
+            {
+                IntPtr background, piece, error;
+                UIntPtr backgroundLen, pieceLen;
+                Native.Check(Native.ustb_login_puzzle_images(_handle, out background, out backgroundLen, out piece, out pieceLen, out error), error);
+                return new PuzzleImages(Native.ReadBytes(background, backgroundLen), Native.ReadBytes(piece, pieceLen));
+            });
+        }
+
+        /// <summary>The library's answer to the current puzzle (image matching, no network).</summary>
+        public int SolvePuzzle()
+        {
+            IntPtr error;
+            uint x;
+            Native.Check(Native.ustb_login_puzzle_solve(_handle, out x, out error), error);
+            return (int)x;
+        }
+
+        /// <summary>Sends an SMS code to phone (11 digits starting with 1, checked before any
+        /// traffic: InvalidArgument). x answers the current puzzle (FetchPuzzle; one answer per
+        /// puzzle); PuzzleAuto lets the library solve puzzles itself. ApiError when the SSO
+        /// refuses (ApiCode 5054: wrong answer, fetch a new puzzle; 201: a code was sent moments
+        /// ago, wait a minute).</summary>
+        public void SendSms(string phone, int x = PuzzleAuto, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            var p = Native.Utf8Z(phone);
+            Network(cancellationToken, (IntPtr c, out IntPtr e) => Native.ustb_login_sms_send(_handle, p, x, c, out e));
+        }
+
+        /// <summary>Submits the code the phone received and completes the login. ApiError when the
+        /// SSO refuses the code (another try is allowed); InvalidArgument before SendSms.</summary>
+        public void SubmitSms(string code, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            var b = Native.Utf8Z(code);
+            Network(cancellationToken, (IntPtr c, out IntPtr e) => Native.ustb_login_sms_submit(_handle, b, c, out e));
+        }
+
+        /// <summary>The cookie_vjuid_login value: a secret; store it securely and pass it later as
+        /// ClientOptions.VjuidLogin. InvalidArgument before the login succeeded.</summary>
+        public string GetCookie()
+        {
+            IntPtr cookie, error;
+            Native.Check(Native.ustb_login_cookie(_handle, out cookie, out error), error);
+            return Native.TakeUtf8(cookie);
+        }
+
+        /// <summary>A new client with the login's options and cookie (no network). InvalidArgument
+        /// before the login succeeded.</summary>
+        public UstbClient CreateClient()
+        {
+            IntPtr client, error;
+            Native.Check(Native.ustb_login_client(_handle, out client, out error), error);
+            return new UstbClient(client);
+        }
+
+        /// <summary>Gives an existing client the login's cookie (e.g. after AuthError: its login
+        /// expired). Streams opened before keep their cookie. InvalidArgument before the login succeeded.</summary>
+        public void Install(UstbClient client)
+        {
+            if (client == null) throw new ArgumentNullException("client");
+            IntPtr error;
+            Native.Check(Native.ustb_login_install(_handle, client.Handle, out error), error);
+        }
+
+        /// <summary>Frees the login (its cookie is forgotten; clients made from it keep theirs). A
+        /// network call running on another thread is cancelled and the free waits for it to return.</summary>
+        public void Dispose()
+        {
+            // Close first, then look for a running call: a call that starts after the close fails
+            // with ObjectDisposedException; one that started before has published its canceller
+            // (both sides use full fences).
+            _handle.Dispose();
+            var running = Interlocked.CompareExchange(ref _running, null, null);
+            if (running != null)
+            {
+                try { Native.ustb_canceller_cancel(running); }
+                catch (ObjectDisposedException) { } // the call ended meanwhile
+            }
+        }
+
+        /// <summary>Runs a call that hands out bytes borrowed from the login, holding a reference
+        /// on the handle until they are copied, so a Dispose on another thread cannot free them first.</summary>
+        private T Borrowing<T>(Func<T> call)
+        {
+            bool added = false;
+            try
+            {
+                _handle.DangerousAddRef(ref added); // throws ObjectDisposedException after Dispose
+                return call();
+            }
+            finally { if (added) _handle.DangerousRelease(); }
+        }
+
+        private delegate int NetworkCall(IntPtr cancel, out IntPtr error);
+
+        /// <summary>Runs one network call with a canceller of its own, which the token and Dispose
+        /// cancel (a canceller stays cancelled, so it serves one call only).</summary>
+        private void Network(CancellationToken token, NetworkCall call)
+        {
+            if (_handle.IsClosed) throw new ObjectDisposedException("UstbLogin");
+            IntPtr error;
+            int status;
+            using (var canceller = CancellerHandle.New())
+            {
+                Interlocked.Exchange(ref _running, canceller);
+                try
+                {
+                    // Disposing the registration waits for a cancel running on another thread, so
+                    // the canceller is freed only after it.
+                    using (token.Register(() => Native.ustb_canceller_cancel(canceller)))
+                        status = call(canceller.DangerousGetHandle(), out error);
+                }
+                finally { Interlocked.CompareExchange(ref _running, null, canceller); }
+            }
+            Native.Check(status, error);
+        }
     }
 
     /// <summary>A log line's level: the USTB_LOG_* values of the C API.</summary>

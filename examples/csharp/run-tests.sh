@@ -1,5 +1,5 @@
 #!/bin/sh
-# CI entry point for the C# (Mono) host wrapper: builds the wrapper, the example and the tests
+# CI entry point for the C# (Mono) host wrapper: builds the wrapper, the examples and the tests
 # into target/csharp and runs the tests against the bundled emulator.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,6 +24,7 @@ mkdir -p "$build"
 flags="-langversion:7 -warn:4 -warnaserror+ -nologo"
 mcs $flags -target:library -out:"$build/UstbOpenAI.dll" "$here/UstbOpenAI.cs"
 mcs $flags -r:"$build/UstbOpenAI.dll" -out:"$build/Example.exe" "$here/Example.cs"
+mcs $flags -r:"$build/UstbOpenAI.dll" -out:"$build/Login.exe" "$here/Login.cs"
 mcs $flags -r:"$build/UstbOpenAI.dll" -r:System.Core.dll -out:"$build/Tests.exe" "$here/Tests.cs"
 
 export LD_LIBRARY_PATH="$USTB_LIB_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
