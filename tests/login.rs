@@ -270,6 +270,10 @@ fn a_wait_is_cancelled_from_another_thread_promptly() {
             (f, Instant::now())
         });
         std::thread::sleep(Duration::from_millis(300));
+        // Another call on the login meanwhile is refused at once, not blocked.
+        let busy = qr_png(&l).unwrap_err();
+        assert_eq!(busy.status, ustb_status::USTB_INVALID_ARGUMENT);
+        assert!(busy.message.contains("busy"), "{}", busy.message);
         let at = Instant::now();
         unsafe { ustb_canceller_cancel(cancel.0) };
         let (f, ended) = waiter.join().unwrap();
@@ -277,8 +281,7 @@ fn a_wait_is_cancelled_from_another_thread_promptly() {
         ended.duration_since(at)
     });
     assert!(worst < Duration::from_secs(1), "cancel took {worst:?}");
-    // The login stays usable; a busy login refuses a second caller (tested in the wrappers'
-    // threads), and a later call with the cancelled canceller stops at once.
+    // The login stays usable, and a later call with the cancelled canceller stops at once.
     assert_eq!(wait(&l, 60_000, cancel.ptr()).unwrap_err().status, ustb_status::USTB_CANCELLED);
 }
 

@@ -6,6 +6,7 @@ use serde_json::{json, Map, Value};
 
 use super::{mutate_str, run, text, Rng};
 use crate::client::{Options, KEYS};
+use crate::login::Login;
 
 /// Every option but `record`, which creates the file it names.
 static FUZZED_KEYS: std::sync::LazyLock<Vec<&str>> =
@@ -132,6 +133,55 @@ fn options_errors_are_short() {
                 e.message.len(),
                 input.len()
             );
+        }
+    });
+}
+
+/// A value for one of the login's own options.
+fn login_value(rng: &mut Rng, key: &str) -> Value {
+    if rng.one_in(8) {
+        return number(rng);
+    }
+    match key {
+        "ca_file" => json!(*rng.pick(&[
+            "/nonexistent/ca.pem",
+            "/",
+            "/dev/null",
+            "/dev/zero",
+            "Cargo.toml",
+            "tests/tls/ca.pem",
+            "tests/tls/server.key",
+            ""
+        ])),
+        _ => json!(*rng.pick(&[
+            "https://sso.ustb.edu.cn",
+            "http://127.0.0.1:9",
+            "https://",
+            "ftp://x",
+            "https://h/p",
+            " http://x/ "
+        ])),
+    }
+}
+
+/// The login's options (the client's plus its own) behave like the client's: no panic, every
+/// refusal InvalidArgument, no cookie value in a message; a CA file is read with a bound.
+#[test]
+fn login_options_parser_keeps_secrets() {
+    run("login-options", 3000, |rng| {
+        let (secret, core) = secret(rng);
+        let mut opts = options(rng, &secret);
+        for key in ["sso_base_url", "sis_base_url", "ca_file"] {
+            if rng.one_in(2) {
+                opts[key] = login_value(rng, key);
+            }
+        }
+        let mutated = rng.one_in(10);
+        let input = if mutated { mutate_str(rng, &opts.to_string()) } else { opts.to_string() };
+        if let Err(e) = Login::new(&input) {
+            assert_eq!(e.kind, ErrorKind::InvalidArgument, "{e:?}");
+            assert!(mutated || !e.message.contains(&core), "a cookie value leaked: {} (input {input})", e.message);
+            assert!(e.message.len() <= 1024);
         }
     });
 }

@@ -164,12 +164,15 @@ fn base_url(own: &Map<String, Value>, key: &str, default: &str) -> Result<String
 
 /// The certificates of a PEM file, to trust instead of the bundled roots.
 fn read_ca_file(path: &str) -> Result<Vec<ureq::tls::Certificate<'static>>> {
+    use std::io::Read;
     let bad = |what: String| Error::invalid_argument(format!("ca_file {}: {what}", excerpt(path)));
-    let meta = std::fs::metadata(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
-    if meta.len() > MAX_CA_FILE_BYTES {
+    let file = std::fs::File::open(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+    // Read with a bound, not by the size the file claims: a device (/dev/zero) claims 0.
+    let mut pem = Vec::new();
+    file.take(MAX_CA_FILE_BYTES + 1).read_to_end(&mut pem).map_err(|e| bad(format!("cannot read it: {e}")))?;
+    if pem.len() as u64 > MAX_CA_FILE_BYTES {
         return Err(bad(format!("larger than {MAX_CA_FILE_BYTES} bytes")));
     }
-    let pem = std::fs::read(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
     let mut certs = Vec::new();
     for item in ureq::tls::parse_pem(&pem) {
         match item {
@@ -203,6 +206,8 @@ mod tests {
             r#"{"sso_base_url":"https://h/p"}"#,
             r#"{"ca_file":5}"#,
             r#"{"ca_file":"/nonexistent/ca.pem"}"#,
+            r#"{"ca_file":"/dev/zero"}"#,
+            r#"{"ca_file":"tests/tls/server.key"}"#,
             r#"{"bogus":1}"#,
             "[]",
             "{",
