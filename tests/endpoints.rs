@@ -29,28 +29,6 @@ fn call(f: impl FnOnce(*mut *mut c_char, *mut *mut ustb_error) -> ustb_status) -
     Ok(serde_json::from_str(&unsafe { take_string(out) }).expect("calls hand out JSON"))
 }
 
-/// A canceller from `ustb_canceller_new`, freed on drop.
-struct Canceller(*mut ustb_canceller);
-
-unsafe impl Send for Canceller {}
-unsafe impl Sync for Canceller {}
-
-impl Canceller {
-    fn new() -> Canceller {
-        let (mut c, mut err) = (ptr::null_mut(), ptr::null_mut());
-        check(unsafe { ustb_canceller_new(&mut c, &mut err) }, err).unwrap();
-        Canceller(c)
-    }
-}
-
-impl Drop for Canceller {
-    fn drop(&mut self) {
-        unsafe { ustb_canceller_free(self.0) };
-    }
-}
-
-const NONE: *const ustb_canceller = ptr::null();
-
 fn web_info(c: &Client, cancel: *const ustb_canceller) -> Result<Value, Failure> {
     call(|o, e| unsafe { ustb_client_web_info(c.0, cancel, o, e) })
 }

@@ -30,33 +30,6 @@ impl Drop for Login {
     }
 }
 
-struct Canceller(*mut ustb_canceller);
-
-unsafe impl Send for Canceller {}
-unsafe impl Sync for Canceller {}
-
-impl Canceller {
-    fn new() -> Canceller {
-        let (mut c, mut err) = (ptr::null_mut(), ptr::null_mut());
-        check(unsafe { ustb_canceller_new(&mut c, &mut err) }, err).unwrap();
-        Canceller(c)
-    }
-}
-
-impl Canceller {
-    fn ptr(&self) -> *const ustb_canceller {
-        self.0
-    }
-}
-
-impl Drop for Canceller {
-    fn drop(&mut self) {
-        unsafe { ustb_canceller_free(self.0) };
-    }
-}
-
-const NONE: *const ustb_canceller = ptr::null();
-
 /// Emulator settings: QR codes follow `script`, state polls are held `long_poll`.
 fn sso_config(script: &str, long_poll: Duration) -> Config {
     let sso = SsoConfig { qr_script: script.into(), long_poll, ..SsoConfig::default() };

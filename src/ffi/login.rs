@@ -115,11 +115,7 @@ pub unsafe extern "C" fn ustb_login_qr_start(
     cancel: *const ustb_canceller,
     error: *mut *mut ustb_error,
 ) -> ustb_status {
-    guard(error, || {
-        let mut login = ref_arg(login, "login")?.lock()?;
-        with_canceller(cancel, |token| login.qr_start(token))?;
-        Ok(ustb_status::USTB_OK)
-    })
+    network_call(login, cancel, error, |login, token| login.qr_start(token))
 }
 
 /// The current QR code as PNG bytes, borrowed: `*png_out` stays valid until the next
@@ -243,11 +239,7 @@ pub unsafe extern "C" fn ustb_login_sms_puzzle(
     cancel: *const ustb_canceller,
     error: *mut *mut ustb_error,
 ) -> ustb_status {
-    guard(error, || {
-        let mut login = ref_arg(login, "login")?.lock()?;
-        with_canceller(cancel, |token| login.sms_puzzle(token))?;
-        Ok(ustb_status::USTB_OK)
-    })
+    network_call(login, cancel, error, |login, token| login.sms_puzzle(token))
 }
 
 /// The current puzzle's two PNG images, borrowed until the next call that fetches or answers
@@ -327,15 +319,13 @@ pub unsafe extern "C" fn ustb_login_sms_send(
     cancel: *const ustb_canceller,
     error: *mut *mut ustb_error,
 ) -> ustb_status {
-    guard(error, || {
+    network_call(login, cancel, error, |login, token| {
         let phone = str_arg(phone, "phone")?;
         let x = match x {
             USTB_PUZZLE_AUTO => None,
             x => Some(u32::try_from(x).map_err(|_| Error::invalid_argument("x must be >= 0 or USTB_PUZZLE_AUTO"))?),
         };
-        let mut login = ref_arg(login, "login")?.lock()?;
-        with_canceller(cancel, |token| login.sms_send(phone, x, token))?;
-        Ok(ustb_status::USTB_OK)
+        login.sms_send(phone, x, token)
     })
 }
 
@@ -355,12 +345,7 @@ pub unsafe extern "C" fn ustb_login_sms_submit(
     cancel: *const ustb_canceller,
     error: *mut *mut ustb_error,
 ) -> ustb_status {
-    guard(error, || {
-        let code = str_arg(code, "code")?;
-        let mut login = ref_arg(login, "login")?.lock()?;
-        with_canceller(cancel, |token| login.sms_submit(code, token))?;
-        Ok(ustb_status::USTB_OK)
-    })
+    network_call(login, cancel, error, |login, token| login.sms_submit(str_arg(code, "code")?, token))
 }
 
 /// The `cookie_vjuid_login` value the login obtained, for the caller to store securely (it is
@@ -432,6 +417,21 @@ pub unsafe extern "C" fn ustb_login_free(login: *mut ustb_login) {
     if !login.is_null() {
         guard_void(|| drop(Box::from_raw(login)));
     }
+}
+
+/// The shape of every export that uses the network: the login (locked for the call), then the
+/// call with the canceller's token.
+unsafe fn network_call(
+    login: *mut ustb_login,
+    cancel: *const ustb_canceller,
+    error: *mut *mut ustb_error,
+    call: impl FnOnce(&mut Login, &crate::upstream::CancelToken) -> Result<()>,
+) -> ustb_status {
+    guard(error, || {
+        let mut login = ref_arg(login, "login")?.lock()?;
+        with_canceller(cancel, |token| call(&mut login, token))?;
+        Ok(ustb_status::USTB_OK)
+    })
 }
 
 /// Checks a borrowed-bytes out-pair and clears it.

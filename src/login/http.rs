@@ -8,7 +8,7 @@ use ureq::tls::{RootCerts, TlsConfig};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::log;
-use crate::upstream::http::{backoff_delay, send_error, sleep_unless_cancelled, timeout_error};
+use crate::upstream::http::{agent_config, backoff_delay, send_error, sleep_unless_cancelled, timeout_error};
 use crate::upstream::transport::{connectors, CancelScope, LookupResolver};
 use crate::upstream::CancelToken;
 
@@ -61,14 +61,7 @@ impl Http {
             Some(certs) => RootCerts::from(certs),
             None => RootCerts::WebPki,
         };
-        let agent_config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .proxy(None)
-            .max_redirects(0)
-            .accept_encoding("identity")
-            .user_agent(config.user_agent.as_str())
-            .timeout_connect(Some(config.connect_timeout))
-            .timeout_per_read(Some(config.idle_timeout))
+        let agent_config = agent_config(&config.user_agent, config.connect_timeout, config.idle_timeout)
             .tls_config(TlsConfig::builder().root_certs(roots).build())
             .max_idle_connections_per_host(2)
             .build();

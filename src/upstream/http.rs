@@ -118,19 +118,7 @@ pub struct Wire {
 
 impl Wire {
     pub fn new(config: WireConfig, cookies: Cookies) -> Wire {
-        let agent_config = ureq::Agent::config_builder()
-            // Statuses are mapped here, with the body kept for the message.
-            .http_status_as_error(false)
-            // The upstream is reached directly; environment proxies are ignored on purpose
-            // (they would also capture the loopback emulator).
-            .proxy(None)
-            .max_redirects(0)
-            // Compression can hold SSE events back, and the server does not need it.
-            .accept_encoding("identity")
-            .user_agent(config.user_agent.as_str())
-            .timeout_connect(Some(config.connect_timeout))
-            // Re-armed on every read: the longest allowed silence, including before headers.
-            .timeout_per_read(Some(config.idle_timeout))
+        let agent_config = agent_config(&config.user_agent, config.connect_timeout, config.idle_timeout)
             .timeout_global(config.total_timeout)
             .max_idle_connections_per_host(8)
             .build();
@@ -283,6 +271,28 @@ impl Wire {
             }
         }
     }
+}
+
+/// The settings every agent of the library shares (the chat's and the login's).
+pub(crate) fn agent_config(
+    user_agent: &str,
+    connect_timeout: Duration,
+    idle_timeout: Duration,
+) -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
+    ureq::Agent::config_builder()
+        // Statuses are mapped by the caller, with the body kept for the message.
+        .http_status_as_error(false)
+        // Servers are reached directly; environment proxies are ignored on purpose (they
+        // would also capture the loopback emulator).
+        .proxy(None)
+        // Redirects are the caller's to follow or to explain.
+        .max_redirects(0)
+        // Compression can hold SSE events back, and no server here needs it.
+        .accept_encoding("identity")
+        .user_agent(user_agent)
+        .timeout_connect(Some(connect_timeout))
+        // Re-armed on every read: the longest allowed silence, including before headers.
+        .timeout_per_read(Some(idle_timeout))
 }
 
 /// 2^attempt × 100 ms (capped at 5 s) plus up to 50% jitter.

@@ -77,6 +77,34 @@ pub fn check(status: ustb_status, err: *mut ustb_error) -> Result<ustb_status, F
     }
 }
 
+/// A canceller from `ustb_canceller_new`, freed on drop.
+pub struct Canceller(pub *mut ustb_canceller);
+
+unsafe impl Send for Canceller {}
+unsafe impl Sync for Canceller {}
+
+impl Canceller {
+    pub fn new() -> Canceller {
+        let (mut c, mut err) = (ptr::null_mut(), ptr::null_mut());
+        check(unsafe { ustb_canceller_new(&mut c, &mut err) }, err).unwrap();
+        Canceller(c)
+    }
+
+    /// The handle (a method, so threads capture the whole `Canceller`, which is `Sync`).
+    pub fn ptr(&self) -> *const ustb_canceller {
+        self.0
+    }
+}
+
+impl Drop for Canceller {
+    fn drop(&mut self) {
+        unsafe { ustb_canceller_free(self.0) };
+    }
+}
+
+/// No canceller: the call is bounded by the timeouts only.
+pub const NONE: *const ustb_canceller = ptr::null();
+
 pub fn cstring(s: &str) -> CString {
     CString::new(s).unwrap()
 }
