@@ -232,6 +232,29 @@ fn long_polls_that_time_out_are_repeated_and_a_short_wait_returns_the_current_st
 }
 
 #[test]
+fn failed_polls_are_repeated_after_a_pause_while_time_remains() {
+    let mut config = sso_config("scan@100,confirm@200", Duration::from_millis(300));
+    config.sso.failed_polls = 2;
+    let emu = emulator_with(config);
+    let l = login_of(&emu);
+    qr_start(&l).unwrap();
+    let started = Instant::now();
+    assert_eq!(wait_until_final(&l).unwrap(), [USTB_LOGIN_SCANNED, USTB_LOGIN_CONFIRMED]);
+    assert!(started.elapsed() >= Duration::from_secs(2), "two pauses of 1 s");
+    // With no time left for a pause, the gateway's answer is the error.
+    let mut config = sso_config("scan@100", Duration::from_millis(300));
+    config.sso.failed_polls = 1;
+    let emu = emulator_with(config);
+    let l = login_of(&emu);
+    qr_start(&l).unwrap();
+    let f = wait(&l, 500, NONE).unwrap_err();
+    assert_eq!((f.status, f.http_status), (ustb_status::USTB_HTTP_STATUS, 502), "{}", f.message);
+    assert!(f.message.contains("step 6"), "{}", f.message);
+    // Waiting again after the error works.
+    assert_eq!(wait(&l, 5000, NONE).unwrap(), USTB_LOGIN_SCANNED);
+}
+
+#[test]
 fn a_wait_is_cancelled_from_another_thread_promptly() {
     let emu = emulator_with(sso_config("scan@60000", Duration::from_secs(15)));
     let l = login_of(&emu);

@@ -10,6 +10,7 @@ use ustb_openai::emulator::{Config, Emulator};
 const USAGE: &str = "\
 usage: ustb-emulator [--port N] [--chunk-chars N] [--delay-ms N] [--no-login] [--login-token T]
                      [--sso-qr-script S] [--sso-long-poll-ms N] [--sso-sms-closed]
+                     [--sso-failed-polls N]
                      [--tls-port N --tls-cert FILE --tls-key FILE]
 
 Serves a fake 北科大 AI 助手 (chat.ustb.edu.cn) on 127.0.0.1 until killed.
@@ -32,6 +33,7 @@ the list is in src/emulator/chat.rs, the faults and their outcomes in tests/faul
                     POST /emulator/sso/qr-script with the script as the body)
   --sso-long-poll-ms N  how long /connect/state waits for a change (default 15000)
   --sso-sms-closed  SMS login unavailable (/idp/captcha/checkOpen answers 404)
+  --sso-failed-polls N  the first N /connect/state polls answer HTTP 502
   --tls-port N      also serve HTTPS on 127.0.0.1:N (0: pick a free one), forwarding to the
                     plain port; needs --tls-cert and --tls-key
   --tls-cert FILE   PEM certificate chain for --tls-port (leaf first)
@@ -121,6 +123,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<(Args, Config
             "--sso-qr-script" => config.sso.qr_script = value(&flag)?,
             "--sso-long-poll-ms" => config.sso.long_poll = Duration::from_millis(number(&flag, &value(&flag)?)?),
             "--sso-sms-closed" if inline.is_none() => config.sso.sms_open = false,
+            "--sso-failed-polls" => config.sso.failed_polls = number(&flag, &value(&flag)?)?,
             "--tls-port" => tls_port = Some(number::<u16>(&flag, &value(&flag)?)?),
             "--tls-cert" => tls_cert = Some(PathBuf::from(value(&flag)?)),
             "--tls-key" => tls_key = Some(PathBuf::from(value(&flag)?)),

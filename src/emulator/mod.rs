@@ -59,6 +59,8 @@ pub struct SsoConfig {
     pub sms_open: bool,
     /// Minimum time between two SMS to the same phone.
     pub sms_interval: Duration,
+    /// The first this many `/connect/state` polls answer HTTP 502 (a gateway fault).
+    pub failed_polls: u32,
 }
 
 impl SsoConfig {
@@ -76,6 +78,7 @@ impl Default for SsoConfig {
             qr_lifetime: Duration::from_secs(180),
             sms_open: true,
             sms_interval: Duration::from_secs(60),
+            failed_polls: 0,
         }
     }
 }

@@ -137,8 +137,9 @@ impl Login {
                 return Ok(qr.state);
             }
             let poll_until = deadline.min(Instant::now() + POLL_LIMIT);
-            let reply = match self.http.request("GET", &url, Send::Nothing, Some(poll_until), token) {
-                Ok(page) => json_reply(STEP6, &page)?,
+            let polled = self.http.request("GET", &url, Send::Nothing, Some(poll_until), token);
+            let reply = match polled.and_then(|page| json_reply(STEP6, &page)) {
+                Ok(reply) => reply,
                 Err(e) if e.kind == ErrorKind::Cancelled => return Err(e),
                 // The caller's time ran out during the poll: nothing changed.
                 Err(e) if e.kind == ErrorKind::Timeout && Instant::now() >= deadline => continue,
@@ -205,8 +206,13 @@ impl Login {
     }
 }
 
+/// A failed poll worth repeating: the network, or a server error (a gateway in between).
 fn transient(e: &Error) -> bool {
-    matches!(e.kind, ErrorKind::Connect | ErrorKind::ConnectionLost | ErrorKind::Timeout)
+    match e.kind {
+        ErrorKind::Connect | ErrorKind::ConnectionLost | ErrorKind::Timeout => true,
+        ErrorKind::HttpStatus => e.http_status.is_some_and(|s| s >= 500),
+        _ => false,
+    }
 }
 
 /// The public clients' `sid\s?=\s?(\w{32})`.

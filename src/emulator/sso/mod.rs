@@ -180,6 +180,9 @@ fn qr_image(sh: &Shared, req: &Request, r: Reply) -> io::Result<()> {
 
 /// Step 6, the long poll. The lock is only held to look; waiting happens without it.
 fn qr_state(sh: &Shared, req: &Request, r: Reply) -> io::Result<()> {
+    if lock(&sh.sso).poll_fails() {
+        return r.html(502, "<html><body><h1>502 Bad Gateway</h1></body></html>", &[]);
+    }
     let sid = req.query("sid").unwrap_or_default();
     let deadline = Instant::now() + lock(&sh.sso).long_poll();
     let (code, data) = loop {

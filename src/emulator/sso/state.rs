@@ -166,6 +166,13 @@ impl SsoState {
         self.last_sms.get(phone).is_some_and(|&t| now.duration_since(t) < self.config.sms_interval)
     }
 
+    /// Whether this state poll is one of the configured failures (each counts once).
+    pub(crate) fn poll_fails(&mut self) -> bool {
+        let fail = self.config.failed_polls > 0;
+        self.config.failed_polls = self.config.failed_polls.saturating_sub(1);
+        fail
+    }
+
     pub(crate) fn long_poll(&self) -> Duration {
         self.config.long_poll
     }
