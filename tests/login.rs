@@ -276,6 +276,7 @@ fn a_wait_is_cancelled_from_another_thread_promptly() {
         assert_eq!(f.status, ustb_status::USTB_CANCELLED, "{}", f.message);
         ended.duration_since(at)
     });
+    eprintln!("a held QR poll ended {worst:?} after the cancel");
     assert!(worst < Duration::from_secs(1), "cancel took {worst:?}");
     // The login stays usable, and a later call with the cancelled canceller stops at once.
     assert_eq!(wait(&l, 60_000, cancel.ptr()).unwrap_err().status, ustb_status::USTB_CANCELLED);
@@ -448,6 +449,7 @@ fn the_login_runs_over_tls_with_the_ca_option_and_fails_clearly_without_it() {
         assert_eq!(waiter.join().unwrap().status, ustb_status::USTB_CANCELLED);
         at.elapsed()
     });
+    eprintln!("a held QR poll over TLS ended {took:?} after the cancel");
     assert!(took < Duration::from_secs(1), "cancel over TLS took {took:?}");
 }
 
