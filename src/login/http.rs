@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use ureq::tls::{RootCerts, TlsConfig};
 
+use super::jar::Jar;
 use crate::error::{Error, ErrorKind, Result};
 use crate::log;
 use crate::upstream::http::{agent_config, backoff_delay, send_error, sleep_unless_cancelled, timeout_error};
@@ -51,8 +52,7 @@ pub(crate) enum Send<'a> {
 pub(crate) struct Http {
     agent: ureq::Agent,
     max_retries: u32,
-    /// (host, name, value); hosts match exactly, which is all the SSO needs.
-    jar: Vec<(String, String, String)>,
+    jar: Jar,
 }
 
 impl Http {
@@ -66,17 +66,17 @@ impl Http {
             .max_idle_connections_per_host(2)
             .build();
         let agent = ureq::Agent::with_parts(agent_config, connectors(), LookupResolver::default());
-        Http { agent, max_retries: config.max_retries, jar: Vec::new() }
+        Http { agent, max_retries: config.max_retries, jar: Jar::default() }
     }
 
-    /// The value of cookie `name` set by `host`.
-    pub fn cookie(&self, host: &str, name: &str) -> Option<&str> {
-        self.jar.iter().find(|(h, n, _)| h == host && n == name).map(|(_, _, v)| v.as_str())
+    /// The value of cookie `name` that a request to `url` would send.
+    pub fn cookie(&self, url: &str, name: &str) -> Option<&str> {
+        self.jar.get(host_of(url), name)
     }
 
     /// Every cookie value held (for redaction).
     pub fn cookie_values(&self) -> impl Iterator<Item = &str> {
-        self.jar.iter().map(|(_, _, v)| v.as_str())
+        self.jar.values()
     }
 
     /// One request, retried (with backoff) only when the server cannot have seen it. `deadline`
@@ -124,7 +124,8 @@ impl Http {
                 return Ok(page);
             }
             let Some(next) = page.location.as_deref() else { return Ok(page) };
-            let next = resolve(&page.url, next);
+            // A fragment is the browser's, never sent (the SSO's sign-in page uses hash routes).
+            let next = resolve(&page.url, next.split('#').next().unwrap_or(next));
             page = self.request("GET", &next, Send::Nothing, None, token)?;
         }
         Err(Error::protocol(format!("more than {MAX_REDIRECTS} redirects")))
@@ -141,10 +142,8 @@ impl Http {
         let host = host_of(url).to_string();
         let mut builder =
             ureq::http::Request::builder().method(method).uri(url).header("Accept", "application/json, text/html, */*");
-        let cookies: Vec<String> =
-            self.jar.iter().filter(|(h, _, _)| *h == host).map(|(_, n, v)| format!("{n}={v}")).collect();
-        if !cookies.is_empty() {
-            builder = builder.header("Cookie", cookies.join("; "));
+        if let Some(cookies) = self.jar.header_for(&host) {
+            builder = builder.header("Cookie", cookies);
         }
         let body: Vec<u8> = match send {
             Send::Nothing => Vec::new(),
@@ -172,9 +171,8 @@ impl Http {
         let location = header("location");
         let content_type = header("content-type").unwrap_or_default();
         for value in response.headers().get_all("set-cookie") {
-            if let Some((name, value)) = value.to_str().ok().and_then(set_cookie_pair) {
-                self.jar.retain(|(h, n, _)| !(*h == host && *n == name));
-                self.jar.push((host.clone(), name, value));
+            if let Ok(value) = value.to_str() {
+                self.jar.set(&host, value);
             }
         }
         let body = response.into_body().into_with_config().limit(MAX_LOGIN_REPLY_BYTES).read_to_vec();
@@ -189,14 +187,7 @@ impl Http {
     }
 }
 
-/// `name=value` of a `Set-Cookie` header; `None` for a deletion (empty value).
-fn set_cookie_pair(header: &str) -> Option<(String, String)> {
-    let (name, value) = header.split(';').next()?.split_once('=')?;
-    let (name, value) = (name.trim(), value.trim().trim_matches('"'));
-    (!name.is_empty() && !value.is_empty()).then(|| (name.to_string(), value.to_string()))
-}
-
-/// `scheme://host[:port]` of a URL (the jar's key and the base for relative redirects).
+/// `scheme://host[:port]` of a URL (the base for relative redirects).
 pub(crate) fn origin_of(url: &str) -> &str {
     let start = url.find("://").map_or(0, |i| i + 3);
     let end = url[start..].find(['/', '?', '#']).map_or(url.len(), |i| start + i);
@@ -268,7 +259,5 @@ mod tests {
         assert_eq!(resolve("http://h/a/b?q", "c"), "http://h/a/c");
         assert_eq!(resolve("http://h/a", "https://o/p"), "https://o/p");
         assert_eq!(form_encode(&[("a b", "x&y=é")]), "a%20b=x%26y%3D%C3%A9");
-        assert_eq!(set_cookie_pair("SESSION=abc; Path=/; HttpOnly"), Some(("SESSION".into(), "abc".into())));
-        assert_eq!(set_cookie_pair("gone=; Max-Age=0"), None);
     }
 }

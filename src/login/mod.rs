@@ -7,6 +7,7 @@
 //! number, cookies) replaced.
 
 mod http;
+mod jar;
 pub(crate) mod puzzle;
 mod qr;
 pub(crate) mod qrtext;

@@ -92,7 +92,7 @@ impl Login {
                 return Err(step_error(step, format!("the destination page asks for {action:?}; only GET is known")));
             }
         }
-        let Some(next) = js_string(html, "locationValue").map(|v| html_unescape(&v)) else {
+        let Some(raw) = js_string(html, "locationValue") else {
             return Err(step_error(
                 step,
                 format!(
@@ -101,15 +101,16 @@ impl Login {
                 ),
             ));
         };
-        if !next.starts_with("http://") && !next.starts_with("https://") {
+        let Some(next) = location_url(&raw) else {
             return Err(step_error(step, "the destination's locationValue is not an http(s) URL"));
-        }
+        };
         if let Some(code) = query_value(next.rsplit_once('?').map_or("", |(_, q)| q), "code") {
             self.secret(&code);
         }
-        let page = self.send(STEP8, "GET", &next, Send::Nothing, token)?;
-        let host = next.split("://").nth(1).and_then(|r| r.split(['/', '?']).next()).unwrap_or("");
-        match self.http.cookie(host, "cookie_vjuid_login").map(str::to_string) {
+        // The cookie is set by actionCasLogin; its redirects (to the chat page) are followed
+        // too, in case the server sets it one hop later.
+        let page = self.http.follow("GET", &next, Send::Nothing, token).map_err(|e| self.in_step(STEP8, e))?;
+        match self.http.cookie(&next, "cookie_vjuid_login").map(str::to_string) {
             Some(cookie) if crate::upstream::Cookies::valid_vjuid_login(&cookie) => {
                 self.secret(&cookie);
                 self.cookie = Some(cookie);
@@ -233,6 +234,14 @@ fn js_string(html: &str, name: &str) -> Option<String> {
     None
 }
 
+/// The URL in a `locationValue`: HTML-escaped (`&amp;`) as the public clients see it, or
+/// percent-encoded as a whole, which they also undo. Both forms are accepted.
+fn location_url(raw: &str) -> Option<String> {
+    [html_unescape(raw), html_unescape(&percent_decode(raw))]
+        .into_iter()
+        .find(|u| u.starts_with("http://") || u.starts_with("https://"))
+}
+
 fn html_unescape(text: &str) -> String {
     text.replace("&amp;", "&")
         .replace("&lt;", "<")
@@ -254,6 +263,11 @@ mod tests {
         let url = html_unescape(&js_string(html, "locationValue").unwrap());
         assert_eq!(url, "http://c/common/actionCasLogin?redirect_url=x&code=abc&state=ustb");
         assert_eq!(query_value("a=1&code=x%2By+z&b", "code").as_deref(), Some("x+y z"));
+        let plain = "http://c/common/actionCasLogin?redirect_url=http%3A%2F%2Fc&code=abc&state=ustb";
+        assert_eq!(location_url(&plain.replace('&', "&amp;")).as_deref(), Some(plain));
+        let encoded = "http%3A%2F%2Fc%2Fcommon%2FactionCasLogin%3Fcode%3Dabc%26state%3Dustb";
+        assert_eq!(location_url(encoded).as_deref(), Some("http://c/common/actionCasLogin?code=abc&state=ustb"));
+        assert_eq!(location_url("javascript:alert(1)"), None);
         assert_eq!(query_value("a=1", "lck"), None);
         assert_eq!(js_string("locationValue;", "locationValue"), None);
         assert_eq!(text(&json!(200)).as_deref(), Some("200"));
