@@ -235,9 +235,11 @@ fn js_string(html: &str, name: &str) -> Option<String> {
 }
 
 /// The URL in a `locationValue`: HTML-escaped (`&amp;`) as the public clients see it, or
-/// percent-encoded as a whole, which they also undo. Both forms are accepted.
+/// percent-encoded as a whole, which they also undo. Both forms are accepted, and a script's
+/// `\/` for `/`.
 fn location_url(raw: &str) -> Option<String> {
-    [html_unescape(raw), html_unescape(&percent_decode(raw))]
+    let raw = raw.replace("\\/", "/");
+    [html_unescape(&raw), html_unescape(&percent_decode(&raw))]
         .into_iter()
         .find(|u| u.starts_with("http://") || u.starts_with("https://"))
 }
@@ -268,6 +270,7 @@ mod tests {
         let encoded = "http%3A%2F%2Fc%2Fcommon%2FactionCasLogin%3Fcode%3Dabc%26state%3Dustb";
         assert_eq!(location_url(encoded).as_deref(), Some("http://c/common/actionCasLogin?code=abc&state=ustb"));
         assert_eq!(location_url("javascript:alert(1)"), None);
+        assert_eq!(location_url("http:\\/\\/c\\/x?a=1&amp;b=2").as_deref(), Some("http://c/x?a=1&b=2"));
         assert_eq!(query_value("a=1", "lck"), None);
         assert_eq!(js_string("locationValue;", "locationValue"), None);
         assert_eq!(text(&json!(200)).as_deref(), Some("200"));
