@@ -26,7 +26,8 @@ pub enum ustb_status {
     USTB_INVALID_REQUEST = 4,
     /// No connection could be made, or the request failed before any of it was written:
     /// connection refused, host unreachable, a host name that does not resolve, any other
-    /// network failure before sending began. Retried up to `max_retries` times first.
+    /// network failure before sending began. Retried up to `max_retries` times first. Also a
+    /// failed TLS handshake with the SSO (not retried; the message says why).
     USTB_CONNECT_ERROR = 5,
     /// Connecting took longer than `connect_timeout_ms`, the server was silent for longer
     /// than `idle_timeout_ms`, or the request took longer than `timeout_ms`.
@@ -39,16 +40,21 @@ pub enum ustb_status {
     /// are not followed; for a 3xx the message says the login has probably expired.
     USTB_HTTP_STATUS = 8,
     /// The server refused the request with a JSON envelope `e != 0` (e.g. 4028
-    /// `history参数异常`); see `ustb_error_api_code` and the detail's `e` and `m`.
+    /// `history参数异常`); see `ustb_error_api_code` and the detail's `e` and `m`. For a
+    /// login call: the SSO refused (its `code`, e.g. 5054 wrong puzzle answer, 201 an SMS
+    /// code was sent moments ago, and its message).
     USTB_API_ERROR = 9,
     /// The server says the caller is not logged in (`e = 10042`, `请登录`): the login
-    /// cookie is missing or expired.
+    /// cookie is missing or expired. Log in again (`ustb_login_*`, or `ustb-chat --login`)
+    /// and give the client the new cookie (`ustb_login_install`). For
+    /// `ustb_login_qr_wait`: the SSO says the QR session is invalid; start again.
     USTB_AUTH_ERROR = 10,
     /// The reply does not follow the protocol: malformed SSE, JSON or event shape, invalid
     /// UTF-8; a compressed body (e.g. gzip) although identity was asked for; an HTML page
     /// where a chat reply was expected (the message says the login has probably expired);
     /// reply headers over 64 KiB; lying HTTP framing (a chunk size that does not match its
-    /// data).
+    /// data). For a login call: a reply unlike the documented SSO flow (the message names
+    /// the step).
     USTB_PROTOCOL_ERROR = 11,
     /// The reply body ended cleanly but incomplete: a stream of the current form before the
     /// server sent a `finish_reason`, a body with no event at all, or an older-form stream
@@ -60,7 +66,7 @@ pub enum ustb_status {
     /// a `ustb_client_user_info` reply over 1 MiB; another platform call's reply over 16 MiB.
     USTB_TOO_LARGE = 13,
     /// The stream was cancelled with `ustb_chat_stream_cancel` (or its canceller), or a
-    /// platform call with the canceller it was given.
+    /// platform or login call with the canceller it was given.
     USTB_CANCELLED = 14,
     /// A bug: a panic inside the library was caught at the boundary. Please report it.
     USTB_PANIC = 15,
