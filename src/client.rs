@@ -71,21 +71,12 @@ impl Options {
     /// Parses `{"base_url": …, …}`; an empty string or `{}` gives the defaults. Unknown keys
     /// are an error, so a typo is never silently ignored.
     pub fn from_json(json: &str) -> Result<Options> {
+        Options::from_map(&parse_object(json)?)
+    }
+
+    /// The options of an already parsed object (the login takes its own keys out first).
+    pub(crate) fn from_map(map: &Map<String, Value>) -> Result<Options> {
         let mut o = Options::default();
-        if json.trim().is_empty() {
-            return Ok(o);
-        }
-        if json.len() > MAX_OPTIONS_JSON {
-            return Err(Error::invalid_argument(format!(
-                "options are {} bytes; at most {MAX_OPTIONS_JSON} are accepted",
-                json.len()
-            )));
-        }
-        let value: Value = serde_json::from_str(json)
-            .map_err(|e| Error::invalid_argument(format!("options are not valid JSON: {e}")))?;
-        let Value::Object(map) = value else {
-            return Err(Error::invalid_argument("options must be a JSON object"));
-        };
         if let Some(bad) = map.keys().find(|k| !KEYS.contains(&k.as_str())) {
             return Err(Error::invalid_argument(format!(
                 "unknown option {}; known options: {}",
@@ -93,36 +84,36 @@ impl Options {
                 KEYS.join(", ")
             )));
         }
-        if let Some(url) = opt_str(&map, "base_url")? {
+        if let Some(url) = opt_str(map, "base_url")? {
             o.base_url = base_url(url)?;
         }
-        if let Some(raw) = opt_str(&map, "cookie")? {
+        if let Some(raw) = opt_str(map, "cookie")? {
             o.cookies = parse_cookie_header(raw)?;
         }
-        if let Some(v) = opt_str(&map, "easy_session")? {
+        if let Some(v) = opt_str(map, "easy_session")? {
             o.cookies.easy_session = Some(v.to_string());
         }
-        if let Some(v) = opt_str(&map, "vjuid_login")? {
+        if let Some(v) = opt_str(map, "vjuid_login")? {
             o.cookies.vjuid_login = Some(v.to_string());
         }
         check_cookies(&o.cookies)?;
-        if let Some(v) = opt_u64(&map, "connect_timeout_ms", 1)? {
+        if let Some(v) = opt_u64(map, "connect_timeout_ms", 1)? {
             o.connect_timeout_ms = v;
         }
-        if let Some(v) = opt_u64(&map, "idle_timeout_ms", 1)? {
+        if let Some(v) = opt_u64(map, "idle_timeout_ms", 1)? {
             o.idle_timeout_ms = v;
         }
-        o.timeout_ms = opt_u64(&map, "timeout_ms", 1)?;
-        if let Some(v) = opt_u64(&map, "max_retries", 0)? {
+        o.timeout_ms = opt_u64(map, "timeout_ms", 1)?;
+        if let Some(v) = opt_u64(map, "max_retries", 0)? {
             o.max_retries = u32::try_from(v.min(MAX_RETRIES.into())).unwrap_or(MAX_RETRIES);
         }
-        if let Some(v) = opt_u64(&map, "max_reply_bytes", 1)? {
+        if let Some(v) = opt_u64(map, "max_reply_bytes", 1)? {
             o.max_reply_bytes = v;
         }
-        if let Some(path) = opt_str(&map, "record")? {
+        if let Some(path) = opt_str(map, "record")? {
             o.record = Some(crate::upstream::record::Recorder::open(path)?);
         }
-        if let Some(v) = opt_str(&map, "user_agent")? {
+        if let Some(v) = opt_str(map, "user_agent")? {
             if v.is_empty() || v.len() > MAX_USER_AGENT || v.chars().any(|c| c.is_control()) {
                 return Err(Error::invalid_argument(format!(
                     "user_agent must be non-empty printable text of at most {MAX_USER_AGENT} bytes"
@@ -133,13 +124,33 @@ impl Options {
         if let Some(v) = map.get("compose_id").filter(|v| !v.is_null()) {
             o.defaults.compose_id = request::compose_id(v).map_err(|e| Error::invalid_argument(e.message))?;
         }
-        if let Some(v) = opt_str(&map, "model")? {
+        if let Some(v) = opt_str(map, "model")? {
             if v.trim().is_empty() {
                 return Err(Error::invalid_argument("model must be a non-empty string"));
             }
             o.defaults.model = request::upstream_model(v.trim()).to_string();
         }
         Ok(o)
+    }
+}
+
+/// The options text as a JSON object: empty text is `{}`; size, syntax and type are checked
+/// here, once for the client's options and the login's.
+pub(crate) fn parse_object(json: &str) -> Result<Map<String, Value>> {
+    if json.trim().is_empty() {
+        return Ok(Map::new());
+    }
+    if json.len() > MAX_OPTIONS_JSON {
+        return Err(Error::invalid_argument(format!(
+            "options are {} bytes; at most {MAX_OPTIONS_JSON} are accepted",
+            json.len()
+        )));
+    }
+    let value: Value =
+        serde_json::from_str(json).map_err(|e| Error::invalid_argument(format!("options are not valid JSON: {e}")))?;
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => Err(Error::invalid_argument("options must be a JSON object")),
     }
 }
 

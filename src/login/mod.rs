@@ -53,28 +53,14 @@ impl Login {
     /// Parses the options (the client's, plus `sso_base_url`, `sis_base_url`, `ca_file`).
     /// Touches no network.
     pub fn new(options_json: &str) -> Result<Login> {
-        let mut map = match options_json.trim() {
-            "" => Map::new(),
-            json if json.len() > crate::limits::MAX_OPTIONS_JSON => {
-                let max = crate::limits::MAX_OPTIONS_JSON;
-                return Err(Error::invalid_argument(format!(
-                    "options are {} bytes; at most {max} are accepted",
-                    json.len()
-                )));
-            }
-            json => match serde_json::from_str::<Value>(json) {
-                Ok(Value::Object(map)) => map,
-                Ok(_) => return Err(Error::invalid_argument("options must be a JSON object")),
-                Err(e) => return Err(Error::invalid_argument(format!("options are not valid JSON: {e}"))),
-            },
-        };
+        let mut map = crate::client::parse_object(options_json)?;
         let mut own = Map::new();
         for key in LOGIN_KEYS {
             if let Some(v) = map.remove(*key) {
                 own.insert(key.to_string(), v);
             }
         }
-        let options = Options::from_json(&Value::Object(map).to_string())?;
+        let options = Options::from_map(&map)?;
         let sso = base_url(&own, "sso_base_url", DEFAULT_SSO_BASE_URL)?;
         let sis = base_url(&own, "sis_base_url", DEFAULT_SIS_BASE_URL)?;
         let roots = match own.get("ca_file") {
