@@ -54,8 +54,16 @@ impl ErrorKind {
     }
 }
 
-/// How to get a new login cookie, said wherever the server asks for a login.
-pub const RELOGIN: &str = "log in again (`ustb-chat --login`, or the ustb_login_* functions) and pass the new cookie as the vjuid_login option";
+/// How to get a new login cookie, said wherever the server asks for a login (a macro so that
+/// `upstream::http::LOGIN_HINT` can `concat!` the same words).
+macro_rules! relogin {
+    () => {
+        "log in again (`ustb-chat --login`, or the ustb_login_* functions) and pass the new cookie as the vjuid_login option"
+    };
+}
+pub(crate) use relogin;
+
+pub const RELOGIN: &str = relogin!();
 
 /// An error with a readable message and, where the server said something, its words.
 #[derive(Debug, Clone, PartialEq, Eq)]

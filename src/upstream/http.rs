@@ -108,7 +108,8 @@ impl Reply {
 }
 
 /// Said of replies that look like the site's way of asking for a login.
-pub const LOGIN_HINT: &str = "usually the login cookie (vjuid_login) is missing or expired: log in again with `ustb-chat --login` or the ustb_login_* functions";
+pub const LOGIN_HINT: &str =
+    concat!("usually the login cookie (vjuid_login) is missing or expired: ", crate::error::relogin!());
 
 pub struct Wire {
     agent: ureq::Agent,
