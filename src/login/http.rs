@@ -12,6 +12,7 @@ use crate::log;
 use crate::upstream::http::{agent_config, backoff_delay, send_error, sleep_unless_cancelled, timeout_error};
 use crate::upstream::transport::{connectors, CancelScope, LookupResolver};
 use crate::upstream::CancelToken;
+use crate::util::url_encode;
 
 /// The largest reply read in a login step (the puzzle JSON carries two images in base64).
 const MAX_LOGIN_REPLY_BYTES: u64 = 4 << 20;
@@ -226,18 +227,6 @@ pub(crate) fn resolve(base: &str, location: &str) -> String {
 /// application/x-www-form-urlencoded (also used for query strings).
 pub(crate) fn form_encode(pairs: &[(&str, &str)]) -> String {
     pairs.iter().map(|(k, v)| format!("{}={}", url_encode(k), url_encode(v))).collect::<Vec<_>>().join("&")
-}
-
-pub(crate) fn url_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// Protocol errors of a login step name the step, so a changed server is easy to pin down.

@@ -3,11 +3,12 @@
 
 use serde_json::{json, Value};
 
-use super::http::{form_encode, step_error, url_encode, Page, Send};
+use super::http::{form_encode, step_error, Page, Send};
 use super::{Login, ENTITY_ID};
 use crate::error::{Error, ErrorKind, Result};
 use crate::log;
 use crate::upstream::CancelToken;
+use crate::util::{url_decode, url_encode};
 
 /// The SSO's login context.
 pub(crate) struct Context {
@@ -192,32 +193,8 @@ pub(crate) fn text(v: &Value) -> Option<String> {
 pub(crate) fn query_value(query: &str, key: &str) -> Option<String> {
     query.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (k == key).then(|| percent_decode(v))
+        (k == key).then(|| url_decode(v))
     })
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b'+', _) => {
-                out.push(b' ');
-                i += 1;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The value of `var NAME = "…";` (or single quotes) in a page's script.
@@ -239,7 +216,7 @@ fn js_string(html: &str, name: &str) -> Option<String> {
 /// `\/` for `/`.
 fn location_url(raw: &str) -> Option<String> {
     let raw = raw.replace("\\/", "/");
-    [html_unescape(&raw), html_unescape(&percent_decode(&raw))]
+    [html_unescape(&raw), html_unescape(&url_decode(&raw))]
         .into_iter()
         .find(|u| u.starts_with("http://") || u.starts_with("https://"))
 }
