@@ -11,6 +11,10 @@
  * - Strings handed out through `char **` belong to the caller: free them with
  *   ustb_string_free. On failure those out-pointers are set to NULL.
  * - NULL pointers, invalid UTF-8 and malformed JSON give USTB_INVALID_ARGUMENT, never a crash.
+ * - Handles (ustb_client, ustb_chat_stream, ustb_login, ustb_canceller) may be freed from any
+ *   thread, also while a call on them runs in another thread: the running call keeps what it
+ *   uses until it returns (a freed stream's read and a freed login's network call are
+ *   cancelled first). A handle must be valid when a call on it starts.
  */
 
 #ifndef USTB_OPENAI_H
@@ -169,7 +173,7 @@ typedef enum {
  * made by `ustb_canceller_new`, one that cancels the platform calls it is passed to.
  *
  * Thread-safety: fully thread-safe. Owned by the caller, freed with `ustb_canceller_free`
- * (independently of the stream).
+ * (independently of the stream), from any thread, also while a call uses it.
  */
 typedef struct ustb_canceller ustb_canceller;
 
@@ -189,8 +193,11 @@ typedef struct ustb_chat_stream ustb_chat_stream;
  * A client of one server (base URL and identity cookies).
  *
  * Thread-safety: fully thread-safe. One client may serve any number of threads at once, and
- * its kept-alive connections are shared between them. Free it once, after every call on it
- * has returned; streams opened from it keep what they need and may outlive it.
+ * its kept-alive connections are shared between them. Streams opened from it keep what they
+ * need and may outlive it.
+ *
+ * Lifetime: freed once with `ustb_client_free`, from any thread, also while calls on it run
+ * in other threads (see `ustb_client_free`).
  */
 typedef struct ustb_client ustb_client;
 
@@ -207,7 +214,8 @@ typedef struct ustb_error ustb_error;
  * same login runs returns `USTB_INVALID_ARGUMENT` ("busy") at once. Calls that use the network
  * take a `cancel` argument (NULL or a canceller from `ustb_canceller_new`):
  * `ustb_canceller_cancel` from any thread makes them return `USTB_CANCELLED` promptly.
- * Freed with `ustb_login_free`.
+ * Freed with `ustb_login_free`, from any thread, also while a call on it runs (that call is
+ * then cancelled; see `ustb_login_free`).
  */
 typedef struct ustb_login ustb_login;
 
@@ -317,7 +325,8 @@ void ustb_chat_stream_cancel(const ustb_chat_stream *stream);
  * failure. Returns `USTB_OK` or `USTB_INVALID_ARGUMENT`. Thread-safe.
  *
  * # Safety
- * Pointers are NULL or valid; `stream` is not freed during the call.
+ * Pointers are NULL or valid when the call starts (the stream may be freed from another
+ * thread while it runs: see `ustb_chat_stream_free`).
  */
 ustb_status ustb_chat_stream_canceller(const ustb_chat_stream *stream, ustb_canceller **canceller_out, ustb_error **error);
 
@@ -335,9 +344,14 @@ void ustb_canceller_cancel(const ustb_canceller *canceller);
 /**
  * Frees a canceller (the stream is not affected). NULL is a no-op.
  *
+ * May be called from any thread while a call that was given the canceller runs, or while
+ * `ustb_canceller_cancel` runs on it: that call keeps the canceller until it returns and is
+ * not cancelled by the free (a cancel that already happened still counts); the last of them
+ * releases the memory. Calls that *start* after the free are use after free.
+ *
  * # Safety
  * `canceller` is NULL or from `ustb_chat_stream_canceller` or `ustb_canceller_new`, freed
- * once, with no call on it (or using it) still running.
+ * once, and not used by a call that starts after this one.
  */
 void ustb_canceller_free(ustb_canceller *canceller);
 
@@ -418,7 +432,8 @@ ustb_status ustb_chat_stream_open(const ustb_client *client, const char *request
  * `USTB_INVALID_ARGUMENT` ("the stream is busy") at once and changes nothing.
  *
  * # Safety
- * Pointers are NULL or valid; `stream` is not freed during the call.
+ * Pointers are NULL or valid when the call starts (the stream may be freed from another
+ * thread while it runs: see `ustb_chat_stream_free`).
  */
 ustb_status ustb_chat_stream_next(ustb_chat_stream *stream, char **chunk_out, size_t *len_out, ustb_error **error);
 
@@ -432,7 +447,8 @@ ustb_status ustb_chat_stream_next(ustb_chat_stream *stream, char **chunk_out, si
  * which the stream stays failed), `USTB_CANCELLED`, and "busy" as `ustb_chat_stream_next`.
  *
  * # Safety
- * Pointers are NULL or valid; `stream` is not freed during the call.
+ * Pointers are NULL or valid when the call starts (the stream may be freed from another
+ * thread while it runs: see `ustb_chat_stream_free`).
  */
 ustb_status ustb_chat_stream_collect(ustb_chat_stream *stream, char **json_out, ustb_error **error);
 
@@ -440,8 +456,16 @@ ustb_status ustb_chat_stream_collect(ustb_chat_stream *stream, char **json_out, 
  * Frees a stream, closing its connection if the reply was not read to the end (a
  * completely read connection goes back to the pool). NULL is a no-op.
  *
+ * May be called from any thread while a read of the stream (`next`, `collect`, `for_each`)
+ * runs in another thread, or from the stream's own `for_each` callback: the running read is
+ * then cancelled (it returns `USTB_CANCELLED` promptly, as after `ustb_chat_stream_cancel`)
+ * and releases the stream's memory as it returns. This call never waits for it. A canceller
+ * made from the stream stays valid (its cancel is then a no-op). Calls that *start* after the
+ * free are use after free: the pointer is dead once this returns.
+ *
  * # Safety
- * `stream` is NULL or from `ustb_chat_stream_open`, freed once, with no call on it running.
+ * `stream` is NULL or from `ustb_chat_stream_open`, freed once, and not used by a call that
+ * starts after this one.
  */
 void ustb_chat_stream_free(ustb_chat_stream *stream);
 
@@ -490,8 +514,16 @@ ustb_status ustb_client_new(const char *options_json, ustb_client **client_out, 
 /**
  * Frees a client. NULL is a no-op. Open streams stay usable.
  *
+ * May be called from any thread while calls on the client run in other threads (e.g. from
+ * a garbage collector's finalizer): it does not wait for them and does not cancel them. Each
+ * running call holds the client until it returns, finishes as it would have (bounded by the
+ * client's timeouts, or stopped by its canceller), and the last of them releases the memory.
+ * Calls that *start* after the free are use after free: the pointer is dead once this
+ * returns.
+ *
  * # Safety
- * `client` is NULL or from `ustb_client_new`, freed once, with no call on it still running.
+ * `client` is NULL or from `ustb_client_new` or `ustb_login_client`, freed once, and not used
+ * by a call that starts after this one.
  */
 void ustb_client_free(ustb_client *client);
 
@@ -547,8 +579,8 @@ ustb_status ustb_client_user_info(const ustb_client *client, char **json_out, us
  * string owned by the caller (`ustb_string_free`); NULL on failure. Thread-safe.
  *
  * # Safety
- * Pointers are NULL or valid; `doctor_options` is NUL-terminated; `cancel` is not freed
- * during the call.
+ * Pointers are NULL or valid when the call starts; `doctor_options` is NUL-terminated (the
+ * client and the canceller may be freed from another thread while it runs).
  */
 ustb_status ustb_client_doctor(const ustb_client *client, const char *doctor_options, const ustb_canceller *cancel, char **json_out, ustb_error **error);
 
@@ -590,7 +622,8 @@ ustb_status ustb_canceller_new(ustb_canceller **canceller_out, ustb_error **erro
  * calls at once.
  *
  * # Safety
- * Pointers are NULL or valid; `cancel` is not freed during the call.
+ * Pointers are NULL or valid when the call starts (the client and the canceller may be freed
+ * from another thread while it runs: see `ustb_client_free`).
  */
 ustb_status ustb_client_web_info(const ustb_client *client, const ustb_canceller *cancel, char **json_out, ustb_error **error);
 
@@ -601,7 +634,8 @@ ustb_status ustb_client_web_info(const ustb_client *client, const ustb_canceller
  * `ustb_client_web_info`.
  *
  * # Safety
- * Pointers are NULL or valid; `cancel` is not freed during the call.
+ * Pointers are NULL or valid when the call starts (the client and the canceller may be freed
+ * from another thread while it runs: see `ustb_client_free`).
  */
 ustb_status ustb_client_apps(const ustb_client *client, const ustb_canceller *cancel, char **json_out, ustb_error **error);
 
@@ -613,7 +647,8 @@ ustb_status ustb_client_apps(const ustb_client *client, const ustb_canceller *ca
  * `ustb_client_web_info`.
  *
  * # Safety
- * Pointers are NULL or valid; `cancel` is not freed during the call.
+ * Pointers are NULL or valid when the call starts (the client and the canceller may be freed
+ * from another thread while it runs: see `ustb_client_free`).
  */
 ustb_status ustb_client_app_detail(const ustb_client *client, int64_t compose_id, const ustb_canceller *cancel, char **json_out, ustb_error **error);
 
@@ -625,7 +660,8 @@ ustb_status ustb_client_app_detail(const ustb_client *client, int64_t compose_id
  * ownership, statuses and thread-safety as for `ustb_client_web_info`.
  *
  * # Safety
- * Pointers are NULL or valid; `cancel` is not freed during the call.
+ * Pointers are NULL or valid when the call starts (the client and the canceller may be freed
+ * from another thread while it runs: see `ustb_client_free`).
  */
 ustb_status ustb_client_page_settings(const ustb_client *client, int64_t compose_id, const ustb_canceller *cancel, char **json_out, ustb_error **error);
 
@@ -636,7 +672,8 @@ ustb_status ustb_client_page_settings(const ustb_client *client, int64_t compose
  * and thread-safety as for `ustb_client_web_info`.
  *
  * # Safety
- * Pointers are NULL or valid; `cancel` is not freed during the call.
+ * Pointers are NULL or valid when the call starts (the client and the canceller may be freed
+ * from another thread while it runs: see `ustb_client_free`).
  */
 ustb_status ustb_client_new_session_id(const ustb_client *client, int64_t compose_id, const ustb_canceller *cancel, char **json_out, ustb_error **error);
 
@@ -649,7 +686,8 @@ ustb_status ustb_client_new_session_id(const ustb_client *client, int64_t compos
  * statuses and thread-safety as for `ustb_client_web_info`.
  *
  * # Safety
- * Pointers are NULL or valid; `cancel` is not freed during the call.
+ * Pointers are NULL or valid when the call starts (the client and the canceller may be freed
+ * from another thread while it runs: see `ustb_client_free`).
  */
 ustb_status ustb_client_sessions(const ustb_client *client, uint32_t page, uint32_t page_size, const ustb_canceller *cancel, char **json_out, ustb_error **error);
 
@@ -661,8 +699,8 @@ ustb_status ustb_client_sessions(const ustb_client *client, uint32_t page, uint3
  * may be NULL; ownership, statuses and thread-safety as for `ustb_client_web_info`.
  *
  * # Safety
- * Pointers are NULL or valid; `session_id` is NUL-terminated; `cancel` is not freed during
- * the call.
+ * Pointers are NULL or valid when the call starts; `session_id` is NUL-terminated (the
+ * client and the canceller may be freed from another thread while it runs).
  */
 ustb_status ustb_client_session_delete(const ustb_client *client, const char *session_id, const ustb_canceller *cancel, char **json_out, ustb_error **error);
 
@@ -674,8 +712,8 @@ ustb_status ustb_client_session_delete(const ustb_client *client, const char *se
  * and thread-safety as for `ustb_client_web_info`.
  *
  * # Safety
- * Pointers are NULL or valid; `session_id` is NUL-terminated; `cancel` is not freed during
- * the call.
+ * Pointers are NULL or valid when the call starts; `session_id` is NUL-terminated (the
+ * client and the canceller may be freed from another thread while it runs).
  */
 ustb_status ustb_client_chat_history(const ustb_client *client, const char *session_id, const ustb_canceller *cancel, char **json_out, ustb_error **error);
 
@@ -692,7 +730,8 @@ ustb_status ustb_client_chat_history(const ustb_client *client, const char *sess
  * thread-safety as for `ustb_client_web_info`.
  *
  * # Safety
- * Pointers are NULL or valid; `cancel` is not freed during the call.
+ * Pointers are NULL or valid when the call starts (the client and the canceller may be freed
+ * from another thread while it runs: see `ustb_client_free`).
  */
 ustb_status ustb_client_models(const ustb_client *client, int64_t compose_id, const ustb_canceller *cancel, char **json_out, ustb_error **error);
 
@@ -710,7 +749,8 @@ ustb_status ustb_client_models(const ustb_client *client, int64_t compose_id, co
  * `ustb_client_web_info`.
  *
  * # Safety
- * Pointers are NULL or valid; `cancel` is not freed during the call.
+ * Pointers are NULL or valid when the call starts (the client and the canceller may be freed
+ * from another thread while it runs: see `ustb_client_free`).
  */
 ustb_status ustb_client_login_state(const ustb_client *client, const ustb_canceller *cancel, char **json_out, ustb_error **error);
 
@@ -831,7 +871,8 @@ ustb_status ustb_login_new(const char *options_json, ustb_login **login_out, ust
  * `cancel` may be NULL (the call is then bounded only by the timeouts).
  *
  * # Safety
- * Pointers are NULL or valid; `login` and `cancel` are not freed during the call.
+ * Pointers are NULL or valid when the call starts (the login and the canceller may be freed
+ * from another thread while it runs: see `ustb_login_free`).
  */
 ustb_status ustb_login_qr_start(ustb_login *login, const ustb_canceller *cancel, ustb_error **error);
 
@@ -882,7 +923,8 @@ ustb_status ustb_login_qr_page_url(const ustb_login *login, char **url_out, ustb
  * `cancel` may be NULL (the call is then bounded only by the timeouts).
  *
  * # Safety
- * Pointers are NULL or valid; `login` and `cancel` are not freed during the call.
+ * Pointers are NULL or valid when the call starts (the login and the canceller may be freed
+ * from another thread while it runs: see `ustb_login_free`).
  */
 ustb_status ustb_login_qr_wait(ustb_login *login, uint32_t timeout_ms, const ustb_canceller *cancel, ustb_login_state *state_out, ustb_error **error);
 
@@ -895,7 +937,8 @@ ustb_status ustb_login_qr_wait(ustb_login *login, uint32_t timeout_ms, const ust
  * `cancel` may be NULL (the call is then bounded only by the timeouts).
  *
  * # Safety
- * Pointers are NULL or valid; `login` and `cancel` are not freed during the call.
+ * Pointers are NULL or valid when the call starts (the login and the canceller may be freed
+ * from another thread while it runs: see `ustb_login_free`).
  */
 ustb_status ustb_login_sms_puzzle(ustb_login *login, const ustb_canceller *cancel, ustb_error **error);
 
@@ -935,7 +978,8 @@ ustb_status ustb_login_puzzle_solve(const ustb_login *login, uint32_t *x_out, us
  * `cancel` may be NULL (the call is then bounded only by the timeouts).
  *
  * # Safety
- * Pointers are NULL or valid; `login` and `cancel` are not freed during the call.
+ * Pointers are NULL or valid when the call starts (the login and the canceller may be freed
+ * from another thread while it runs: see `ustb_login_free`).
  */
 ustb_status ustb_login_sms_send(ustb_login *login, const char *phone, int32_t x, const ustb_canceller *cancel, ustb_error **error);
 
@@ -948,7 +992,8 @@ ustb_status ustb_login_sms_send(ustb_login *login, const char *phone, int32_t x,
  * `cancel` may be NULL (the call is then bounded only by the timeouts).
  *
  * # Safety
- * Pointers are NULL or valid; `login` and `cancel` are not freed during the call.
+ * Pointers are NULL or valid when the call starts (the login and the canceller may be freed
+ * from another thread while it runs: see `ustb_login_free`).
  */
 ustb_status ustb_login_sms_submit(ustb_login *login, const char *code, const ustb_canceller *cancel, ustb_error **error);
 
@@ -985,8 +1030,18 @@ ustb_status ustb_login_install(const ustb_login *login, const ustb_client *clien
  * Frees a login (its cookie is forgotten; clients made from it keep theirs). NULL is a
  * no-op.
  *
+ * May be called from any thread while a call on the login runs in another thread (e.g. a
+ * cancel-then-free to abandon a `ustb_login_qr_wait`, or a garbage collector's finalizer):
+ * a running network call (`_qr_start`, `_qr_wait`, `_sms_puzzle`, `_sms_send`,
+ * `_sms_submit`) is cancelled and returns `USTB_CANCELLED` promptly; any running call keeps
+ * the login until it returns, and the last of them releases the memory. The cancel goes
+ * through the call's canceller when it was given one, which then stays cancelled. This call
+ * never waits. Bytes borrowed from the login (`_qr_png`, `_puzzle_images`) are dead once the free
+ * has returned. Calls that *start* after the free are use after free.
+ *
  * # Safety
- * `login` is NULL or from `ustb_login_new`, freed once, with no call on it still running.
+ * `login` is NULL or from `ustb_login_new`, freed once, and not used by a call that starts
+ * after this one.
  */
 void ustb_login_free(ustb_login *login);
 

@@ -5,10 +5,10 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Instant;
 
-use common::{assert_ok, compile_with, library, root, run, EmulatorProcess};
+use common::{assert_ok, compile_with, library, root, run, run_bounded, EmulatorProcess, ASAN_ENV, SANITIZE, VALGRIND};
 
 /// Where the header says NULL is allowed: (export, parameter, what the call then gives, the
 /// header text that says so). `*` is the `ustb_error **error` of every export (the conventions
@@ -457,27 +457,6 @@ fn generate(header: &str) -> Result<(String, usize, usize), Vec<String>> {
         Err(errors)
     }
 }
-
-/// Runs `exe URL` with a time bound: a hang fails the test instead of stalling the suite.
-fn run_bounded(prefix: &[&str], exe: &std::path::Path, args: &[&str], env: &[(&str, &str)], limit: u64) -> Output {
-    let mut cmd = Command::new("timeout");
-    cmd.args(["-s", "KILL", &limit.to_string()]).args(prefix).arg(exe).args(args);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    run(&mut cmd)
-}
-
-const VALGRIND: &[&str] =
-    &["valgrind", "--quiet", "--error-exitcode=9", "--leak-check=full", "--errors-for-leak-kinds=definite,indirect"];
-const SANITIZE: &[&str] =
-    &["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"];
-const ASAN_ENV: &[(&str, &str)] = &[
-    ("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:exitcode=9"),
-    ("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1"),
-    // Leaks inside the Rust runtime's one-time statics are not ours to report.
-    ("LSAN_OPTIONS", "report_objects=1"),
-];
 
 /// Runs a compiled program plainly and under valgrind, and its sanitized build, against an
 /// emulator child; each run must pass and print `marker`.

@@ -2,7 +2,8 @@
 //! canceller for a platform call comes from `ustb_canceller_new` (`ffi/endpoints.rs`).
 
 use super::chat::ustb_chat_stream;
-use super::{guard, guard_void, out_arg, ref_arg, ustb_error, ustb_status};
+use super::handle::{give, hold, take};
+use super::{guard, guard_void, out_arg, ustb_error, ustb_status};
 use crate::upstream::CancelToken;
 
 /// Cancels a stream: a `next`/`collect`/`for_each` running in another thread (connecting,
@@ -16,8 +17,8 @@ use crate::upstream::CancelToken;
 /// `stream` is NULL or a stream not yet freed (the caller orders `cancel` before `free`).
 #[no_mangle]
 pub unsafe extern "C" fn ustb_chat_stream_cancel(stream: *const ustb_chat_stream) {
-    if let Some(stream) = stream.as_ref() {
-        guard_void(|| stream.token.cancel());
+    if !stream.is_null() {
+        guard_void(|| hold(stream, "stream").into_iter().for_each(|s| s.token.cancel()));
     }
 }
 
@@ -29,7 +30,8 @@ pub unsafe extern "C" fn ustb_chat_stream_cancel(stream: *const ustb_chat_stream
 /// failure. Returns `USTB_OK` or `USTB_INVALID_ARGUMENT`. Thread-safe.
 ///
 /// # Safety
-/// Pointers are NULL or valid; `stream` is not freed during the call.
+/// Pointers are NULL or valid when the call starts (the stream may be freed from another
+/// thread while it runs: see `ustb_chat_stream_free`).
 #[no_mangle]
 pub unsafe extern "C" fn ustb_chat_stream_canceller(
     stream: *const ustb_chat_stream,
@@ -38,8 +40,8 @@ pub unsafe extern "C" fn ustb_chat_stream_canceller(
 ) -> ustb_status {
     guard(error, || {
         let out = out_arg(canceller_out, "canceller_out")?;
-        let stream = ref_arg(stream, "stream")?;
-        *out = Box::into_raw(Box::new(ustb_canceller { token: stream.token.clone(), in_call: None }));
+        let stream = hold(stream, "stream")?;
+        *out = give(ustb_canceller { token: stream.token.clone(), in_call: None });
         Ok(ustb_status::USTB_OK)
     })
 }
@@ -49,7 +51,7 @@ pub unsafe extern "C" fn ustb_chat_stream_canceller(
 /// made by `ustb_canceller_new`, one that cancels the platform calls it is passed to.
 ///
 /// Thread-safety: fully thread-safe. Owned by the caller, freed with `ustb_canceller_free`
-/// (independently of the stream).
+/// (independently of the stream), from any thread, also while a call uses it.
 pub struct ustb_canceller {
     pub(crate) token: CancelToken,
     /// `Some` for a canceller from `ustb_canceller_new`: true while a call uses it. `None` for
@@ -66,19 +68,24 @@ pub struct ustb_canceller {
 /// `canceller` is NULL or a canceller not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn ustb_canceller_cancel(canceller: *const ustb_canceller) {
-    if let Some(c) = canceller.as_ref() {
-        guard_void(|| c.token.cancel());
+    if !canceller.is_null() {
+        guard_void(|| hold(canceller, "canceller").into_iter().for_each(|c| c.token.cancel()));
     }
 }
 
 /// Frees a canceller (the stream is not affected). NULL is a no-op.
 ///
+/// May be called from any thread while a call that was given the canceller runs, or while
+/// `ustb_canceller_cancel` runs on it: that call keeps the canceller until it returns and is
+/// not cancelled by the free (a cancel that already happened still counts); the last of them
+/// releases the memory. Calls that *start* after the free are use after free.
+///
 /// # Safety
 /// `canceller` is NULL or from `ustb_chat_stream_canceller` or `ustb_canceller_new`, freed
-/// once, with no call on it (or using it) still running.
+/// once, and not used by a call that starts after this one.
 #[no_mangle]
 pub unsafe extern "C" fn ustb_canceller_free(canceller: *mut ustb_canceller) {
     if !canceller.is_null() {
-        guard_void(|| drop(Box::from_raw(canceller)));
+        guard_void(|| drop(take(canceller)));
     }
 }

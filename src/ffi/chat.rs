@@ -3,9 +3,8 @@
 use std::ffi::c_char;
 use std::sync::{Mutex, MutexGuard, TryLockError};
 
-use super::{
-    give_json, guard, guard_void, out_arg, ref_arg, str_arg, string_call, ustb_client, ustb_error, ustb_status,
-};
+use super::handle::{give, hold, take};
+use super::{give_json, guard, guard_void, out_arg, str_arg, string_call, ustb_client, ustb_error, ustb_status};
 use crate::chat::ChatStream;
 use crate::error::{Error, Result};
 use crate::upstream::CancelToken;
@@ -82,7 +81,7 @@ pub unsafe extern "C" fn ustb_chat_create(
     error: *mut *mut ustb_error,
 ) -> ustb_status {
     string_call(json_out, error, || {
-        let client = ref_arg(client, "client")?;
+        let client = hold(client, "client")?;
         client.client.chat_create(str_arg(request_json, "request_json")?)
     })
 }
@@ -107,13 +106,13 @@ pub unsafe extern "C" fn ustb_chat_stream_open(
     guard(error, || {
         let out = out_arg(stream_out, "stream_out")?;
         let stream = open(client, request_json)?;
-        *out = Box::into_raw(Box::new(stream));
+        *out = give(stream);
         Ok(ustb_status::USTB_OK)
     })
 }
 
 pub(crate) unsafe fn open(client: *const ustb_client, request_json: *const c_char) -> Result<ustb_chat_stream> {
-    let client = ref_arg(client, "client")?;
+    let client = hold(client, "client")?;
     let stream = client.client.chat_stream(str_arg(request_json, "request_json")?)?;
     Ok(ustb_chat_stream { token: stream.cancel_token(), inner: Mutex::new(stream) })
 }
@@ -142,7 +141,8 @@ pub(crate) unsafe fn open(client: *const ustb_client, request_json: *const c_cha
 /// `USTB_INVALID_ARGUMENT` ("the stream is busy") at once and changes nothing.
 ///
 /// # Safety
-/// Pointers are NULL or valid; `stream` is not freed during the call.
+/// Pointers are NULL or valid when the call starts (the stream may be freed from another
+/// thread while it runs: see `ustb_chat_stream_free`).
 #[no_mangle]
 pub unsafe extern "C" fn ustb_chat_stream_next(
     stream: *mut ustb_chat_stream,
@@ -155,7 +155,7 @@ pub unsafe extern "C" fn ustb_chat_stream_next(
         if !len_out.is_null() {
             *len_out = 0;
         }
-        let stream = ref_arg(stream.cast_const(), "stream")?;
+        let stream = hold(stream.cast_const(), "stream")?;
         let mut chunk = Vec::with_capacity(512);
         if stream.lock()?.next_chunk_into(&mut chunk)? {
             give_json(chunk, out, len_out);
@@ -175,7 +175,8 @@ pub unsafe extern "C" fn ustb_chat_stream_next(
 /// which the stream stays failed), `USTB_CANCELLED`, and "busy" as `ustb_chat_stream_next`.
 ///
 /// # Safety
-/// Pointers are NULL or valid; `stream` is not freed during the call.
+/// Pointers are NULL or valid when the call starts (the stream may be freed from another
+/// thread while it runs: see `ustb_chat_stream_free`).
 #[no_mangle]
 pub unsafe extern "C" fn ustb_chat_stream_collect(
     stream: *mut ustb_chat_stream,
@@ -183,19 +184,34 @@ pub unsafe extern "C" fn ustb_chat_stream_collect(
     error: *mut *mut ustb_error,
 ) -> ustb_status {
     string_call(json_out, error, || {
-        let stream = ref_arg(stream.cast_const(), "stream")?;
-        stream.lock()?.collect()
+        let stream = hold(stream.cast_const(), "stream")?;
+        let collected = stream.lock()?.collect();
+        collected
     })
 }
 
 /// Frees a stream, closing its connection if the reply was not read to the end (a
 /// completely read connection goes back to the pool). NULL is a no-op.
 ///
+/// May be called from any thread while a read of the stream (`next`, `collect`, `for_each`)
+/// runs in another thread, or from the stream's own `for_each` callback: the running read is
+/// then cancelled (it returns `USTB_CANCELLED` promptly, as after `ustb_chat_stream_cancel`)
+/// and releases the stream's memory as it returns. This call never waits for it. A canceller
+/// made from the stream stays valid (its cancel is then a no-op). Calls that *start* after the
+/// free are use after free: the pointer is dead once this returns.
+///
 /// # Safety
-/// `stream` is NULL or from `ustb_chat_stream_open`, freed once, with no call on it running.
+/// `stream` is NULL or from `ustb_chat_stream_open`, freed once, and not used by a call that
+/// starts after this one.
 #[no_mangle]
 pub unsafe extern "C" fn ustb_chat_stream_free(stream: *mut ustb_chat_stream) {
     if !stream.is_null() {
-        guard_void(|| drop(Box::from_raw(stream)));
+        guard_void(|| {
+            let stream = take(stream);
+            // A read holds the lock: stop it, so its thread lets go of the stream promptly.
+            if stream.inner.try_lock().is_err() {
+                stream.token.cancel();
+            }
+        });
     }
 }

@@ -2,14 +2,18 @@
 
 use std::ffi::c_char;
 
-use super::{guard, guard_void, out_arg, ref_arg, str_arg, string_call, ustb_error, ustb_status};
+use super::handle::{give, hold, take};
+use super::{guard, guard_void, out_arg, str_arg, string_call, ustb_error, ustb_status};
 use crate::client::{Client, Options};
 
 /// A client of one server (base URL and identity cookies).
 ///
 /// Thread-safety: fully thread-safe. One client may serve any number of threads at once, and
-/// its kept-alive connections are shared between them. Free it once, after every call on it
-/// has returned; streams opened from it keep what they need and may outlive it.
+/// its kept-alive connections are shared between them. Streams opened from it keep what they
+/// need and may outlive it.
+///
+/// Lifetime: freed once with `ustb_client_free`, from any thread, also while calls on it run
+/// in other threads (see `ustb_client_free`).
 pub struct ustb_client {
     pub(crate) client: Client,
 }
@@ -51,19 +55,27 @@ pub unsafe extern "C" fn ustb_client_new(
         } else {
             Options::from_json(str_arg(options_json, "options_json")?)?
         };
-        *out = Box::into_raw(Box::new(ustb_client { client: Client::new(options) }));
+        *out = give(ustb_client { client: Client::new(options) });
         Ok(ustb_status::USTB_OK)
     })
 }
 
 /// Frees a client. NULL is a no-op. Open streams stay usable.
 ///
+/// May be called from any thread while calls on the client run in other threads (e.g. from
+/// a garbage collector's finalizer): it does not wait for them and does not cancel them. Each
+/// running call holds the client until it returns, finishes as it would have (bounded by the
+/// client's timeouts, or stopped by its canceller), and the last of them releases the memory.
+/// Calls that *start* after the free are use after free: the pointer is dead once this
+/// returns.
+///
 /// # Safety
-/// `client` is NULL or from `ustb_client_new`, freed once, with no call on it still running.
+/// `client` is NULL or from `ustb_client_new` or `ustb_login_client`, freed once, and not used
+/// by a call that starts after this one.
 #[no_mangle]
 pub unsafe extern "C" fn ustb_client_free(client: *mut ustb_client) {
     if !client.is_null() {
-        guard_void(|| drop(Box::from_raw(client)));
+        guard_void(|| drop(take(client)));
     }
 }
 
@@ -83,7 +95,7 @@ pub unsafe extern "C" fn ustb_client_cookies(
     json_out: *mut *mut c_char,
     error: *mut *mut ustb_error,
 ) -> ustb_status {
-    string_call(json_out, error, || Ok(ref_arg(client, "client")?.client.cookies_json()))
+    string_call(json_out, error, || Ok(hold(client, "client")?.client.cookies_json()))
 }
 
 /// `GET /site/user_info`: the caller's profile (the envelope's `d`, as JSON). For a
@@ -104,5 +116,5 @@ pub unsafe extern "C" fn ustb_client_user_info(
     json_out: *mut *mut c_char,
     error: *mut *mut ustb_error,
 ) -> ustb_status {
-    string_call(json_out, error, || ref_arg(client, "client")?.client.user_info())
+    string_call(json_out, error, || hold(client, "client")?.client.user_info())
 }

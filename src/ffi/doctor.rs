@@ -3,7 +3,8 @@
 use std::ffi::c_char;
 
 use super::endpoints::with_canceller;
-use super::{ref_arg, str_arg, string_call, ustb_canceller, ustb_client, ustb_error, ustb_status};
+use super::handle::hold;
+use super::{str_arg, string_call, ustb_canceller, ustb_client, ustb_error, ustb_status};
 use crate::doctor::DoctorOptions;
 
 /// Checks the way to the server, step by step, and reports each step; for a settings page or
@@ -27,8 +28,8 @@ use crate::doctor::DoctorOptions;
 /// string owned by the caller (`ustb_string_free`); NULL on failure. Thread-safe.
 ///
 /// # Safety
-/// Pointers are NULL or valid; `doctor_options` is NUL-terminated; `cancel` is not freed
-/// during the call.
+/// Pointers are NULL or valid when the call starts; `doctor_options` is NUL-terminated (the
+/// client and the canceller may be freed from another thread while it runs).
 #[no_mangle]
 pub unsafe extern "C" fn ustb_client_doctor(
     client: *const ustb_client,
@@ -38,11 +39,11 @@ pub unsafe extern "C" fn ustb_client_doctor(
     error: *mut *mut ustb_error,
 ) -> ustb_status {
     string_call(json_out, error, || {
-        let client = &ref_arg(client, "client")?.client;
+        let client = hold(client, "client")?;
         let options = match doctor_options.is_null() {
             true => DoctorOptions::default(),
             false => DoctorOptions::from_json(str_arg(doctor_options, "doctor_options")?)?,
         };
-        with_canceller(cancel, |token| client.doctor(&options, token))
+        with_canceller(cancel, |token| client.client.doctor(&options, token))
     })
 }

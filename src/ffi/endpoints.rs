@@ -4,7 +4,8 @@
 use std::ffi::c_char;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::{guard, out_arg, ref_arg, str_arg, string_call, ustb_canceller, ustb_client, ustb_error, ustb_status};
+use super::handle::{give, hold};
+use super::{guard, out_arg, str_arg, string_call, ustb_canceller, ustb_client, ustb_error, ustb_status};
 use crate::endpoints::Endpoint;
 use crate::error::{Error, Result};
 use crate::upstream::CancelToken;
@@ -31,7 +32,7 @@ pub unsafe extern "C" fn ustb_canceller_new(
     guard(error, || {
         let out = out_arg(canceller_out, "canceller_out")?;
         let canceller = ustb_canceller { token: CancelToken::default(), in_call: Some(AtomicBool::new(false)) };
-        *out = Box::into_raw(Box::new(canceller));
+        *out = give(canceller);
         Ok(ustb_status::USTB_OK)
     })
 }
@@ -56,9 +57,9 @@ unsafe fn platform_call(
     error: *mut *mut ustb_error,
 ) -> ustb_status {
     string_call(json_out, error, || {
-        let client = &ref_arg(client, "client")?.client;
+        let client = hold(client, "client")?;
         let endpoint = endpoint()?;
-        with_canceller(cancel, |token| client.endpoint(&endpoint, token))
+        with_canceller(cancel, |token| client.client.endpoint(&endpoint, token))
     })
 }
 
@@ -68,9 +69,10 @@ pub(crate) unsafe fn with_canceller<T>(
     cancel: *const ustb_canceller,
     f: impl FnOnce(&CancelToken) -> Result<T>,
 ) -> Result<T> {
-    let Some(canceller) = cancel.as_ref() else {
+    if cancel.is_null() {
         return f(&CancelToken::default());
-    };
+    }
+    let canceller = hold(cancel, "cancel")?;
     let Some(in_call) = &canceller.in_call else {
         return Err(Error::invalid_argument(
             "cancel: a canceller from ustb_chat_stream_canceller belongs to its stream; make one with ustb_canceller_new",
@@ -112,7 +114,8 @@ fn compose_id(id: i64) -> Result<Option<u64>> {
 /// calls at once.
 ///
 /// # Safety
-/// Pointers are NULL or valid; `cancel` is not freed during the call.
+/// Pointers are NULL or valid when the call starts (the client and the canceller may be freed
+/// from another thread while it runs: see `ustb_client_free`).
 #[no_mangle]
 pub unsafe extern "C" fn ustb_client_web_info(
     client: *const ustb_client,
@@ -129,7 +132,8 @@ pub unsafe extern "C" fn ustb_client_web_info(
 /// `ustb_client_web_info`.
 ///
 /// # Safety
-/// Pointers are NULL or valid; `cancel` is not freed during the call.
+/// Pointers are NULL or valid when the call starts (the client and the canceller may be freed
+/// from another thread while it runs: see `ustb_client_free`).
 #[no_mangle]
 pub unsafe extern "C" fn ustb_client_apps(
     client: *const ustb_client,
@@ -147,7 +151,8 @@ pub unsafe extern "C" fn ustb_client_apps(
 /// `ustb_client_web_info`.
 ///
 /// # Safety
-/// Pointers are NULL or valid; `cancel` is not freed during the call.
+/// Pointers are NULL or valid when the call starts (the client and the canceller may be freed
+/// from another thread while it runs: see `ustb_client_free`).
 #[no_mangle]
 pub unsafe extern "C" fn ustb_client_app_detail(
     client: *const ustb_client,
@@ -172,7 +177,8 @@ pub unsafe extern "C" fn ustb_client_app_detail(
 /// ownership, statuses and thread-safety as for `ustb_client_web_info`.
 ///
 /// # Safety
-/// Pointers are NULL or valid; `cancel` is not freed during the call.
+/// Pointers are NULL or valid when the call starts (the client and the canceller may be freed
+/// from another thread while it runs: see `ustb_client_free`).
 #[no_mangle]
 pub unsafe extern "C" fn ustb_client_page_settings(
     client: *const ustb_client,
@@ -191,7 +197,8 @@ pub unsafe extern "C" fn ustb_client_page_settings(
 /// and thread-safety as for `ustb_client_web_info`.
 ///
 /// # Safety
-/// Pointers are NULL or valid; `cancel` is not freed during the call.
+/// Pointers are NULL or valid when the call starts (the client and the canceller may be freed
+/// from another thread while it runs: see `ustb_client_free`).
 #[no_mangle]
 pub unsafe extern "C" fn ustb_client_new_session_id(
     client: *const ustb_client,
@@ -212,7 +219,8 @@ pub unsafe extern "C" fn ustb_client_new_session_id(
 /// statuses and thread-safety as for `ustb_client_web_info`.
 ///
 /// # Safety
-/// Pointers are NULL or valid; `cancel` is not freed during the call.
+/// Pointers are NULL or valid when the call starts (the client and the canceller may be freed
+/// from another thread while it runs: see `ustb_client_free`).
 #[no_mangle]
 pub unsafe extern "C" fn ustb_client_sessions(
     client: *const ustb_client,
@@ -232,8 +240,8 @@ pub unsafe extern "C" fn ustb_client_sessions(
 /// may be NULL; ownership, statuses and thread-safety as for `ustb_client_web_info`.
 ///
 /// # Safety
-/// Pointers are NULL or valid; `session_id` is NUL-terminated; `cancel` is not freed during
-/// the call.
+/// Pointers are NULL or valid when the call starts; `session_id` is NUL-terminated (the
+/// client and the canceller may be freed from another thread while it runs).
 #[no_mangle]
 pub unsafe extern "C" fn ustb_client_session_delete(
     client: *const ustb_client,
@@ -253,8 +261,8 @@ pub unsafe extern "C" fn ustb_client_session_delete(
 /// and thread-safety as for `ustb_client_web_info`.
 ///
 /// # Safety
-/// Pointers are NULL or valid; `session_id` is NUL-terminated; `cancel` is not freed during
-/// the call.
+/// Pointers are NULL or valid when the call starts; `session_id` is NUL-terminated (the
+/// client and the canceller may be freed from another thread while it runs).
 #[no_mangle]
 pub unsafe extern "C" fn ustb_client_chat_history(
     client: *const ustb_client,
@@ -279,7 +287,8 @@ pub unsafe extern "C" fn ustb_client_chat_history(
 /// thread-safety as for `ustb_client_web_info`.
 ///
 /// # Safety
-/// Pointers are NULL or valid; `cancel` is not freed during the call.
+/// Pointers are NULL or valid when the call starts (the client and the canceller may be freed
+/// from another thread while it runs: see `ustb_client_free`).
 #[no_mangle]
 pub unsafe extern "C" fn ustb_client_models(
     client: *const ustb_client,
@@ -305,7 +314,8 @@ pub unsafe extern "C" fn ustb_client_models(
 /// `ustb_client_web_info`.
 ///
 /// # Safety
-/// Pointers are NULL or valid; `cancel` is not freed during the call.
+/// Pointers are NULL or valid when the call starts (the client and the canceller may be freed
+/// from another thread while it runs: see `ustb_client_free`).
 #[no_mangle]
 pub unsafe extern "C" fn ustb_client_login_state(
     client: *const ustb_client,

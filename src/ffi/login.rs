@@ -16,11 +16,11 @@ use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::Duration;
 
 use super::endpoints::with_canceller;
-use super::{
-    give_string, guard, guard_void, out_arg, ref_arg, str_arg, ustb_canceller, ustb_client, ustb_error, ustb_status,
-};
+use super::handle::{give, hold, take};
+use super::{give_string, guard, guard_void, out_arg, str_arg, ustb_canceller, ustb_client, ustb_error, ustb_status};
 use crate::error::{Error, Result};
 use crate::login::{Login, State};
+use crate::upstream::CancelToken;
 
 /// `x` for `ustb_login_sms_send` that lets the library solve the slider puzzle itself.
 pub const USTB_PUZZLE_AUTO: i32 = -1;
@@ -47,12 +47,55 @@ pub enum ustb_login_state {
 /// same login runs returns `USTB_INVALID_ARGUMENT` ("busy") at once. Calls that use the network
 /// take a `cancel` argument (NULL or a canceller from `ustb_canceller_new`):
 /// `ustb_canceller_cancel` from any thread makes them return `USTB_CANCELLED` promptly.
-/// Freed with `ustb_login_free`.
+/// Freed with `ustb_login_free`, from any thread, also while a call on it runs (that call is
+/// then cancelled; see `ustb_login_free`).
 pub struct ustb_login {
     login: Mutex<Login>,
+    /// The token of the network call running now, and whether the host has freed the login.
+    running: Mutex<Running>,
+}
+
+#[derive(Default)]
+struct Running {
+    token: Option<CancelToken>,
+    freed: bool,
+}
+
+/// Forgets the running call's token when the call ends, also by a panic.
+struct RunningCall<'a>(&'a ustb_login);
+
+impl Drop for RunningCall<'_> {
+    fn drop(&mut self) {
+        self.0.running().token = None;
+    }
 }
 
 impl ustb_login {
+    fn running(&self) -> MutexGuard<'_, Running> {
+        self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs a network call on the locked login with the canceller's token, which a free from
+    /// another thread cancels.
+    unsafe fn network<T>(
+        &self,
+        cancel: *const ustb_canceller,
+        call: impl FnOnce(&mut Login, &CancelToken) -> Result<T>,
+    ) -> Result<T> {
+        let mut login = self.lock()?;
+        with_canceller(cancel, |token| {
+            let _running = {
+                let mut running = self.running();
+                if running.freed {
+                    token.cancel();
+                }
+                running.token = Some(token.clone());
+                RunningCall(self)
+            };
+            call(&mut login, token)
+        })
+    }
+
     fn lock(&self) -> Result<MutexGuard<'_, Login>> {
         match self.login.try_lock() {
             Ok(guard) => Ok(guard),
@@ -91,7 +134,7 @@ pub unsafe extern "C" fn ustb_login_new(
         let out = out_arg(login_out, "login_out")?;
         let json = if options_json.is_null() { "" } else { str_arg(options_json, "options_json")? };
         let login = Login::new(json)?;
-        *out = Box::into_raw(Box::new(ustb_login { login: Mutex::new(login) }));
+        *out = give(ustb_login { login: Mutex::new(login), running: Mutex::default() });
         Ok(ustb_status::USTB_OK)
     })
 }
@@ -108,7 +151,8 @@ pub unsafe extern "C" fn ustb_login_new(
 /// `cancel` may be NULL (the call is then bounded only by the timeouts).
 ///
 /// # Safety
-/// Pointers are NULL or valid; `login` and `cancel` are not freed during the call.
+/// Pointers are NULL or valid when the call starts (the login and the canceller may be freed
+/// from another thread while it runs: see `ustb_login_free`).
 #[no_mangle]
 pub unsafe extern "C" fn ustb_login_qr_start(
     login: *mut ustb_login,
@@ -133,7 +177,8 @@ pub unsafe extern "C" fn ustb_login_qr_png(
 ) -> ustb_status {
     guard(error, || {
         let (png, len) = bytes_out(png_out, len_out, "png_out")?;
-        let login = ref_arg(login, "login")?.lock()?;
+        let login = hold(login, "login")?;
+        let login = login.lock()?;
         let bytes = login.qr_png().ok_or_else(no_qr)?;
         (*png, *len) = (bytes.as_ptr(), bytes.len());
         Ok(ustb_status::USTB_OK)
@@ -156,7 +201,8 @@ pub unsafe extern "C" fn ustb_login_qr_text(
 ) -> ustb_status {
     guard(error, || {
         let out = out_arg(text_out, "text_out")?;
-        let login = ref_arg(login, "login")?.lock()?;
+        let login = hold(login, "login")?;
+        let login = login.lock()?;
         let text = crate::login::qrtext::render(login.qr_png().ok_or_else(no_qr)?)?;
         give_string(text, out, std::ptr::null_mut());
         Ok(ustb_status::USTB_OK)
@@ -176,7 +222,8 @@ pub unsafe extern "C" fn ustb_login_qr_page_url(
 ) -> ustb_status {
     guard(error, || {
         let out = out_arg(url_out, "url_out")?;
-        let login = ref_arg(login, "login")?.lock()?;
+        let login = hold(login, "login")?;
+        let login = login.lock()?;
         give_string(login.qr_page_url().ok_or_else(no_qr)?.to_string(), out, std::ptr::null_mut());
         Ok(ustb_status::USTB_OK)
     })
@@ -197,7 +244,8 @@ pub unsafe extern "C" fn ustb_login_qr_page_url(
 /// `cancel` may be NULL (the call is then bounded only by the timeouts).
 ///
 /// # Safety
-/// Pointers are NULL or valid; `login` and `cancel` are not freed during the call.
+/// Pointers are NULL or valid when the call starts (the login and the canceller may be freed
+/// from another thread while it runs: see `ustb_login_free`).
 #[no_mangle]
 pub unsafe extern "C" fn ustb_login_qr_wait(
     login: *mut ustb_login,
@@ -211,9 +259,8 @@ pub unsafe extern "C" fn ustb_login_qr_wait(
     }
     guard(error, || {
         let state_out = state_out.as_mut().ok_or_else(|| Error::invalid_argument("state_out is NULL"))?;
-        let mut login = ref_arg(login, "login")?.lock()?;
         let timeout = Duration::from_millis(timeout_ms.into());
-        let state = with_canceller(cancel, |token| login.qr_wait(timeout, token))?;
+        let state = hold(login.cast_const(), "login")?.network(cancel, |login, token| login.qr_wait(timeout, token))?;
         *state_out = match state {
             State::Waiting => ustb_login_state::USTB_LOGIN_WAITING,
             State::Scanned => ustb_login_state::USTB_LOGIN_SCANNED,
@@ -232,7 +279,8 @@ pub unsafe extern "C" fn ustb_login_qr_wait(
 /// `cancel` may be NULL (the call is then bounded only by the timeouts).
 ///
 /// # Safety
-/// Pointers are NULL or valid; `login` and `cancel` are not freed during the call.
+/// Pointers are NULL or valid when the call starts (the login and the canceller may be freed
+/// from another thread while it runs: see `ustb_login_free`).
 #[no_mangle]
 pub unsafe extern "C" fn ustb_login_sms_puzzle(
     login: *mut ustb_login,
@@ -271,7 +319,8 @@ pub unsafe extern "C" fn ustb_login_puzzle_images(
         }
         let (bg, bg_len) = bytes_out(background_out, background_len_out, "background_out")?;
         let (piece, piece_len) = bytes_out(piece_out, piece_len_out, "piece_out")?;
-        let login = ref_arg(login, "login")?.lock()?;
+        let login = hold(login, "login")?;
+        let login = login.lock()?;
         let (b, p) = login.puzzle_images().ok_or_else(no_puzzle)?;
         (*bg, *bg_len, *piece, *piece_len) = (b.as_ptr(), b.len(), p.as_ptr(), p.len());
         Ok(ustb_status::USTB_OK)
@@ -292,7 +341,7 @@ pub unsafe extern "C" fn ustb_login_puzzle_solve(
 ) -> ustb_status {
     guard(error, || {
         let x_out = x_out.as_mut().ok_or_else(|| Error::invalid_argument("x_out is NULL"))?;
-        *x_out = ref_arg(login, "login")?.lock()?.puzzle_solve()?;
+        *x_out = hold(login, "login")?.lock()?.puzzle_solve()?;
         Ok(ustb_status::USTB_OK)
     })
 }
@@ -310,7 +359,8 @@ pub unsafe extern "C" fn ustb_login_puzzle_solve(
 /// `cancel` may be NULL (the call is then bounded only by the timeouts).
 ///
 /// # Safety
-/// Pointers are NULL or valid; `login` and `cancel` are not freed during the call.
+/// Pointers are NULL or valid when the call starts (the login and the canceller may be freed
+/// from another thread while it runs: see `ustb_login_free`).
 #[no_mangle]
 pub unsafe extern "C" fn ustb_login_sms_send(
     login: *mut ustb_login,
@@ -337,7 +387,8 @@ pub unsafe extern "C" fn ustb_login_sms_send(
 /// `cancel` may be NULL (the call is then bounded only by the timeouts).
 ///
 /// # Safety
-/// Pointers are NULL or valid; `login` and `cancel` are not freed during the call.
+/// Pointers are NULL or valid when the call starts (the login and the canceller may be freed
+/// from another thread while it runs: see `ustb_login_free`).
 #[no_mangle]
 pub unsafe extern "C" fn ustb_login_sms_submit(
     login: *mut ustb_login,
@@ -362,7 +413,8 @@ pub unsafe extern "C" fn ustb_login_cookie(
 ) -> ustb_status {
     guard(error, || {
         let out = out_arg(cookie_out, "cookie_out")?;
-        let login = ref_arg(login, "login")?.lock()?;
+        let login = hold(login, "login")?;
+        let login = login.lock()?;
         let cookie = login.cookie().ok_or_else(|| Error::invalid_argument("not logged in yet"))?;
         give_string(cookie.to_string(), out, std::ptr::null_mut());
         Ok(ustb_status::USTB_OK)
@@ -382,8 +434,8 @@ pub unsafe extern "C" fn ustb_login_client(
 ) -> ustb_status {
     guard(error, || {
         let out = out_arg(client_out, "client_out")?;
-        let client = ref_arg(login, "login")?.lock()?.client()?;
-        *out = Box::into_raw(Box::new(ustb_client { client }));
+        let client = hold(login, "login")?.lock()?.client()?;
+        *out = give(ustb_client { client });
         Ok(ustb_status::USTB_OK)
     })
 }
@@ -401,8 +453,8 @@ pub unsafe extern "C" fn ustb_login_install(
     error: *mut *mut ustb_error,
 ) -> ustb_status {
     guard(error, || {
-        let client = &ref_arg(client, "client")?.client;
-        ref_arg(login, "login")?.lock()?.install(client)?;
+        let client = hold(client, "client")?;
+        hold(login, "login")?.lock()?.install(&client.client)?;
         Ok(ustb_status::USTB_OK)
     })
 }
@@ -410,12 +462,29 @@ pub unsafe extern "C" fn ustb_login_install(
 /// Frees a login (its cookie is forgotten; clients made from it keep theirs). NULL is a
 /// no-op.
 ///
+/// May be called from any thread while a call on the login runs in another thread (e.g. a
+/// cancel-then-free to abandon a `ustb_login_qr_wait`, or a garbage collector's finalizer):
+/// a running network call (`_qr_start`, `_qr_wait`, `_sms_puzzle`, `_sms_send`,
+/// `_sms_submit`) is cancelled and returns `USTB_CANCELLED` promptly; any running call keeps
+/// the login until it returns, and the last of them releases the memory. The cancel goes
+/// through the call's canceller when it was given one, which then stays cancelled. This call
+/// never waits. Bytes borrowed from the login (`_qr_png`, `_puzzle_images`) are dead once the free
+/// has returned. Calls that *start* after the free are use after free.
+///
 /// # Safety
-/// `login` is NULL or from `ustb_login_new`, freed once, with no call on it still running.
+/// `login` is NULL or from `ustb_login_new`, freed once, and not used by a call that starts
+/// after this one.
 #[no_mangle]
 pub unsafe extern "C" fn ustb_login_free(login: *mut ustb_login) {
     if !login.is_null() {
-        guard_void(|| drop(Box::from_raw(login)));
+        guard_void(|| {
+            let login = take(login);
+            let mut running = login.running();
+            running.freed = true;
+            if let Some(token) = running.token.take() {
+                token.cancel();
+            }
+        });
     }
 }
 
@@ -428,8 +497,7 @@ unsafe fn network_call(
     call: impl FnOnce(&mut Login, &crate::upstream::CancelToken) -> Result<()>,
 ) -> ustb_status {
     guard(error, || {
-        let mut login = ref_arg(login, "login")?.lock()?;
-        with_canceller(cancel, |token| call(&mut login, token))?;
+        hold(login.cast_const(), "login")?.network(cancel, call)?;
         Ok(ustb_status::USTB_OK)
     })
 }

@@ -13,6 +13,8 @@
 //!   `ustb_string_free`; on failure the out-pointer is set to NULL.
 //! - NULL pointers, invalid UTF-8 and malformed JSON return `USTB_INVALID_ARGUMENT`; a panic
 //!   returns `USTB_PANIC`. Neither crashes the host.
+//! - Handles are reference-counted (`handle.rs`): a free from another thread while a call runs
+//!   never frees memory that call still uses.
 
 #![allow(non_camel_case_types)] // C names, as the header shows them
 
@@ -23,6 +25,7 @@ pub mod client;
 pub mod doctor;
 pub mod endpoints;
 pub mod error;
+mod handle;
 pub mod log;
 pub mod login;
 pub mod push;
@@ -113,11 +116,6 @@ pub(crate) unsafe fn str_arg<'a>(p: *const c_char, name: &str) -> Result<&'a str
         return Err(Error::invalid_argument(format!("{name} is NULL")));
     }
     CStr::from_ptr(p).to_str().map_err(|e| Error::invalid_argument(format!("{name} is not valid UTF-8: {e}")))
-}
-
-/// A required handle argument.
-pub(crate) unsafe fn ref_arg<'a, T>(p: *const T, name: &str) -> Result<&'a T> {
-    p.as_ref().ok_or_else(|| Error::invalid_argument(format!("{name} is NULL")))
 }
 
 /// Checks an out-pointer and sets it to NULL, so it is NULL on every failure path.

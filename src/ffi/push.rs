@@ -3,7 +3,8 @@
 use std::ffi::{c_char, c_int, c_void};
 
 use super::chat::{open, ustb_chat_stream};
-use super::{c_string, guard, ref_arg, ustb_client, ustb_error, ustb_status};
+use super::handle::hold;
+use super::{c_string, guard, ustb_client, ustb_error, ustb_status};
 use crate::error::{Error, Result};
 
 /// Receives one `chat.completion.chunk` JSON. `chunk_json` is NUL-terminated UTF-8 of `len`
@@ -33,8 +34,8 @@ pub unsafe extern "C" fn ustb_chat_stream_for_each(
     error: *mut *mut ustb_error,
 ) -> ustb_status {
     guard(error, || {
-        let stream = ref_arg(stream.cast_const(), "stream")?;
-        for_each(stream, callback, userdata)
+        let stream = hold(stream.cast_const(), "stream")?;
+        for_each(&stream, callback, userdata)
     })
 }
 

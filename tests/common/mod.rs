@@ -296,6 +296,27 @@ pub fn compile_with(cpp: bool, name: &str, sources: &[&str], flags: &[&str]) -> 
     exe
 }
 
+/// Runs `exe ARGS` (under `prefix`, e.g. valgrind) with a time bound: a hang fails the test instead of stalling the suite.
+pub fn run_bounded(prefix: &[&str], exe: &std::path::Path, args: &[&str], env: &[(&str, &str)], limit: u64) -> Output {
+    let mut cmd = Command::new("timeout");
+    cmd.args(["-s", "KILL", &limit.to_string()]).args(prefix).arg(exe).args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run(&mut cmd)
+}
+
+pub const VALGRIND: &[&str] =
+    &["valgrind", "--quiet", "--error-exitcode=9", "--leak-check=full", "--errors-for-leak-kinds=definite,indirect"];
+pub const SANITIZE: &[&str] =
+    &["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"];
+pub const ASAN_ENV: &[(&str, &str)] = &[
+    ("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:exitcode=9"),
+    ("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1"),
+    // Leaks inside the Rust runtime's one-time statics are not ours to report.
+    ("LSAN_OPTIONS", "report_objects=1"),
+];
+
 /// The emulator as a child process, and the URL it printed.
 pub struct EmulatorProcess {
     child: Child,
