@@ -123,7 +123,7 @@ impl Wire {
             .timeout_global(config.total_timeout)
             .max_idle_connections_per_host(8)
             .build();
-        let agent = ureq::Agent::with_parts(agent_config, CancellableConnector, LookupResolver::default());
+        let agent = ureq::Agent::with_parts(agent_config, CancellableConnector, LookupResolver);
         Wire { agent, config, cookies: Mutex::new(cookies) }
     }
 
