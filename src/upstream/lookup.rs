@@ -20,6 +20,8 @@ const MAX_RUNNING: usize = 32;
 pub enum LookupError {
     /// The resolver answered: no such name, or it failed (its words).
     Failed(String),
+    /// The resolver could not be asked (too many lookups waiting, no thread to run one).
+    Unavailable(String),
     /// No answer within the time allowed.
     TimedOut(Duration),
     Cancelled,
@@ -28,7 +30,7 @@ pub enum LookupError {
 impl fmt::Display for LookupError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            LookupError::Failed(why) => f.write_str(why),
+            LookupError::Failed(why) | LookupError::Unavailable(why) => f.write_str(why),
             LookupError::TimedOut(t) => write!(f, "no answer within connect_timeout_ms ({} ms)", t.as_millis()),
             LookupError::Cancelled => f.write_str("cancelled"),
         }
@@ -60,7 +62,7 @@ pub fn lookup(
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
-    let pending = start(host)?;
+    let pending = start(host, MAX_RUNNING)?;
     let deadline = timeout.map(|t| Instant::now() + t);
     let mut result = lock(&pending.result);
     loop {
@@ -83,15 +85,16 @@ pub fn lookup(
     }
 }
 
-/// The running lookup of `host`, or a new one on its own thread.
-fn start(host: &str) -> Result<Arc<Pending>, LookupError> {
+/// The running lookup of `host`, or a new one on its own thread if fewer than `cap` run.
+fn start(host: &str, cap: usize) -> Result<Arc<Pending>, LookupError> {
     let mut running = lock(&RUNNING);
     let running = running.get_or_insert_with(HashMap::new);
     if let Some(p) = running.get(host) {
         return Ok(p.clone());
     }
-    if running.len() >= MAX_RUNNING {
-        return Err(LookupError::Failed(format!("{MAX_RUNNING} name lookups are already waiting for the resolver")));
+    if running.len() >= cap {
+        let why = format!("{cap} host name lookups are already waiting for the system's resolver");
+        return Err(LookupError::Unavailable(why));
     }
     let pending = Arc::new(Pending::default());
     let (name, shared) = (host.to_string(), pending.clone());
@@ -104,7 +107,7 @@ fn start(host: &str) -> Result<Arc<Pending>, LookupError> {
             *lock(&shared.result) = Some(answer);
             shared.done.notify_all();
         })
-        .map_err(|e| LookupError::Failed(format!("cannot start the name lookup: {e}")))?;
+        .map_err(|e| LookupError::Unavailable(format!("cannot start the host name lookup: {e}")))?;
     running.insert(host.to_string(), pending.clone());
     Ok(pending)
 }
@@ -129,5 +132,11 @@ mod tests {
         let got = lookup("ustb-lookup-test.invalid", 80, None, &|| true);
         assert!(matches!(got, Err(LookupError::Cancelled) | Err(LookupError::Failed(_))), "{got:?}");
         assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    #[test]
+    fn past_the_cap_nothing_is_started() {
+        let got = start("ustb-lookup-cap.invalid", 0).map(drop);
+        assert!(matches!(&got, Err(LookupError::Unavailable(why)) if why.contains("already waiting")), "{got:?}");
     }
 }

@@ -141,8 +141,8 @@ fn note_written() {
 
 /// ureq's name lookup, made abandonable (see `lookup.rs`): it gives up at ureq's resolve
 /// deadline (`connect_timeout_ms`, or less of `timeout_ms` when that is nearer) and on a cancel
-/// of the current scope. Every failure is reported as `HostNotFound` (std reports a failed
-/// lookup as a bare I/O error, which would read like a broken connection).
+/// of the current scope. A failed lookup is reported as `HostNotFound` (std reports it as a
+/// bare I/O error, which would read like a broken connection).
 #[derive(Debug, Default)]
 pub struct LookupResolver;
 
@@ -168,6 +168,9 @@ impl Resolver for LookupResolver {
             Err(LookupError::Cancelled) => return Err(ureq::Error::Io(cancelled_io())),
             Err(LookupError::TimedOut(_)) => return Err(ureq::Error::Timeout(timeout.reason)),
             Err(LookupError::Failed(_)) => return Err(ureq::Error::HostNotFound),
+            Err(LookupError::Unavailable(why)) => {
+                return Err(ureq::Error::Io(io::Error::other(Error::new(ErrorKind::Connect, why))))
+            }
         };
         let mut result = self.empty();
         for addr in config.ip_family().keep_wanted(addrs.into_iter()) {
