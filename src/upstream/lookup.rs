@@ -103,7 +103,9 @@ fn start(host: &str, cap: usize) -> Result<Arc<Pending>, LookupError> {
         .spawn(move || {
             let answer = (name.as_str(), 0).to_socket_addrs();
             let answer = answer.map(|a| a.map(|s| s.ip()).collect()).map_err(|e| e.to_string());
-            lock(&RUNNING).as_mut().map(|r| r.remove(&name));
+            if let Some(running) = lock(&RUNNING).as_mut() {
+                running.remove(&name);
+            }
             *lock(&shared.result) = Some(answer);
             shared.done.notify_all();
         })

@@ -161,6 +161,9 @@ impl Resolver for LookupResolver {
             (None, Some("https")) => 443,
             _ => return Err(bad()),
         };
+        if timeout.after.is_zero() {
+            return Err(ureq::Error::Timeout(timeout.reason));
+        }
         let host = authority.host().trim_start_matches('[').trim_end_matches(']');
         let limit = timeout.not_zero().map(|t| *t);
         let addrs = match lookup(host, port, limit, &current_cancelled) {
