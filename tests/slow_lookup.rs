@@ -6,8 +6,9 @@
 //! tests/c/slow_dns.c preloaded, whose `getaddrinfo` sleeps for names ending in `.slow.test`
 //! and then answers 127.0.0.1 (where the emulator listens). Each cancel trial uses a new name,
 //! so each meets a lookup of its own. `USTB_LOOKUP_TRIALS` (default 5) sets the trials per
-//! path; the median and worst cancel latency (and time past the timeout) are printed. Timing is bounded generously only:
-//! a call must return within 2 s of its cancel or timeout, where a lookup takes 4 s.
+//! path; the median and worst latency after the cancel (or the timeout) are printed. Timing
+//! is bounded generously only: a call must return within 2 s of its cancel or timeout, where
+//! the lookup takes 4 s.
 
 mod common;
 
