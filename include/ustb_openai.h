@@ -79,8 +79,9 @@ typedef enum {
    */
   USTB_CONNECT_ERROR = 5,
   /**
-   * Connecting took longer than `connect_timeout_ms`, the server was silent for longer
-   * than `idle_timeout_ms`, or the request took longer than `timeout_ms`.
+   * The host name lookup or the connect took longer than `connect_timeout_ms` (the message
+   * says which), the server was silent for longer than `idle_timeout_ms`, or the request
+   * took longer than `timeout_ms`.
    */
   USTB_TIMEOUT = 6,
   /**
@@ -304,10 +305,10 @@ const char *ustb_version(void);
 void ustb_string_free(char *s);
 
 /**
- * Cancels a stream: a `next`/`collect`/`for_each` running in another thread (connecting,
- * waiting for headers, reading the body, or waiting on a silent server) returns
- * `USTB_CANCELLED` promptly (the socket is shut down; a connect in progress notices within
- * 10 ms), and so does every later read.
+ * Cancels a stream: a `next`/`collect`/`for_each` running in another thread (looking up the
+ * host name, connecting, waiting for headers, reading the body, or waiting on a silent
+ * server) returns `USTB_CANCELLED` promptly (the socket is shut down; a name lookup or a
+ * connect in progress notices within 10 ms), and so does every later read.
  * A reply that was already complete still ends with `USTB_END_OF_STREAM`. Idempotent,
  * thread-safe, never blocks; NULL is a no-op.
  *
@@ -490,7 +491,8 @@ ustb_status ustb_chunk_delta(const char *chunk_json, char **content_out, char **
  * `base_url` (default `"http://chat.ustb.edu.cn"`; http only), `easy_session` (32
  * alphanumerics), `vjuid_login` (the login cookie), `cookie` (a raw
  * `"easy_session=…; cookie_vjuid_login=…"` string, as copied from a browser),
- * `connect_timeout_ms` (default 10000), `idle_timeout_ms` (longest silence allowed while
+ * `connect_timeout_ms` (default 10000; bounds the host name lookup, then the TCP connect,
+ * each), `idle_timeout_ms` (longest silence allowed while
  * waiting for or reading a reply, default 300000), `timeout_ms` (whole request, default none),
  * `max_retries` (failures before the reply starts, including an unknown host name; default
  * 2, at most 10), `user_agent` (at most 512 bytes), `compose_id` (default 3), `model`
@@ -827,8 +829,9 @@ void ustb_error_free(ustb_error *error);
  *
  * Thread-safety: may be called from any thread at any time. It waits for calls of the
  * previous callback running on other threads to return, so once it returns the previous
- * callback is never called again and its `userdata` may be freed. Do not call it from a
- * thread the callback may be waiting for. Never blocks otherwise; no network traffic.
+ * callback is never called again and its `userdata` may be freed. While it waits, other
+ * threads are not held up: their lines already go to the new callback. Do not call it from
+ * a thread the callback may be waiting for. Never blocks otherwise; no network traffic.
  *
  * # Safety
  * `callback` is NULL or a function that is safe to call with `userdata` from any thread, at

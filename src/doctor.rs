@@ -5,7 +5,7 @@
 //! advice. A failing step skips the later ones. Cookie values never appear in the report, and
 //! the user's name is cut to its first character unless `reveal_name` is asked for.
 
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -15,10 +15,11 @@ use crate::client::Client;
 use crate::endpoints::Endpoint;
 use crate::error::{Error, Result};
 use crate::limits::MAX_ERROR_BODY_BYTES;
+use crate::upstream::lookup::lookup;
 use crate::upstream::transport::{self, CancelScope};
 use crate::upstream::CancelToken;
 
-/// How often a wait (the name lookup, the chat) looks at the cancel token.
+/// How often the chat's wait looks at the cancel token.
 const POLL: Duration = Duration::from_millis(10);
 
 /// The doctor's options: `{"reveal_name": bool}` (an empty string or `{}`: the defaults).
@@ -128,7 +129,8 @@ impl Client {
         let Some((host, port)) = host_port(&self.wire.config().base_url) else {
             return fail("base_url has no host name".into(), "set base_url to http://host[:port]");
         };
-        match resolve(&host, port, self.wire.config().connect_timeout, cancel) {
+        let timeout = Some(self.wire.config().connect_timeout);
+        match lookup(&host, port, timeout, &|| cancel.is_cancelled()).map_err(|e| e.to_string()) {
             Ok(addrs) if !addrs.is_empty() => {
                 let first = addrs[0].ip();
                 found.addrs = addrs;
@@ -279,32 +281,6 @@ fn host_port(base_url: &str) -> Option<(String, u16)> {
         None => 80,
     };
     (!host.is_empty()).then(|| (host.to_string(), port))
-}
-
-/// The system's lookup, on its own thread so it is bounded by `timeout` and `cancel`.
-fn resolve(
-    host: &str,
-    port: u16,
-    timeout: Duration,
-    cancel: &CancelToken,
-) -> std::result::Result<Vec<SocketAddr>, String> {
-    let (tx, rx) = mpsc::channel();
-    let target = (host.to_string(), port);
-    std::thread::spawn(move || {
-        let _ = tx.send(target.to_socket_addrs().map(|a| a.collect::<Vec<_>>()));
-    });
-    let deadline = Instant::now() + timeout;
-    loop {
-        match rx.recv_timeout(POLL) {
-            Ok(result) => return result.map_err(|e| e.to_string()),
-            Err(mpsc::RecvTimeoutError::Disconnected) => return Err("the lookup stopped".into()),
-            Err(mpsc::RecvTimeoutError::Timeout) if cancel.is_cancelled() => return Err("cancelled".into()),
-            Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() >= deadline => {
-                return Err(format!("no answer within connect_timeout_ms ({} ms)", timeout.as_millis()))
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-        }
-    }
 }
 
 /// `loopback`, `private` (10/8, 172.16/12, 192.168/16, fc00::/7) or `public`.

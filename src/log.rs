@@ -17,7 +17,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::io::Write;
 use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
-use std::sync::{OnceLock, RwLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -57,16 +57,72 @@ impl Level {
 /// A log callback: the level and one line of text, on the thread that logs.
 pub type Logger = Box<dyn Fn(Level, &str) + Send + Sync>;
 
+/// A callback and its level. Callers hold an `Arc` of it while it runs, not a lock: a setter
+/// waiting for an old sink's callbacks to return holds up no thread that logs to the new one.
 struct Sink {
     logger: Logger,
     min: u8,
+    calls: Mutex<Calls>,
+    idle: Condvar,
+}
+
+#[derive(Default)]
+struct Calls {
+    running: usize,
+    /// Replaced: no call may start any more.
+    retired: bool,
+}
+
+impl Sink {
+    /// Calls the logger unless the sink was replaced (false then).
+    fn call(&self, level: Level, line: &str) -> bool {
+        {
+            let mut calls = lock(&self.calls);
+            if calls.retired {
+                return false;
+            }
+            calls.running += 1;
+        }
+        let _done = Done(self);
+        IN_CALLBACK.set(true);
+        let _reset = ResetOnDrop;
+        (self.logger)(level, line);
+        true
+    }
+
+    /// Stops new calls and waits for the running ones to return.
+    fn retire(&self) {
+        let mut calls = lock(&self.calls);
+        calls.retired = true;
+        while calls.running > 0 {
+            calls = self.idle.wait(calls).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+/// Counts a call as returned (also when the logger panics).
+struct Done<'a>(&'a Sink);
+
+impl Drop for Done<'_> {
+    fn drop(&mut self) {
+        let mut calls = lock(&self.0.calls);
+        calls.running -= 1;
+        if calls.retired && calls.running == 0 {
+            self.0.idle.notify_all();
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The most verbose level that passes (`OFF`: nothing), or `UNKNOWN` until `USTB_LOG` was
 /// read. A hint for the fast path only: `emit` decides under the lock.
 static MAX: AtomicU8 = AtomicU8::new(UNKNOWN);
 const UNKNOWN: u8 = u8::MAX;
-static SINK: RwLock<Option<Sink>> = RwLock::new(None);
+/// Locked only to read or swap the sink, never while a callback runs.
+static SINK: RwLock<Option<Arc<Sink>>> = RwLock::new(None);
 
 thread_local! {
     /// Set while this thread runs the callback: its own logging is dropped, not recursed into.
@@ -90,20 +146,31 @@ macro_rules! event {
 }
 
 /// Sets the process-wide log callback (None: back to `USTB_LOG` and stderr). Lines above
-/// `min` (None: every line) are not passed to it. Waits for callbacks running on other threads
-/// to return, so the old callback is never called after this returns. Fails when called from
-/// inside the callback (it would wait for itself).
+/// `min` (None: every line) are not passed to it. Waits for calls of the old callback running
+/// on other threads to return, so it is never called after this returns; meanwhile other
+/// threads log to the new one. Fails when called from inside the callback (it would wait for
+/// itself).
 pub fn set_logger(logger: Option<Logger>, min: Option<Level>) -> Result<()> {
     if IN_CALLBACK.get() {
         return Err(Error::invalid_argument("the log callback cannot be changed from inside the log callback"));
     }
-    let mut sink = SINK.write().unwrap_or_else(|p| p.into_inner());
-    *sink = logger.map(|logger| Sink { logger, min: min.map_or(OFF, |l| l as u8) });
-    MAX.store(max_level(&sink), Relaxed);
+    let new = logger.map(|logger| {
+        let min = min.map_or(OFF, |l| l as u8);
+        Arc::new(Sink { logger, min, calls: Mutex::default(), idle: Condvar::new() })
+    });
+    let old = {
+        let mut sink = SINK.write().unwrap_or_else(|p| p.into_inner());
+        let old = std::mem::replace(&mut *sink, new);
+        MAX.store(max_level(&sink), Relaxed);
+        old
+    };
+    if let Some(old) = old {
+        old.retire();
+    }
     Ok(())
 }
 
-fn max_level(sink: &Option<Sink>) -> u8 {
+fn max_level(sink: &Option<Arc<Sink>>) -> u8 {
     sink.as_ref().map_or_else(env_level, |s| s.min)
 }
 
@@ -142,23 +209,28 @@ pub fn emit(level: Level, args: fmt::Arguments<'_>) {
     if IN_CALLBACK.get() {
         return;
     }
-    let sink = SINK.read().unwrap_or_else(|p| p.into_inner());
-    let max = max_level(&sink);
-    // First use: settle the hint (a concurrent `set_logger` cannot run: it needs the lock).
-    let _ = MAX.compare_exchange(UNKNOWN, max, Relaxed, Relaxed);
-    if level as u8 > max {
+    let mut line = None;
+    loop {
+        let sink = {
+            let sink = SINK.read().unwrap_or_else(|p| p.into_inner());
+            let max = max_level(&sink);
+            // First use: settle the hint (a concurrent `set_logger` cannot run: it needs the lock).
+            let _ = MAX.compare_exchange(UNKNOWN, max, Relaxed, Relaxed);
+            if level as u8 > max {
+                return;
+            }
+            sink.clone()
+        };
+        let line = line.get_or_insert_with(|| one_line(args.to_string()));
+        match sink {
+            // Not called: replaced since it was read, so the new sink gets the line.
+            Some(s) if !s.call(level, line) => continue,
+            Some(_) => {}
+            None => {
+                let _ = writeln!(std::io::stderr().lock(), "ustb-openai [{}] {line}", level.name());
+            }
+        }
         return;
-    }
-    let line = one_line(args.to_string());
-    match &*sink {
-        Some(s) => {
-            IN_CALLBACK.set(true);
-            let _reset = ResetOnDrop;
-            (s.logger)(level, &line);
-        }
-        None => {
-            let _ = writeln!(std::io::stderr().lock(), "ustb-openai [{}] {line}", level.name());
-        }
     }
 }
 

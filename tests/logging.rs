@@ -420,3 +420,65 @@ fn a_replaced_callback_is_never_called_again() {
     assert!(calls > 50, "the threads logged ({calls} lines)");
     assert_eq!(a.late.load(SeqCst) + b.late.load(SeqCst), 0, "a replaced callback was called ({calls} lines)");
 }
+
+/// A callback that blocks the first call on a thread other than the test's until `release`
+/// (at most `BLOCKED`), and counts every call.
+#[derive(Default)]
+struct Blocking {
+    entered: std::sync::atomic::AtomicBool,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+const BLOCKED: Duration = Duration::from_secs(4);
+
+unsafe extern "C" fn blocking_line(userdata: *mut c_void, _: ustb_log_level, _: *const c_char) {
+    use std::sync::atomic::Ordering::SeqCst;
+    let b = &*(userdata as *const Blocking);
+    b.calls.fetch_add(1, SeqCst);
+    if !b.entered.swap(true, SeqCst) {
+        std::thread::sleep(BLOCKED);
+    }
+}
+
+/// Issue 16, item 5: while a setter waits for a blocked callback to return, other threads log
+/// to the new callback at once (a create took the blocked callback's time before).
+#[test]
+fn a_waiting_setter_holds_up_no_other_thread() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let log = Logged::start(USTB_LOG_OFF);
+    let emu = emulator();
+    let blocking: &'static Blocking = Box::leak(Box::default());
+    let set = |cb: ustb_log_callback, data: *mut c_void| {
+        let mut err = ptr::null_mut();
+        check(unsafe { ustb_set_log_callback(cb, data, USTB_LOG_DEBUG, &mut err) }, err).unwrap();
+    };
+    set(Some(blocking_line), blocking as *const Blocking as *mut c_void);
+    std::thread::scope(|scope| {
+        // A thread logs and its callback blocks.
+        let logs = scope.spawn(|| create(&login_client(&emu), &user("hi")).unwrap());
+        while !blocking.entered.load(SeqCst) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // A setter waits for that callback.
+        let setter = scope.spawn(|| {
+            set(Some(collect_line), log.lines as *const Lines as *mut c_void);
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(!setter.is_finished(), "the setter did not wait for the running callback");
+        // This thread's create logs meanwhile, to the new callback.
+        let c = login_client(&emu);
+        let started = Instant::now();
+        create(&c, &user("hi")).unwrap();
+        let took = started.elapsed();
+        setter.join().unwrap();
+        logs.join().unwrap();
+        eprintln!("a create while a setter waits for a blocked callback: {took:?}");
+        assert!(took < BLOCKED / 2, "a create took {took:?} while a setter waited");
+    });
+    let calls_before = blocking.calls.load(SeqCst);
+    let lines = log.take();
+    assert!(lines.iter().any(|(_, l)| l.contains("compose_chat")), "the create logged to the new callback: {lines:?}");
+    // The old callback is not called again.
+    create(&login_client(&emu), &user("hi")).unwrap();
+    assert_eq!(blocking.calls.load(SeqCst), calls_before);
+}

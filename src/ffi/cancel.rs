@@ -6,10 +6,10 @@ use super::handle::{give, hold, take};
 use super::{guard, guard_void, out_arg, ustb_error, ustb_status};
 use crate::upstream::CancelToken;
 
-/// Cancels a stream: a `next`/`collect`/`for_each` running in another thread (connecting,
-/// waiting for headers, reading the body, or waiting on a silent server) returns
-/// `USTB_CANCELLED` promptly (the socket is shut down; a connect in progress notices within
-/// 10 ms), and so does every later read.
+/// Cancels a stream: a `next`/`collect`/`for_each` running in another thread (looking up the
+/// host name, connecting, waiting for headers, reading the body, or waiting on a silent
+/// server) returns `USTB_CANCELLED` promptly (the socket is shut down; a name lookup or a
+/// connect in progress notices within 10 ms), and so does every later read.
 /// A reply that was already complete still ends with `USTB_END_OF_STREAM`. Idempotent,
 /// thread-safe, never blocks; NULL is a no-op.
 ///

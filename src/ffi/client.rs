@@ -24,7 +24,8 @@ pub struct ustb_client {
 /// `base_url` (default `"http://chat.ustb.edu.cn"`; http only), `easy_session` (32
 /// alphanumerics), `vjuid_login` (the login cookie), `cookie` (a raw
 /// `"easy_session=…; cookie_vjuid_login=…"` string, as copied from a browser),
-/// `connect_timeout_ms` (default 10000), `idle_timeout_ms` (longest silence allowed while
+/// `connect_timeout_ms` (default 10000; bounds the host name lookup, then the TCP connect,
+/// each), `idle_timeout_ms` (longest silence allowed while
 /// waiting for or reading a reply, default 300000), `timeout_ms` (whole request, default none),
 /// `max_retries` (failures before the reply starts, including an unknown host name; default
 /// 2, at most 10), `user_agent` (at most 512 bytes), `compose_id` (default 3), `model`

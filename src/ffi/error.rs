@@ -29,8 +29,9 @@ pub enum ustb_status {
     /// network failure before sending began. Retried up to `max_retries` times first. Also a
     /// failed TLS handshake with the SSO (not retried; the message says why).
     USTB_CONNECT_ERROR = 5,
-    /// Connecting took longer than `connect_timeout_ms`, the server was silent for longer
-    /// than `idle_timeout_ms`, or the request took longer than `timeout_ms`.
+    /// The host name lookup or the connect took longer than `connect_timeout_ms` (the message
+    /// says which), the server was silent for longer than `idle_timeout_ms`, or the request
+    /// took longer than `timeout_ms`.
     USTB_TIMEOUT = 6,
     /// The connection broke after the request went out: closed before the reply started,
     /// reset, or the body cut short at the HTTP layer (also a body shorter than its

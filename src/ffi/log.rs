@@ -73,8 +73,9 @@ impl CLogger {
 ///
 /// Thread-safety: may be called from any thread at any time. It waits for calls of the
 /// previous callback running on other threads to return, so once it returns the previous
-/// callback is never called again and its `userdata` may be freed. Do not call it from a
-/// thread the callback may be waiting for. Never blocks otherwise; no network traffic.
+/// callback is never called again and its `userdata` may be freed. While it waits, other
+/// threads are not held up: their lines already go to the new callback. Do not call it from
+/// a thread the callback may be waiting for. Never blocks otherwise; no network traffic.
 ///
 /// # Safety
 /// `callback` is NULL or a function that is safe to call with `userdata` from any thread, at

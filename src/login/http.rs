@@ -66,7 +66,7 @@ impl Http {
             .tls_config(TlsConfig::builder().root_certs(roots).build())
             .max_idle_connections_per_host(2)
             .build();
-        let agent = ureq::Agent::with_parts(agent_config, connectors(), LookupResolver::default());
+        let agent = ureq::Agent::with_parts(agent_config, connectors(), LookupResolver);
         Http { agent, max_retries: config.max_retries, jar: Jar::default() }
     }
 

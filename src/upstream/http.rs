@@ -123,7 +123,7 @@ impl Wire {
             .timeout_global(config.total_timeout)
             .max_idle_connections_per_host(8)
             .build();
-        let agent = ureq::Agent::with_parts(agent_config, CancellableConnector, LookupResolver::default());
+        let agent = ureq::Agent::with_parts(agent_config, CancellableConnector, LookupResolver);
         Wire { agent, config, cookies: Mutex::new(cookies) }
     }
 
@@ -291,6 +291,8 @@ pub(crate) fn agent_config(
         // Compression can hold SSE events back, and no server here needs it.
         .accept_encoding("identity")
         .user_agent(user_agent)
+        // The name lookup gets its own connect_timeout (abandoned then: see lookup.rs).
+        .timeout_resolve(Some(connect_timeout))
         .timeout_connect(Some(connect_timeout))
         // Re-armed on every read: the longest allowed silence, including before headers.
         .timeout_per_read(Some(idle_timeout))
@@ -321,9 +323,13 @@ pub(crate) fn send_error(e: ureq::Error, token: &CancelToken, wrote: bool) -> (E
     }
     let connect = |what: String| (Error::new(ErrorKind::Connect, what), true);
     match e {
-        ureq::Error::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve) => {
+        ureq::Error::Timeout(ureq::Timeout::Connect) => {
             (Error::new(ErrorKind::Timeout, "timed out while connecting to the server"), true)
         }
+        ureq::Error::Timeout(ureq::Timeout::Resolve) => (
+            Error::new(ErrorKind::Timeout, "the name lookup of the server's host took longer than connect_timeout_ms"),
+            true,
+        ),
         ureq::Error::Timeout(t) => (timeout_error(t), false),
         ureq::Error::HostNotFound => connect("the server's host name could not be resolved (not found in DNS)".into()),
         ureq::Error::ConnectionFailed => connect("could not connect to the server".into()),

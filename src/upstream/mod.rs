@@ -3,6 +3,7 @@
 pub mod body;
 pub mod envelope;
 pub mod http;
+pub mod lookup;
 pub mod multipart;
 pub mod record;
 pub mod transport;

@@ -20,11 +20,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{
     Buffers, ChainedConnector, ConnectionDetails, Connector, LazyBuffers, NextTimeout, RustlsConnector, Transport,
 };
 
+use super::lookup::{lookup, LookupError};
 use crate::error::{Error, ErrorKind};
 
 /// How often a connect in progress looks at its cancel token.
@@ -138,10 +139,12 @@ fn note_written() {
     });
 }
 
-/// ureq's resolver, with every lookup failure reported as `HostNotFound` (std reports a
-/// failed lookup as a bare I/O error, which would read like a broken connection).
+/// ureq's name lookup, made abandonable (see `lookup.rs`): it gives up at ureq's resolve
+/// deadline (`connect_timeout_ms`, or less of `timeout_ms` when that is nearer) and on a cancel
+/// of the current scope. A failed lookup is reported as `HostNotFound` (std reports it as a
+/// bare I/O error, which would read like a broken connection).
 #[derive(Debug, Default)]
-pub struct LookupResolver(DefaultResolver);
+pub struct LookupResolver;
 
 impl Resolver for LookupResolver {
     fn resolve(
@@ -150,11 +153,38 @@ impl Resolver for LookupResolver {
         config: &ureq::config::Config,
         timeout: NextTimeout,
     ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        self.0.resolve(uri, config, timeout).map_err(|e| match e {
-            ureq::Error::Timeout(t) => ureq::Error::Timeout(t),
-            ureq::Error::Io(_) => ureq::Error::HostNotFound,
-            other => other,
-        })
+        let bad = || ureq::Error::BadUri(uri.to_string());
+        let authority = uri.authority().ok_or_else(bad)?;
+        let port = match (authority.port_u16(), uri.scheme_str()) {
+            (Some(port), _) => port,
+            (None, Some("http")) => 80,
+            (None, Some("https")) => 443,
+            _ => return Err(bad()),
+        };
+        if timeout.after.is_zero() {
+            return Err(ureq::Error::Timeout(timeout.reason));
+        }
+        let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+        let limit = timeout.not_zero().map(|t| *t);
+        let addrs = match lookup(host, port, limit, &current_cancelled) {
+            Ok(addrs) => addrs,
+            Err(LookupError::Cancelled) => return Err(ureq::Error::Io(cancelled_io())),
+            Err(LookupError::TimedOut(_)) => return Err(ureq::Error::Timeout(timeout.reason)),
+            Err(LookupError::Failed(_)) => return Err(ureq::Error::HostNotFound),
+            Err(LookupError::Unavailable(why)) => {
+                return Err(ureq::Error::Io(io::Error::other(Error::new(ErrorKind::Connect, why))))
+            }
+        };
+        let mut result = self.empty();
+        for addr in config.ip_family().keep_wanted(addrs.into_iter()) {
+            if result.try_push(addr).is_err() {
+                break;
+            }
+        }
+        if result.is_empty() {
+            return Err(ureq::Error::HostNotFound);
+        }
+        Ok(result)
     }
 }
 
