@@ -511,6 +511,12 @@ fn no_secret_reaches_an_error_or_a_log_line() {
     secrets.extend(recorded_values(&emu, &["sid", "rand_token", "auth_code", "code", "lck"]));
     let lines = LINES.lock().unwrap().clone();
     assert!(lines.iter().any(|l| l.contains("SSO login")), "login steps are logged");
+    // JSON and form POSTs log the size of the body they sent.
+    let posts: Vec<_> = lines.iter().filter(|l| l.starts_with("POST /idp/") && l.contains("request body")).collect();
+    assert!(posts.len() >= 2, "{lines:?}");
+    for line in posts {
+        assert!(!line.contains("request body 0 bytes"), "{line}");
+    }
     for text in messages.iter().chain(lines.iter()) {
         for secret in &secrets {
             assert!(!text.contains(secret.as_str()), "{secret:?} leaked into {text:?}");
