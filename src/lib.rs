@@ -83,10 +83,10 @@ pub use doctor::DoctorOptions;
 pub use endpoints::Endpoint;
 pub use error::{Error, ErrorKind, Result};
 pub use log::{set_logger, Level, Logger};
-pub use login::{Login, State as LoginState};
 /// Not API: the login's record of its name lookups, for the tests.
 #[doc(hidden)]
 pub use login::{watch_lookups, LookupLog};
+pub use login::{Login, State as LoginState};
 pub use upstream::CancelToken;
 
 /// Not API: the in-memory floors `make bench` compares the library with (no socket, no FFI).

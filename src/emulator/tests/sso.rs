@@ -552,7 +552,8 @@ fn replies_can_name_other_hosts_as_the_real_servers_do() {
     let ticket = location.strip_prefix("https://sso.example/idp/authCenter/destination").expect(location);
     let page = get(&e, &format!("/idp/authCenter/destination{ticket}")).text();
     let back = util::url_encode("http://chat.example:81/page/site/newPc?login_return=true");
-    let want = format!("var locationValue = \"http://chat.example:81/common/actionCasLogin?redirect_url={back}&amp;code=");
+    let want =
+        format!("var locationValue = \"http://chat.example:81/common/actionCasLogin?redirect_url={back}&amp;code=");
     assert!(page.contains(&want), "{page}");
 }
 
