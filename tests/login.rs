@@ -650,7 +650,7 @@ fn pauses_between_polls_end_at_the_callers_deadline() {
 fn a_held_poll_is_kept_open_past_the_idle_timeout_until_the_wait_ends() {
     let emu = emulator_with(sso_config("confirm@60000", Duration::from_millis(1500)));
     let mut o = options(&emu.base_url());
-    o["idle_timeout_ms"] = json!(400);
+    o["idle_timeout_ms"] = json!(700);
     let l = new_login(&o).unwrap();
     qr_start(&l).unwrap();
     assert_eq!(wait(&l, 2500, NONE).unwrap(), USTB_LOGIN_WAITING);
