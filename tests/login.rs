@@ -636,14 +636,17 @@ fn pauses_between_polls_end_at_the_callers_deadline() {
     let l = login_of(&emu);
     qr_start(&l).unwrap();
     assert_eq!(wait(&l, 2000, NONE).unwrap(), USTB_LOGIN_SCANNED);
-    // The server keeps answering "scanned"; each wait of 100 ms must end near 100 ms.
-    let started = Instant::now();
+    // The server keeps answering "scanned"; each wait of 100 ms must end near 100 ms, and
+    // the repeated answer is not polled in a loop meanwhile.
+    let (started, before) = (Instant::now(), polls(&emu));
     for _ in 0..5 {
         assert_eq!(wait(&l, 100, NONE).unwrap(), USTB_LOGIN_SCANNED);
     }
     let took = started.elapsed();
-    eprintln!("five waits of 100 ms while scanned took {took:?}");
+    let n = polls(&emu) - before;
+    eprintln!("five waits of 100 ms while scanned took {took:?}, {n} polls");
     assert!(took < Duration::from_millis(2500), "five waits of 100 ms took {took:?}");
+    assert!(n as f64 <= took.as_secs_f64() + 1.0, "{n} polls in {took:?}");
 }
 
 #[test]
