@@ -105,10 +105,10 @@ impl Login {
         let Some(next) = location_url(&raw) else {
             return Err(step_error(step, "the destination's locationValue is not an http(s) URL"));
         };
-        let next = self.http.hosts.map("the destination's locationValue", &next).map_err(|e| self.in_step(step, e))?;
         if let Some(code) = query_value(next.rsplit_once('?').map_or("", |(_, q)| q), "code") {
             self.secret(&code);
         }
+        let next = self.http.hosts.map("the destination's locationValue", &next).map_err(|e| self.in_step(step, e))?;
         // The cookie is set by actionCasLogin; its redirects (to the chat page) are followed
         // too, in case the server sets it one hop later.
         let page = self.http.follow("GET", &next, Send::Nothing, token).map_err(|e| self.in_step(STEP8, e))?;
