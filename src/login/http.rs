@@ -24,6 +24,8 @@ const MAX_REDIRECTS: usize = 10;
 /// What a request head holds besides its URL and `Cookie` header (request line, the other
 /// headers), generously: with them it must fit the HTTP layer's output buffer.
 const HEAD_SLACK: usize = 2048;
+/// The longest URL the HTTP layer (the `http` crate's `Uri`) accepts.
+const MAX_URI: usize = u16::MAX as usize - 1;
 
 pub(crate) struct HttpConfig {
     pub connect_timeout: Duration,
@@ -218,6 +220,13 @@ impl Http {
     /// Refuses a request whose head the HTTP layer could not write (it would fail with
     /// "output too small"): a huge URL from a reply, or too many cookies.
     fn check_head(&self, url: &str, cookie_bytes: usize) -> Result<()> {
+        if url.len() > MAX_URI {
+            return Err(Error::too_large(format!(
+                "the request cannot be sent: a URL of {} bytes, more than the {MAX_URI} bytes the HTTP layer \
+                 takes",
+                url.len()
+            )));
+        }
         let head = url.len() + cookie_bytes + self.user_agent_len + HEAD_SLACK;
         let room = self.agent.config().output_buffer_size();
         if head <= room {
@@ -336,6 +345,9 @@ mod tests {
         let e = http.request("GET", &url, Send::Nothing, None, &CancelToken::default()).err().unwrap();
         assert_eq!(e.kind, ErrorKind::TooLarge, "{}", e.message);
         assert!(e.message.contains("a URL of 200") && e.message.contains("bytes the HTTP layer"), "{}", e.message);
+        let url = format!("{base}/{}", "a".repeat(100_000));
+        let e = http.request("GET", &url, Send::Nothing, None, &CancelToken::default()).err().unwrap();
+        assert_eq!(e.kind, ErrorKind::TooLarge, "{}", e.message);
         assert!(listener.accept().is_err(), "nothing was sent");
         let room = http.agent.config().output_buffer_size();
         assert!(http.check_head("http://h/", room).is_err(), "cookies alone can overflow it too");
