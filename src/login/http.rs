@@ -9,7 +9,7 @@ use ureq::tls::{RootCerts, TlsConfig};
 
 use super::hosts::Hosts;
 use super::jar::Jar;
-use super::lookups::Watched;
+use super::lookups::{Watched, WatchedConnect};
 use crate::error::{Error, ErrorKind, Result};
 use crate::log;
 use crate::upstream::http::{agent_config, backoff_delay, send_error, sleep_unless_cancelled};
@@ -90,7 +90,7 @@ impl Http {
             .tls_config(TlsConfig::builder().root_certs(roots).build())
             .max_idle_connections_per_host(2)
             .build();
-        let agent = ureq::Agent::with_parts(agent_config, connectors(), Watched::default());
+        let agent = ureq::Agent::with_parts(agent_config, WatchedConnect(connectors()), Watched::default());
         Http {
             agent,
             max_retries: config.max_retries,

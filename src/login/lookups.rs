@@ -1,12 +1,12 @@
-//! The login's name lookups, watched: the resolver every login agent uses notes each name it
-//! is asked for and each address it returns, on the calling thread, while a test watches
-//! (`watch_lookups`). The transport connects only to addresses a lookup returned, so this is
-//! every host the login tried to reach.
+//! The login's name lookups and connects, watched: the login agent's resolver notes each name
+//! it is asked for and each address it returns, and its connector each new connection it
+//! opens, on the calling thread, while a test watches (`watch_lookups`). Every host the login
+//! tries to reach passes through both.
 
 use std::cell::RefCell;
 
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::NextTimeout;
+use ureq::unversioned::transport::{ConnectionDetails, Connector, NextTimeout};
 
 use crate::upstream::transport::LookupResolver;
 
@@ -45,8 +45,24 @@ impl Resolver for Watched {
     }
 }
 
+/// A connector (the transport's chain), watched.
+#[derive(Debug)]
+pub(crate) struct WatchedConnect<C>(pub C);
+
+impl<C: Connector> Connector for WatchedConnect<C> {
+    type Out = C::Out;
+
+    fn connect(&self, details: &ConnectionDetails, chained: Option<()>) -> Result<Option<C::Out>, ureq::Error> {
+        for addr in details.addrs.iter() {
+            note(|| format!("connect {addr}"));
+        }
+        self.0.connect(details, chained)
+    }
+}
+
 /// Not API: records, until dropped, every name the login looks up on this thread
-/// (`lookup host:port`) and every address found (`address ip:port`).
+/// (`lookup host:port`), every address found (`address ip:port`) and every address a new
+/// connection may be opened to (`connect ip:port`).
 #[doc(hidden)]
 pub struct LookupLog(());
 
