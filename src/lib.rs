@@ -83,6 +83,9 @@ pub use doctor::DoctorOptions;
 pub use endpoints::Endpoint;
 pub use error::{Error, ErrorKind, Result};
 pub use log::{set_logger, Level, Logger};
+/// Not API: the login's record of its name lookups and connects, for the tests.
+#[doc(hidden)]
+pub use login::{watch_lookups, LookupLog};
 pub use login::{Login, State as LoginState};
 pub use upstream::CancelToken;
 

@@ -56,13 +56,20 @@ fn example_chat_streams_from_the_emulator() {
 
 /// `ustb-chat --login` from nothing to a streamed answer: the QR code in the terminal, the
 /// progress, the cookie saved with 0600, then reused with --cookie-file; and the SMS way with
-/// the code typed on standard input.
+/// the code typed on standard input. The SSO's replies name the real hosts, as the real
+/// servers do: `--sso-base-url` alone must keep the whole login on the emulator.
 #[test]
 fn chat_command_logs_in_and_reuses_the_saved_cookie() {
     use std::io::Write;
     use std::os::unix::fs::PermissionsExt;
     let exe = compile(false, "ustb-chat", &["examples/c/chat.c"]);
-    let emu = EmulatorProcess::start_with(&["--sso-long-poll-ms", "300", "--sso-qr-script", "scan@200,confirm@500"]);
+    let emu = EmulatorProcess::start_with(&[
+        "--sso-long-poll-ms",
+        "300",
+        "--sso-qr-script",
+        "scan@200,confirm@500",
+        "--sso-real-hosts",
+    ]);
     let dir = target_dir().join("login-cli");
     std::fs::create_dir_all(&dir).unwrap();
     let (cookie_file, png) = (dir.join("cookie.txt"), dir.join("qr.png"));

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::{json, Value};
 use ustb_login_state::*;
-use ustb_openai::emulator::{Config, Emulator, SsoConfig};
+use ustb_openai::emulator::{Config, Emulator, ReplyHosts, SsoConfig};
 use ustb_openai::ffi::*;
 
 /// An owned `ustb_login`, freed on drop.
@@ -220,7 +220,8 @@ fn an_invalid_qr_session_is_an_auth_error() {
 
 #[test]
 fn long_polls_that_time_out_are_repeated_and_a_short_wait_returns_the_current_state() {
-    let emu = sso_emulator("confirm@1000");
+    // Polls start at most once a second: with polls held 300 ms, three end with code 4.
+    let emu = sso_emulator("confirm@2500");
     let l = login_of(&emu);
     qr_start(&l).unwrap();
     let started = Instant::now();
@@ -510,9 +511,190 @@ fn no_secret_reaches_an_error_or_a_log_line() {
     secrets.extend(recorded_values(&emu, &["sid", "rand_token", "auth_code", "code", "lck"]));
     let lines = LINES.lock().unwrap().clone();
     assert!(lines.iter().any(|l| l.contains("SSO login")), "login steps are logged");
+    // JSON and form POSTs log the size of the body they sent.
+    let posts: Vec<_> = lines.iter().filter(|l| l.starts_with("POST /idp/") && l.contains("request body")).collect();
+    assert!(posts.len() >= 2, "{lines:?}");
+    for line in posts {
+        assert!(!line.contains("request body 0 bytes"), "{line}");
+    }
     for text in messages.iter().chain(lines.iter()) {
         for secret in &secrets {
             assert!(!text.contains(secret.as_str()), "{secret:?} leaked into {text:?}");
         }
     }
+}
+
+// --- Hosts: only the configured ones are contacted ---
+
+/// The emulator's `/connect/state` polls so far.
+fn polls(emu: &Emulator) -> usize {
+    emu.requests().iter().filter(|r| r.path.starts_with("/connect/state?")).count()
+}
+
+#[test]
+fn the_login_contacts_only_the_configured_hosts_whatever_the_replies_name() {
+    let mut config = sso_config("scan@50,confirm@150", Duration::from_millis(300));
+    config.sso.reply_hosts = Some(ReplyHosts::real());
+    let emu = emulator_with(config);
+    let here = emu.addr().to_string();
+    let watch = ustb_openai::watch_lookups();
+    let l = login_of(&emu);
+    qr_start(&l).unwrap();
+    let page = string_out(|o, e| unsafe { ustb_login_qr_page_url(l.0, o, e) }).unwrap();
+    assert!(page.starts_with(&format!("{}/connect/qrpage?", emu.base_url())), "{page}");
+    assert_eq!(wait_until_final(&l).unwrap().last(), Some(&USTB_LOGIN_CONFIRMED));
+    assert_eq!(cookie(&l).unwrap(), LOGIN);
+    let s = login_of(&emu);
+    let p = phone();
+    sms_send(&s, &p, USTB_PUZZLE_AUTO).unwrap();
+    sms_submit(&s, code_for(&p)).unwrap();
+    assert_eq!(cookie(&s).unwrap(), LOGIN);
+
+    let seen = watch.take();
+    assert!(seen.contains(&format!("lookup {here}")) && seen.contains(&format!("connect {here}")), "{seen:?}");
+    for entry in &seen {
+        let (_, at) = entry.split_once(' ').unwrap();
+        assert_eq!(at, here, "{entry} in {seen:?}");
+    }
+    for r in emu.requests() {
+        let host = r.headers.iter().find(|(k, _)| k == "host").map(|(_, v)| v.as_str());
+        assert_eq!(host, Some(here.as_str()), "{} {}", r.method, r.path);
+    }
+}
+
+#[test]
+fn a_url_naming_another_host_is_refused_naming_the_step_and_never_contacted() {
+    // The SSO's own URLs (returnUrl at step 3, the redirect at step 7') name a foreign host.
+    let foreign = "sso.ustb-openai-test.invalid";
+    let mut config = sso_config("scan@50,confirm@150", Duration::from_millis(300));
+    config.sso.reply_hosts = Some(ReplyHosts { sso: format!("https://{foreign}"), ..ReplyHosts::real() });
+    let emu = emulator_with(config);
+    let watch = ustb_openai::watch_lookups();
+    let f = qr_start(&login_of(&emu)).unwrap_err();
+    assert_eq!(f.status, ustb_status::USTB_PROTOCOL_ERROR, "{}", f.message);
+    assert!(f.message.contains("step 3") && f.message.contains(foreign), "{}", f.message);
+    let s = login_of(&emu);
+    let p = phone();
+    sms_send(&s, &p, USTB_PUZZLE_AUTO).unwrap();
+    let f = sms_submit(&s, code_for(&p)).unwrap_err();
+    assert_eq!(f.status, ustb_status::USTB_PROTOCOL_ERROR, "{}", f.message);
+    assert!(f.message.contains("step 7'") && f.message.contains(foreign), "{}", f.message);
+    let seen = watch.take();
+    assert!(!seen.iter().any(|e| e.contains(foreign)), "{seen:?}");
+
+    // The destination names the chat server as `localhost` while base_url is 127.0.0.1: another
+    // host, so no cookie from it counts (it is never asked).
+    let port = closed_port().rsplit(':').next().unwrap().to_string();
+    let mut config = sso_config("scan@50,confirm@150", Duration::from_millis(300));
+    config.sso.reply_hosts = Some(ReplyHosts { chat: format!("http://localhost:{port}"), ..ReplyHosts::real() });
+    let emu = emulator_at(config, &format!("127.0.0.1:{port}"));
+    let l = login_of(&emu);
+    qr_start(&l).unwrap();
+    let f = wait_until_final(&l).unwrap_err();
+    assert_eq!(f.status, ustb_status::USTB_PROTOCOL_ERROR, "{}", f.message);
+    assert!(f.message.contains("step 7") && f.message.contains("localhost"), "{}", f.message);
+    assert_eq!(cookie(&l).unwrap_err().status, ustb_status::USTB_INVALID_ARGUMENT);
+    let seen = watch.take();
+    assert!(!seen.iter().any(|e| e.contains("localhost")), "{seen:?}");
+    assert!(!emu.requests().iter().any(|r| r.path.starts_with("/common/actionCasLogin")), "step 8 never ran");
+}
+
+#[test]
+fn an_sso_host_that_does_not_resolve_is_named_with_the_option_to_change() {
+    let host = "sso.ustb-openai-test.invalid";
+    let l = new_login(&json!({ "sso_base_url": format!("https://{host}"), "max_retries": 0 })).unwrap();
+    let f = qr_start(&l).unwrap_err();
+    assert_eq!(f.status, ustb_status::USTB_CONNECT_ERROR, "{}", f.message);
+    assert!(f.message.contains(host) && f.message.contains("sso_base_url"), "{}", f.message);
+}
+
+// --- Polling ---
+
+#[test]
+fn a_server_answering_at_once_is_polled_at_a_bounded_rate() {
+    let mut config = sso_config("confirm@60000", Duration::from_millis(300));
+    config.sso.instant_polls = true;
+    let emu = emulator_with(config);
+    let l = login_of(&emu);
+    qr_start(&l).unwrap();
+    let started = Instant::now();
+    assert_eq!(wait(&l, 1200, NONE).unwrap(), USTB_LOGIN_WAITING);
+    // Many short waits in a row share the same rate.
+    for _ in 0..5 {
+        assert_eq!(wait(&l, 100, NONE).unwrap(), USTB_LOGIN_WAITING);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let n = polls(&emu);
+    eprintln!("{n} polls in {secs:.2} s against a server answering 4 at once");
+    assert!(n >= 2 && n as f64 <= secs + 1.0, "{n} polls in {secs:.2} s");
+}
+
+#[test]
+fn pauses_between_polls_end_at_the_callers_deadline() {
+    let mut config = sso_config("scan@0,confirm@60000", Duration::from_millis(300));
+    config.sso.instant_polls = true;
+    let emu = emulator_with(config);
+    let l = login_of(&emu);
+    qr_start(&l).unwrap();
+    assert_eq!(wait(&l, 2000, NONE).unwrap(), USTB_LOGIN_SCANNED);
+    // The server keeps answering "scanned"; each wait of 100 ms must end near 100 ms, and
+    // the repeated answer is not polled in a loop meanwhile.
+    let (started, before) = (Instant::now(), polls(&emu));
+    for _ in 0..5 {
+        assert_eq!(wait(&l, 100, NONE).unwrap(), USTB_LOGIN_SCANNED);
+    }
+    let took = started.elapsed();
+    let n = polls(&emu) - before;
+    eprintln!("five waits of 100 ms while scanned took {took:?}, {n} polls");
+    assert!(took < Duration::from_millis(2500), "five waits of 100 ms took {took:?}");
+    assert!(n as f64 <= took.as_secs_f64() + 1.0, "{n} polls in {took:?}");
+}
+
+#[test]
+fn a_held_poll_is_kept_open_past_the_idle_timeout_until_the_wait_ends() {
+    let emu = emulator_with(sso_config("confirm@60000", Duration::from_millis(1500)));
+    let mut o = options(&emu.base_url());
+    o["idle_timeout_ms"] = json!(700);
+    let l = new_login(&o).unwrap();
+    qr_start(&l).unwrap();
+    assert_eq!(wait(&l, 2500, NONE).unwrap(), USTB_LOGIN_WAITING);
+    // One poll held 1.5 s by the server (code 4), then one held until the wait's end.
+    assert_eq!(polls(&emu), 2);
+}
+
+#[test]
+fn a_silent_sso_times_out_naming_the_limit_and_its_value() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().take(4).collect();
+        std::thread::sleep(Duration::from_secs(10));
+        drop(held);
+    });
+    let mut o = options(&url);
+    o["idle_timeout_ms"] = json!(300);
+    let f = qr_start(&new_login(&o).unwrap()).unwrap_err();
+    assert_eq!(f.status, ustb_status::USTB_TIMEOUT, "{}", f.message);
+    assert!(f.message.contains("step 1") && f.message.contains("idle_timeout_ms (300 ms)"), "{}", f.message);
+}
+
+#[test]
+fn a_cookie_flood_is_bounded_and_the_login_still_completes() {
+    // 60 KB of new cookies per poll: unbounded, the third request's head passes 120 KB.
+    let mut config = sso_config("scan@0,confirm@1900", Duration::from_millis(300));
+    config.sso.poll_cookies = 60;
+    let emu = emulator_with(config);
+    let l = login_of(&emu);
+    qr_start(&l).unwrap();
+    assert_eq!(wait_until_final(&l).unwrap(), [USTB_LOGIN_SCANNED, USTB_LOGIN_CONFIRMED]);
+    assert!(polls(&emu) >= 2, "the flood reached the jar {} times", polls(&emu));
+    assert_chats(&login_client(&l).unwrap());
+    let largest = emu
+        .requests()
+        .iter()
+        .filter_map(|r| r.headers.iter().find(|(k, _)| k == "cookie").map(|(_, v)| v.len()))
+        .max()
+        .unwrap();
+    eprintln!("the largest Cookie header sent: {largest} bytes");
+    assert!(largest <= 17 << 10, "{largest} bytes");
 }

@@ -5,12 +5,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use ustb_openai::emulator::{Config, Emulator};
+use ustb_openai::emulator::{Config, Emulator, ReplyHosts};
 
 const USAGE: &str = "\
 usage: ustb-emulator [--port N] [--chunk-chars N] [--delay-ms N] [--no-login] [--login-token T]
                      [--sso-qr-script S] [--sso-long-poll-ms N] [--sso-sms-closed]
-                     [--sso-failed-polls N]
+                     [--sso-failed-polls N] [--sso-real-hosts] [--sso-instant-polls]
+                     [--sso-poll-cookies N]
                      [--tls-port N --tls-cert FILE --tls-key FILE]
 
 Serves a fake 北科大 AI 助手 (chat.ustb.edu.cn) on 127.0.0.1 until killed.
@@ -34,6 +35,13 @@ the list is in src/emulator/chat.rs, the faults and their outcomes in tests/faul
   --sso-long-poll-ms N  how long /connect/state waits for a change (default 15000)
   --sso-sms-closed  SMS login unavailable (/idp/captcha/checkOpen answers 404)
   --sso-failed-polls N  the first N /connect/state polls answer HTTP 502
+  --sso-real-hosts  absolute URLs in SSO replies name the real hosts (https://sso.ustb.edu.cn,
+                    https://sis.ustb.edu.cn, http://chat.ustb.edu.cn) as the real servers do,
+                    not this emulator: a client must map them onto its configured base URLs
+  --sso-instant-polls  /connect/state answers at once with the current state (4 before a scan,
+                    2 on every poll while scanned) instead of holding the poll
+  --sso-poll-cookies N  every /connect/state reply sets N new cookies of 1000 bytes (a flood;
+                    N up to about 60 fits the 64 KiB reply head a client reads)
   --tls-port N      also serve HTTPS on 127.0.0.1:N (0: pick a free one), forwarding to the
                     plain port; needs --tls-cert and --tls-key
   --tls-cert FILE   PEM certificate chain for --tls-port (leaf first)
@@ -124,6 +132,9 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<(Args, Config
             "--sso-long-poll-ms" => config.sso.long_poll = Duration::from_millis(number(&flag, &value(&flag)?)?),
             "--sso-sms-closed" if inline.is_none() => config.sso.sms_open = false,
             "--sso-failed-polls" => config.sso.failed_polls = number(&flag, &value(&flag)?)?,
+            "--sso-real-hosts" if inline.is_none() => config.sso.reply_hosts = Some(ReplyHosts::real()),
+            "--sso-instant-polls" if inline.is_none() => config.sso.instant_polls = true,
+            "--sso-poll-cookies" => config.sso.poll_cookies = number(&flag, &value(&flag)?)?,
             "--tls-port" => tls_port = Some(number::<u16>(&flag, &value(&flag)?)?),
             "--tls-cert" => tls_cert = Some(PathBuf::from(value(&flag)?)),
             "--tls-key" => tls_key = Some(PathBuf::from(value(&flag)?)),

@@ -61,6 +61,36 @@ pub struct SsoConfig {
     pub sms_interval: Duration,
     /// The first this many `/connect/state` polls answer HTTP 502 (a gateway fault).
     pub failed_polls: u32,
+    /// `Some`: absolute URLs in replies name these origins (e.g. [`ReplyHosts::real`], as the
+    /// real servers do) instead of the request's own `Host`.
+    pub reply_hosts: Option<ReplyHosts>,
+    /// `/connect/state` answers at once with the session's current state, unchanged ones too
+    /// (`4` before a scan, `2` on every poll while scanned): a server that holds no poll.
+    pub instant_polls: bool,
+    /// Every `/connect/state` reply sets this many new cookies of `POLL_COOKIE_BYTES` each.
+    pub poll_cookies: u32,
+}
+
+/// The size of each cookie value `SsoConfig::poll_cookies` sets.
+pub const POLL_COOKIE_BYTES: usize = 1000;
+
+/// The origins (`scheme://host[:port]`) the fake SSO's replies name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplyHosts {
+    pub sso: String,
+    pub sis: String,
+    pub chat: String,
+}
+
+impl ReplyHosts {
+    /// The real servers' hosts: a client that follows the replies as given leaves the emulator.
+    pub fn real() -> ReplyHosts {
+        ReplyHosts {
+            sso: "https://sso.ustb.edu.cn".into(),
+            sis: "https://sis.ustb.edu.cn".into(),
+            chat: crate::limits::DEFAULT_BASE_URL.into(),
+        }
+    }
 }
 
 impl SsoConfig {
@@ -79,6 +109,9 @@ impl Default for SsoConfig {
             sms_open: true,
             sms_interval: Duration::from_secs(60),
             failed_polls: 0,
+            reply_hosts: None,
+            instant_polls: false,
+            poll_cookies: 0,
         }
     }
 }

@@ -112,11 +112,17 @@ impl ustb_login {
 /// `options_json` is NULL, `""`, `"{}"` or an object with every option of `ustb_client_new`
 /// (they configure the client `ustb_login_client` makes; `base_url` is also where the SSO sends
 /// the browser back to) plus: `sso_base_url` (default `"https://sso.ustb.edu.cn"`),
-/// `sis_base_url` (default `"https://sis.ustb.edu.cn"`; the SSO's reply names the QR page's
-/// host, which is used when given), and `ca_file` (a PEM file whose certificates are trusted
-/// instead of the bundled Mozilla root set: for a network that intercepts TLS, or a test
-/// server). http:// base URLs are allowed (the emulator). Timeouts and `max_retries` apply to
-/// every SSO request.
+/// `sis_base_url` (default `"https://sis.ustb.edu.cn"`), and `ca_file` (a PEM file whose
+/// certificates are trusted instead of the bundled Mozilla root set: for a network that
+/// intercepts TLS, or a test server). http:// base URLs are allowed (the emulator). Timeouts
+/// and `max_retries` apply to every SSO request.
+///
+/// Hosts: the login contacts only the hosts of `sso_base_url`, `sis_base_url` and `base_url`.
+/// A URL in an SSO reply that the login follows (the QR page, `returnUrl`, a redirect, the
+/// destination page's address) and that names `sso.ustb.edu.cn`, `sis.ustb.edu.cn`,
+/// `chat.ustb.edu.cn` or a configured host is moved onto the configured base URL; any other
+/// host is refused with `USTB_PROTOCOL_ERROR` naming the step, and is never looked up. Only a
+/// `cookie_vjuid_login` set by the `base_url` host itself counts as the login's result.
 ///
 /// `*login_out` receives a login freed with `ustb_login_free` (NULL on failure). Returns
 /// `USTB_OK` or `USTB_INVALID_ARGUMENT` (bad JSON, unknown key, bad value, unreadable
@@ -144,9 +150,13 @@ pub unsafe extern "C" fn ustb_login_new(
 /// image. Then show it and call `ustb_login_qr_wait`.
 ///
 /// Returns `USTB_OK`, `USTB_CANCELLED`, a network status (`USTB_CONNECT_ERROR` also for a
-/// failed TLS handshake, `USTB_TIMEOUT`, `USTB_CONNECTION_LOST`), `USTB_API_ERROR` when the
-/// SSO refuses (its code and message in the error), `USTB_HTTP_STATUS`, or
-/// `USTB_PROTOCOL_ERROR` when a reply does not look as expected (the message names the step).
+/// failed TLS handshake, and for a host name not found, which the message names with the
+/// option that chose it; the university's hosts are found only on the campus network or its
+/// VPN; `USTB_TIMEOUT`, naming the limit that fired and its value; `USTB_CONNECTION_LOST`),
+/// `USTB_API_ERROR` when the SSO refuses (its code and message in the error),
+/// `USTB_HTTP_STATUS`, `USTB_TOO_LARGE` (a reply over 4 MiB, or a request the SSO's replies
+/// made too large to send), or `USTB_PROTOCOL_ERROR` when a reply does not look as expected
+/// or names a host that is not configured (the message names the step).
 ///
 /// `cancel` may be NULL (the call is then bounded only by the timeouts).
 ///
@@ -229,12 +239,17 @@ pub unsafe extern "C" fn ustb_login_qr_page_url(
     })
 }
 
-/// Waits up to `timeout_ms` for the QR code's state to change (the SSO holds each poll about
-/// 15 s; a larger `timeout_ms` keeps one poll open instead of starting new ones) and reports
-/// it in `*state_out`: `USTB_LOGIN_WAITING` or `USTB_LOGIN_SCANNED` (no change within the
-/// time, or newly scanned), `USTB_LOGIN_CONFIRMED` (the login is complete: the library has
-/// already fetched the cookie), or `USTB_LOGIN_EXPIRED`. Later calls after CONFIRMED or
-/// EXPIRED return the same state at once.
+/// Waits up to `timeout_ms` for the QR code's state to change and reports it in
+/// `*state_out`: `USTB_LOGIN_WAITING` or `USTB_LOGIN_SCANNED` (no change within the time, or
+/// newly scanned), `USTB_LOGIN_CONFIRMED` (the login is complete: the library has already
+/// fetched the cookie), or `USTB_LOGIN_EXPIRED`. Later calls after CONFIRMED or EXPIRED return
+/// the same state at once.
+///
+/// Polling: the SSO holds each poll (about 15 s) until something changes; the library keeps
+/// one poll open until `timeout_ms` ends, at most 180 s (`idle_timeout_ms` does not cut it
+/// short), then starts another. Polls start at most once a second, also across calls (a
+/// server that answers at once is not asked in a loop, and many short waits share that
+/// rate); every pause ends when `timeout_ms` does, so the call returns on time.
 ///
 /// On failure `*state_out` is `USTB_LOGIN_FAILED`: `USTB_AUTH_ERROR` when the SSO says the
 /// QR session is invalid (codes 101/102; start again), `USTB_CANCELLED`, or the statuses of

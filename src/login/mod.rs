@@ -6,8 +6,10 @@
 //! given is cancelled. Every error it returns has its secrets (tokens, codes, the phone
 //! number, cookies) replaced.
 
+mod hosts;
 mod http;
 mod jar;
+mod lookups;
 pub(crate) mod puzzle;
 mod qr;
 pub(crate) mod qrtext;
@@ -23,6 +25,8 @@ use crate::error::{Error, Result};
 use crate::limits::MAX_URL;
 use crate::upstream::envelope::excerpt;
 
+#[doc(hidden)]
+pub use lookups::{watch_lookups, LookupLog};
 pub use qr::State;
 
 /// The chat platform's application at the SSO.
@@ -74,6 +78,7 @@ impl Login {
             max_retries: options.max_retries,
             user_agent: options.user_agent.clone(),
             roots,
+            hosts: hosts::Hosts::new(&sso, &sis, &options.base_url),
         });
         Ok(Login {
             options,

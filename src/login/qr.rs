@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::http::{form_encode, origin_of, step_error, Send};
+use super::http::{form_encode, origin_of, resolve, step_error, Send};
 use super::steps::{check_code, json_reply, text};
 use super::Login;
 use crate::error::{Error, ErrorKind, Result};
@@ -21,10 +21,12 @@ const STEP7: &str = "step 7 (GET returnUrl with the pass code)";
 
 /// A QR code lives about 3 minutes; past this the library calls it expired itself.
 const QR_LIFETIME: Duration = Duration::from_secs(190);
-/// The server holds a state poll ≈15 s; a poll gets a little longer than that.
-const POLL_LIMIT: Duration = Duration::from_secs(20);
-/// Pause before polling again after a failed poll (as the public clients do), or when the
-/// server repeats a state without holding the poll.
+/// The server holds a state poll ≈15 s; the library holds one open until the caller's
+/// deadline, but no longer than this (the public client's 180 s: about a QR code's life).
+const POLL_LIMIT: Duration = Duration::from_secs(180);
+/// Polls start at least this far apart, whatever the server answers (a server that does not
+/// hold them would otherwise be asked in a tight loop); after a failed poll, the pause before
+/// the next one (the public clients' 1 s).
 const POLL_PAUSE: Duration = Duration::from_secs(1);
 
 /// Where a QR login is. `Confirmed` means the cookie is ready.
@@ -47,6 +49,8 @@ pub(crate) struct Qr {
     pub png: Vec<u8>,
     created: Instant,
     pub state: State,
+    /// The next poll starts no earlier (kept across waits: many short waits share the rate).
+    next_poll: Instant,
 }
 
 impl Login {
@@ -73,9 +77,16 @@ impl Login {
         let (app_id, return_url, random_token) = (field("appId")?, field("returnUrl")?, field("randomToken")?);
         self.secret(&random_token);
         // The QR page's own host serves the image and the state; the option is the fallback.
+        // Both URLs are kept on the configured hosts (the real SSO names its real ones).
         let page = data.get("url").and_then(Value::as_str).filter(|u| u.starts_with("http"));
-        let page = page.map_or_else(|| format!("{}/connect/qrpage", self.sis), str::to_string);
+        let page = match page {
+            Some(url) => self.http.hosts.map("data.url (the QR page)", url),
+            None => Ok(format!("{}/connect/qrpage", self.sis)),
+        };
+        let page = page.map_err(|e| self.in_step(STEP3, e))?;
         let sis = origin_of(&page).to_string();
+        let target = self.http.hosts.map("data.returnUrl", &resolve(&format!("{}/", self.sso), &return_url));
+        let target = target.map_err(|e| self.in_step(STEP3, e))?;
 
         let query = form_encode(&[
             ("appid", &app_id),
@@ -83,7 +94,8 @@ impl Login {
             ("rand_token", &random_token),
             ("embed_flag", "1"),
         ]);
-        let page_url = format!("{page}?{query}");
+        let sep = if page.contains('?') { '&' } else { '?' };
+        let page_url = format!("{page}{sep}{query}");
         let html = self.send(STEP4, "GET", &page_url, Send::Nothing, token)?;
         let Some(sid) = find_sid(html.text()) else {
             return Err(step_error(STEP4, format!("the QR page (HTTP {}) holds no sid", html.status)));
@@ -98,16 +110,18 @@ impl Login {
             ));
         }
         log::login_step(STEP5);
+        let now = Instant::now();
         self.qr = Some(Qr {
             app_id,
-            return_url,
+            return_url: target,
             random_token,
             page_url,
             sis,
             sid,
             png: image.body,
-            created: Instant::now(),
+            created: now,
             state: State::Waiting,
+            next_poll: now,
         });
         Ok(())
     }
@@ -133,28 +147,35 @@ impl Login {
             if qr.created.elapsed() > QR_LIFETIME {
                 qr.state = State::Expired;
             }
-            if qr.state != start || Instant::now() >= deadline {
+            let now = Instant::now();
+            if qr.state != start || now >= deadline {
                 return Ok(qr.state);
             }
-            let poll_until = deadline.min(Instant::now() + POLL_LIMIT);
-            let polled = self.http.request("GET", &url, Send::Nothing, Some(poll_until), token);
+            if qr.next_poll > now {
+                // Every pause ends at the caller's deadline.
+                sleep_unless_cancelled(qr.next_poll.min(deadline) - now, token);
+                continue;
+            }
+            qr.next_poll = now + POLL_PAUSE;
+            let hold = poll_until(now, deadline);
+            let polled = self.http.request("GET", &url, Send::Nothing, Some(hold), token);
             let reply = match polled.and_then(|page| json_reply(STEP6, &page)) {
                 Ok(reply) => reply,
                 Err(e) if e.kind == ErrorKind::Cancelled => return Err(e),
-                // The caller's time ran out during the poll: nothing changed.
-                Err(e) if e.kind == ErrorKind::Timeout && Instant::now() >= deadline => continue,
+                // Held to its end (the caller's deadline, or POLL_LIMIT): nothing changed.
+                Err(e) if e.kind == ErrorKind::Timeout && Instant::now() >= hold => continue,
                 Err(e) if transient(&e) && deadline.saturating_duration_since(Instant::now()) > POLL_PAUSE => {
-                    sleep_unless_cancelled(POLL_PAUSE, token);
+                    self.qr.as_mut().expect("polling").next_poll = Instant::now() + POLL_PAUSE;
                     continue;
                 }
                 Err(e) => return Err(self.in_step(STEP6, e)),
             };
-            self.on_state(&reply, start, token)?;
+            self.on_state(&reply, token)?;
         }
     }
 
     /// Applies one state reply.
-    fn on_state(&mut self, reply: &Value, start: State, token: &CancelToken) -> Result<()> {
+    fn on_state(&mut self, reply: &Value, token: &CancelToken) -> Result<()> {
         let code = reply.get("code").and_then(text).unwrap_or_default();
         let qr = self.qr.as_mut().expect("polling a QR code");
         match code.as_str() {
@@ -166,7 +187,6 @@ impl Login {
                 self.confirm(&pass, token)?;
                 self.qr.as_mut().expect("still there").state = State::Confirmed;
             }
-            "2" if start == State::Scanned => sleep_unless_cancelled(POLL_PAUSE, token),
             "2" => qr.state = State::Scanned,
             "3" | "202" => qr.state = State::Expired,
             "4" => {}
@@ -204,6 +224,11 @@ impl Login {
     pub fn qr_page_url(&self) -> Option<&str> {
         self.qr.as_ref().map(|q| q.page_url.as_str())
     }
+}
+
+/// When a poll that starts `now` gives up: the caller's deadline, at most `POLL_LIMIT` on.
+fn poll_until(now: Instant, deadline: Instant) -> Instant {
+    deadline.min(now + POLL_LIMIT)
 }
 
 /// A failed poll worth repeating: the network, or a server error (a gateway in between).
@@ -245,6 +270,15 @@ fn find_sid(html: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_poll_is_held_until_the_callers_deadline_up_to_the_limit() {
+        let now = Instant::now();
+        let minute = now + Duration::from_secs(60);
+        assert_eq!(poll_until(now, minute), minute, "one poll for a 60 s wait");
+        assert_eq!(poll_until(now, now + Duration::from_secs(600)), now + POLL_LIMIT);
+        assert!(POLL_LIMIT >= Duration::from_secs(180) && POLL_LIMIT < QR_LIFETIME);
+    }
 
     #[test]
     fn sid_is_found_as_the_public_clients_find_it() {

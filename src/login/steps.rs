@@ -108,10 +108,12 @@ impl Login {
         if let Some(code) = query_value(next.rsplit_once('?').map_or("", |(_, q)| q), "code") {
             self.secret(&code);
         }
+        let next = self.http.hosts.map("the destination's locationValue", &next).map_err(|e| self.in_step(step, e))?;
         // The cookie is set by actionCasLogin; its redirects (to the chat page) are followed
         // too, in case the server sets it one hop later.
         let page = self.http.follow("GET", &next, Send::Nothing, token).map_err(|e| self.in_step(STEP8, e))?;
-        match self.http.cookie(&next, "cookie_vjuid_login").map(str::to_string) {
+        // Only the chat host's own cookie counts (`next` is on the configured base_url).
+        match self.http.cookie_set_by(&next, "cookie_vjuid_login").map(str::to_string) {
             Some(cookie) if crate::upstream::Cookies::valid_vjuid_login(&cookie) => {
                 self.secret(&cookie);
                 self.cookie = Some(cookie);

@@ -1,7 +1,7 @@
 //! The fake university SSO (`sso.ustb.edu.cn`) and SIS (`sis.ustb.edu.cn`), served on the
 //! emulator's own port next to the chat paths: WeChat QR and SMS login up to the
 //! `cookie_vjuid_login` cookie (docs/PROTOCOL.md sections 6 and 7). Absolute URLs in replies
-//! are built from the request's `Host`.
+//! are built from the request's `Host`, or name `SsoConfig::reply_hosts` (e.g. the real hosts).
 
 mod script;
 mod state;
@@ -17,7 +17,7 @@ pub(crate) use state::SsoState;
 
 use super::http::{self, Request};
 use super::util::{parse_urlencoded, random_alnum32, random_hex32, random_u64, url_encode};
-use super::{lock, puzzle, qrimage, Next, Shared};
+use super::{lock, puzzle, qrimage, Next, Shared, POLL_COOKIE_BYTES};
 use state::Poll;
 
 const ENTITY_ID: &str = "YW2025007";
@@ -83,6 +83,31 @@ fn base(req: &Request) -> String {
     format!("{scheme}://{}", req.header("host").unwrap_or("127.0.0.1"))
 }
 
+/// Which server an absolute URL in a reply names.
+#[derive(Clone, Copy)]
+enum Host {
+    Sso,
+    Sis,
+    Chat,
+}
+
+/// The origin replies name for `host`: `reply_hosts` when set, else the request's own.
+fn origin(sh: &Shared, req: &Request, host: Host) -> String {
+    match (&sh.config.sso.reply_hosts, host) {
+        (None, _) => base(req),
+        (Some(h), Host::Sso) => h.sso.clone(),
+        (Some(h), Host::Sis) => h.sis.clone(),
+        (Some(h), Host::Chat) => h.chat.clone(),
+    }
+}
+
+/// The destination page of a ticket: a relative redirect, or an absolute one naming
+/// `reply_hosts` (as a real server might send).
+fn destination_url(sh: &Shared, ticket: &str) -> String {
+    let at = sh.config.sso.reply_hosts.as_ref().map_or("", |h| h.sso.as_str());
+    format!("{at}/idp/authCenter/destination?ticket={ticket}")
+}
+
 fn body_json(req: &Request) -> Value {
     serde_json::from_slice(&req.body).unwrap_or(Value::Null)
 }
@@ -110,7 +135,7 @@ fn authenticate(sh: &Shared, req: &Request, r: Reply) -> io::Result<()> {
         );
     };
     let lck = lock(&sh.sso).new_context(&redirect_uri);
-    let location = format!("{}/ac/#/index?lck={lck}&entityId={ENTITY_ID}", base(req));
+    let location = format!("{}/ac/#/index?lck={lck}&entityId={ENTITY_ID}", origin(sh, req, Host::Sso));
     let cookie = format!("SESSION={}; Path=/; HttpOnly", random_hex32());
     r.redirect(location, &[("Set-Cookie", cookie)])
 }
@@ -140,12 +165,11 @@ fn get_micro_qr(sh: &Shared, req: &Request, r: Reply) -> io::Result<()> {
         }
         st.rand_tokens.insert(token.clone(), lck.clone());
     }
-    let base = base(req);
     let data = json!({
         "appId": random_alnum32(),
-        "returnUrl": format!("{base}/idp/authCenter/authenticateByLck?lck={lck}"),
+        "returnUrl": format!("{}/idp/authCenter/authenticateByLck?lck={lck}", origin(sh, req, Host::Sso)),
         "randomToken": token,
-        "url": format!("{base}/connect/qrpage"),
+        "url": format!("{}/connect/qrpage", origin(sh, req, Host::Sis)),
     });
     r.json(&json!({ "code": "200", "message": "成功", "data": data }), &[])
 }
@@ -174,7 +198,7 @@ fn qr_image(sh: &Shared, req: &Request, r: Reply) -> io::Result<()> {
     if !lock(&sh.sso).qr_exists(&sid) {
         return r.html(404, "<html><body><h1>404 Not Found</h1></body></html>", &[]);
     }
-    let png = qrimage::png(&format!("{}/connect/scan?sid={sid}", base(req)));
+    let png = qrimage::png(&format!("{}/connect/scan?sid={sid}", origin(sh, req, Host::Sis)));
     http::respond(r.out, 200, "image/png", &[], &png, r.close)
 }
 
@@ -185,9 +209,13 @@ fn qr_state(sh: &Shared, req: &Request, r: Reply) -> io::Result<()> {
     }
     let sid = req.query("sid").unwrap_or_default();
     let deadline = Instant::now() + lock(&sh.sso).long_poll();
+    let instant = sh.config.sso.instant_polls;
     let (code, data) = loop {
         let now = Instant::now();
-        let until = match lock(&sh.sso).poll(&sid, now) {
+        let mut st = lock(&sh.sso);
+        let poll = if instant { st.current(&sid, now) } else { st.poll(&sid, now) };
+        drop(st);
+        let until = match poll {
             Poll::Report(code, data) => break (code, data),
             Poll::Unknown => break (101, None),
             Poll::Wait(at) => at.min(deadline),
@@ -205,7 +233,10 @@ fn qr_state(sh: &Shared, req: &Request, r: Reply) -> io::Result<()> {
         102 => "二维码无效",
         _ => "二维码已失效",
     };
-    r.json(&json!({ "code": code, "data": data, "message": message }), &[])
+    let value = "c".repeat(POLL_COOKIE_BYTES);
+    let names = lock(&sh.sso).new_cookie_names(sh.config.sso.poll_cookies);
+    let cookies: Vec<_> = names.iter().map(|n| ("Set-Cookie", format!("{n}={value}; Path=/"))).collect();
+    r.json(&json!({ "code": code, "data": data, "message": message }), &cookies)
 }
 
 /// Step 7: the pass code from the poll, for the login context in `lck`.
@@ -217,7 +248,7 @@ fn authenticate_by_lck(sh: &Shared, req: &Request, r: Reply) -> io::Result<()> {
         st.take_pass(&lck, &pass, Instant::now()).then(|| st.new_ticket(&lck))
     };
     match ticket {
-        Some(t) => r.redirect(format!("/idp/authCenter/destination?ticket={t}"), &[]),
+        Some(t) => r.redirect(destination_url(sh, &t), &[]),
         None => r.error_page("授权码无效或已过期"),
     }
 }
@@ -229,7 +260,13 @@ fn destination(sh: &Shared, req: &Request, r: Reply) -> io::Result<()> {
         let mut st = lock(&sh.sso);
         let lck = st.tickets.remove(&ticket);
         let uri = lck.as_ref().and_then(|l| st.contexts.get(l)).map(|c| c.redirect_uri.clone());
-        lck.zip(uri).map(|(lck, uri)| {
+        lck.zip(uri).map(|(lck, mut uri)| {
+            if sh.config.sso.reply_hosts.is_some() {
+                // The app's registered address, whatever the client asked for.
+                let chat = origin(sh, req, Host::Chat);
+                let back = format!("{chat}/page/site/newPc?login_return=true");
+                uri = format!("{chat}/common/actionCasLogin?redirect_url={}", url_encode(&back));
+            }
             let code = random_alnum32();
             st.codes.insert(code.clone(), lck);
             let sep = if uri.contains('?') { '&' } else { '?' };
@@ -249,17 +286,18 @@ fn destination(sh: &Shared, req: &Request, r: Reply) -> io::Result<()> {
 
 /// Step 8, on the chat host: a valid code buys the login cookie.
 fn action_cas_login(sh: &Shared, req: &Request, r: Reply) -> io::Result<()> {
-    let base = base(req);
+    let chat = origin(sh, req, Host::Chat);
     let code = req.query("code").unwrap_or_default();
     let redirect_url = req
         .query("redirect_url")
         .filter(|u| !u.is_empty())
-        .unwrap_or(format!("{base}/page/site/newPc?login_return=true"));
+        .unwrap_or(format!("{chat}/page/site/newPc?login_return=true"));
     if lock(&sh.sso).codes.remove(&code).is_none() {
-        let back = format!("{base}/common/actionCasLogin?redirect_url={}", url_encode(&redirect_url));
+        let back = format!("{chat}/common/actionCasLogin?redirect_url={}", url_encode(&redirect_url));
         let location = format!(
-            "{base}/idp/authCenter/authenticate?client_id={ENTITY_ID}&redirect_uri={}\
+            "{}/idp/authCenter/authenticate?client_id={ENTITY_ID}&redirect_uri={}\
              &login_return=true&state=ustb&response_type=code",
+            origin(sh, req, Host::Sso),
             url_encode(&back)
         );
         return r.redirect(location, &[]);
@@ -389,7 +427,7 @@ fn authn_engine(sh: &Shared, req: &Request, r: Reply) -> io::Result<()> {
         lck.map(|l| st.new_ticket(&l))
     };
     match ticket {
-        Some(t) => r.redirect(format!("/idp/authCenter/destination?ticket={t}"), &[]),
+        Some(t) => r.redirect(destination_url(sh, &t), &[]),
         None => r.error_page("登录令牌无效"),
     }
 }

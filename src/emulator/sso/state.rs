@@ -62,6 +62,8 @@ pub(crate) struct SsoState {
     pub tickets: HashMap<String, String>,
     /// Authorization code → lck, one use.
     pub codes: HashMap<String, String>,
+    /// Cookies set by `poll_cookies` so far.
+    cookies_set: u64,
 }
 
 impl SsoState {
@@ -78,6 +80,7 @@ impl SsoState {
             login_tokens: HashMap::new(),
             tickets: HashMap::new(),
             codes: HashMap::new(),
+            cookies_set: 0,
         })
     }
 
@@ -143,6 +146,27 @@ impl SsoState {
         }
         let data = (e.action == Action::Confirm).then(|| s.pass.clone());
         Poll::Report(e.action.code(), data)
+    }
+
+    /// The state this sid is in now, changed or not (`instant_polls`): `4` before anything
+    /// happened, then the last event's code (a scan keeps answering `2`).
+    pub(crate) fn current(&mut self, sid: &str, now: Instant) -> Poll {
+        let Some(s) = self.qr.get_mut(sid) else {
+            return Poll::Unknown;
+        };
+        let Some(i) = s.events.iter().rposition(|e| e.at <= now) else {
+            return Poll::Report(4, None);
+        };
+        s.told = s.told.max(i + 1);
+        let e = s.events[i];
+        Poll::Report(e.action.code(), (e.action == Action::Confirm).then(|| s.pass.clone()))
+    }
+
+    /// Names for `n` new cookies, never used before (`poll_cookies`).
+    pub(crate) fn new_cookie_names(&mut self, n: u32) -> Vec<String> {
+        let first = self.cookies_set;
+        self.cookies_set += u64::from(n);
+        (first..self.cookies_set).map(|k| format!("flood{k}")).collect()
     }
 
     /// Step 7: a confirmed session of `lck` with this pass code; the code works once.

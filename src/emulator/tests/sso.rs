@@ -518,3 +518,78 @@ fn tls_front_refuses_bad_files() {
     let missing = e.serve_tls("127.0.0.1:0", Path::new("/nonexistent.pem"), Path::new("/nonexistent.key"));
     assert!(missing.unwrap_err().to_string().contains("/nonexistent.pem"));
 }
+
+#[test]
+fn replies_can_name_other_hosts_as_the_real_servers_do() {
+    let hosts = ReplyHosts {
+        sso: "https://sso.example".into(),
+        sis: "https://sis.example".into(),
+        chat: "http://chat.example:81".into(),
+    };
+    let mut c = config("confirm@0");
+    c.sso.reply_hosts = Some(hosts);
+    let e = start(c);
+    let path = format!(
+        "/idp/authCenter/authenticate?client_id=YW2025007&redirect_uri={}&response_type=code",
+        util::url_encode(&redirect_uri())
+    );
+    let location = get(&e, &path).header("location").unwrap().to_string();
+    let lck = location.strip_prefix("https://sso.example/ac/#/index?lck=").expect(&location);
+    let lck = lck.split('&').next().unwrap();
+    let r = post_json(&e, "/idp/authn/getMicroQr", &json!({ "entityId": "YW2025007", "lck": lck })).json();
+    let d = &r["data"];
+    assert_eq!(d["url"], "https://sis.example/connect/qrpage");
+    let return_url = d["returnUrl"].as_str().unwrap();
+    let by_lck = return_url.strip_prefix("https://sso.example").expect(return_url);
+    let token = d["randomToken"].as_str().unwrap();
+    let sid = qr_page(&e, token);
+    let img = get(&e, &format!("/connect/qrimg?sid={sid}"));
+    assert_eq!(img.body, qrimage::png(&format!("https://sis.example/connect/scan?sid={sid}")));
+    let (code, pass) = poll(&e, &sid);
+    assert_eq!(code, 1);
+    let r = get(&e, &format!("{by_lck}&appid=x&auth_code={}&rand_token={token}", pass.as_str().unwrap()));
+    let location = r.header("location").unwrap();
+    let ticket = location.strip_prefix("https://sso.example/idp/authCenter/destination").expect(location);
+    let page = get(&e, &format!("/idp/authCenter/destination{ticket}")).text();
+    let back = util::url_encode("http://chat.example:81/page/site/newPc?login_return=true");
+    let want =
+        format!("var locationValue = \"http://chat.example:81/common/actionCasLogin?redirect_url={back}&amp;code=");
+    assert!(page.contains(&want), "{page}");
+}
+
+#[test]
+fn instant_polls_repeat_the_current_state_at_once() {
+    let mut c = config("scan@200,confirm@60000");
+    c.sso.instant_polls = true;
+    c.sso.long_poll = Duration::from_secs(10);
+    let e = start(c);
+    let (sid, _) = new_sid(&e);
+    let t = Instant::now();
+    assert_eq!(codes(&e, &sid, 3), [4, 4, 4]);
+    assert!(t.elapsed() < Duration::from_secs(5), "not held: {:?}", t.elapsed());
+    std::thread::sleep(Duration::from_millis(250));
+    assert_eq!(codes(&e, &sid, 3), [2, 2, 2]);
+}
+
+#[test]
+fn polls_can_flood_the_client_with_cookies() {
+    let mut c = config("confirm@60000");
+    c.sso.poll_cookies = 3;
+    c.sso.long_poll = Duration::ZERO;
+    let e = start(c);
+    let (sid, _) = new_sid(&e);
+    let names = |r: &Resp| -> Vec<String> {
+        let cookies = r.headers.iter().filter(|(n, _)| n == "set-cookie");
+        cookies
+            .map(|(_, v)| {
+                let (name, rest) = v.split_once('=').unwrap();
+                assert_eq!(rest, format!("{}; Path=/", "c".repeat(POLL_COOKIE_BYTES)));
+                name.to_string()
+            })
+            .collect()
+    };
+    let first = get(&e, &format!("/connect/state?sid={sid}"));
+    assert_eq!(first.json()["code"], 4);
+    assert_eq!(names(&first), ["flood0", "flood1", "flood2"]);
+    assert_eq!(names(&get(&e, &format!("/connect/state?sid={sid}"))), ["flood3", "flood4", "flood5"]);
+}
