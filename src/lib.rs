@@ -65,6 +65,8 @@ mod sse;
 #[cfg(fuzzing)]
 pub mod sse;
 /// cbindgen:ignore
+mod redact;
+/// cbindgen:ignore
 mod upstream;
 /// cbindgen:ignore
 mod util;
