@@ -54,6 +54,13 @@ pub fn forms(secret: &str) -> Vec<(String, Kind)> {
             }
         }
     }
+    // Messages quote server text Debug-escaped (`excerpt`): each form as it looks there too.
+    let quoted: Vec<(String, Kind)> = out
+        .iter()
+        .map(|(f, _)| format!("{f:?}"))
+        .map(|q| (q[1..q.len() - 1].to_string(), Kind::Escaped))
+        .collect();
+    out.extend(quoted);
     out.sort_by_key(|(f, _)| std::cmp::Reverse(f.len()));
     let mut seen = std::collections::HashSet::new();
     out.retain(|(f, _)| f.len() >= MIN_SECRET && seen.insert(f.clone()));
