@@ -302,7 +302,7 @@ fn peak_rss() -> u64 {
 
 /// Recording a long stream holds no whole reply: in a child process (so the peak is the
 /// client's alone), the peak RSS grows by less than a quarter of the stream while a 32 MB
-/// stream (`USTB_RECORD_STREAM_MB` to change) is read with `record` on.
+/// stream (`USTB_RECORD_STREAM_MB` to change, up to about 65) is read with `record` on.
 #[test]
 fn recording_a_long_stream_holds_no_whole_reply() {
     const CHILD: &str = "USTB_RECORD_CHILD_URL";
@@ -356,7 +356,8 @@ fn recording_a_long_stream_holds_no_whole_reply() {
         with as f64 / 1048576.0,
         without as f64 / 1048576.0
     );
-    assert!(wire as usize > mb * 900_000, "the stream is {wire} bytes");
+    // The emulator's `long` stops at 16 Mi characters (about 65 MB here).
+    assert!(wire as usize > (mb * 900_000).min(60_000_000), "the stream is {wire} bytes");
     assert!(with < wire / 4, "recording held {with} bytes for a {wire}-byte stream");
 }
 
