@@ -59,13 +59,13 @@ mod log;
 /// cbindgen:ignore
 mod login;
 /// cbindgen:ignore
+mod redact;
+/// cbindgen:ignore
 #[cfg(not(fuzzing))]
 mod sse;
 /// cbindgen:ignore
 #[cfg(fuzzing)]
 pub mod sse;
-/// cbindgen:ignore
-mod redact;
 /// cbindgen:ignore
 mod upstream;
 /// cbindgen:ignore

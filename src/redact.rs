@@ -28,7 +28,13 @@ pub fn forms(secret: &str) -> Vec<(String, Kind)> {
     let json = json[1..json.len().max(2) - 1].to_string();
     let ascii: String = json
         .chars()
-        .map(|c| if c.is_ascii() { c.to_string() } else { c.encode_utf16(&mut [0; 2]).iter().map(|u| format!("\\u{u:04x}")).collect() })
+        .map(|c| {
+            if c.is_ascii() {
+                c.to_string()
+            } else {
+                c.encode_utf16(&mut [0; 2]).iter().map(|u| format!("\\u{u:04x}")).collect()
+            }
+        })
         .collect();
     let debug = format!("{secret:?}");
     let debug = debug[1..debug.len() - 1].to_string();
@@ -55,11 +61,8 @@ pub fn forms(secret: &str) -> Vec<(String, Kind)> {
         }
     }
     // Messages quote server text Debug-escaped (`excerpt`): each form as it looks there too.
-    let quoted: Vec<(String, Kind)> = out
-        .iter()
-        .map(|(f, _)| format!("{f:?}"))
-        .map(|q| (q[1..q.len() - 1].to_string(), Kind::Escaped))
-        .collect();
+    let quoted: Vec<(String, Kind)> =
+        out.iter().map(|(f, _)| format!("{f:?}")).map(|q| (q[1..q.len() - 1].to_string(), Kind::Escaped)).collect();
     out.extend(quoted);
     out.sort_by_key(|(f, _)| std::cmp::Reverse(f.len()));
     let mut seen = std::collections::HashSet::new();

@@ -273,7 +273,10 @@ fn recording_a_session_list_costs_a_small_multiple_of_the_call() {
     for &n in &sizes {
         let with = sessions_seconds(n, 3, Some(&file));
         let without = sessions_seconds(n, 3, None);
-        println!("{n} entries ({} bytes): {with:.3} s with record, {without:.3} s without (CPU)", sessions_reply(n).len());
+        println!(
+            "{n} entries ({} bytes): {with:.3} s with record, {without:.3} s without (CPU)",
+            sessions_reply(n).len()
+        );
         assert!(with < 4.0 * without, "{n} entries: {with:.3} s with record, {without:.3} s without");
     }
     // The capture holds the list, redacted: the uid of every entry is masked.

@@ -225,8 +225,9 @@ fn captures_mask_personal_fields_in_every_shape() {
     ]);
     let file = target_dir().join("secrets_capture_shapes.jsonl");
     let _ = std::fs::remove_file(&file);
-    let c = client(&json!({ "base_url": url, "vjuid_login": LOGIN, "max_retries": 0, "record": file.to_str().unwrap() }))
-        .unwrap();
+    let c =
+        client(&json!({ "base_url": url, "vjuid_login": LOGIN, "max_retries": 0, "record": file.to_str().unwrap() }))
+            .unwrap();
     let got = unsafe { user_info(&c) };
     assert!(got.contains("张大明"), "the caller gets the real reply: {got}");
     let (mut out, mut err) = (ptr::null_mut(), ptr::null_mut());

@@ -29,7 +29,8 @@ impl Net {
     /// `(form, mask)` pairs of equal length, longest first.
     pub fn new(pairs: Vec<(String, String)>) -> Net {
         let longest = pairs.iter().map(|(f, _)| f.len()).max().unwrap_or(0);
-        let finders = pairs.into_iter().map(|(f, m)| (Finder::new(f.as_bytes()).into_owned(), m.into_bytes())).collect();
+        let finders =
+            pairs.into_iter().map(|(f, m)| (Finder::new(f.as_bytes()).into_owned(), m.into_bytes())).collect();
         Net { finders, longest }
     }
 

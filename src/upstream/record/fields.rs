@@ -170,7 +170,9 @@ impl FieldMasker {
                 self.token = Token::Num { masked: self.masking(), first: true };
                 self.byte(buf, i);
             }
-            b'\n' | b'\r' if self.sse => *self = FieldMasker { learned: std::mem::take(&mut self.learned), ..FieldMasker::new(true) },
+            b'\n' | b'\r' if self.sse => {
+                *self = FieldMasker { learned: std::mem::take(&mut self.learned), ..FieldMasker::new(true) }
+            }
             b if b.is_ascii_alphabetic() => self.token = Token::Word,
             _ => {}
         }

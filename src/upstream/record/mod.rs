@@ -63,7 +63,8 @@ impl Recorder {
     pub fn open(path: &str) -> Result<Arc<Recorder>> {
         use std::os::unix::fs::OpenOptionsExt;
         use std::os::unix::io::AsRawFd;
-        let refuse = |why: &str| Error::invalid_argument(format!("cannot open the record file {}: {why}", excerpt(path)));
+        let refuse =
+            |why: &str| Error::invalid_argument(format!("cannot open the record file {}: {why}", excerpt(path)));
         const NOT_A_FILE: &str = "not a regular file (a FIFO, a device or a directory cannot hold a capture)";
         if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
             return Err(refuse(NOT_A_FILE));
