@@ -1,7 +1,7 @@
 //! The forms a secret (a cookie value) takes in text a server sends back: as is, JSON-escaped
 //! (with `\/`, or ASCII-only `\uXXXX`), percent-encoded, base64 (at any alignment inside a
 //! longer base64 text). Errors and the doctor replace each form with `<redacted>`; captures
-//! mask each, keeping its length (`record::mask_form`).
+//! mask each, keeping its length (`mask_pairs` in `src/upstream/record/mod.rs`).
 
 use base64::Engine;
 
@@ -116,9 +116,13 @@ fn redact_cut(text: &str, form: &str) -> String {
         let mut from = 0;
         while let Some(i) = out[from..].find(cut).map(|i| from + i) {
             let before = &out[..i];
-            let k = (MIN_SECRET..form.len())
+            let last = before.as_bytes().last().copied();
+            // The last byte first: the full comparison runs for few `k`.
+            let k = (MIN_SECRET..form.len().min(before.len() + 1))
                 .rev()
-                .find(|&k| form.is_char_boundary(k) && before.ends_with(&form[..k]))
+                .find(|&k| {
+                    Some(form.as_bytes()[k - 1]) == last && form.is_char_boundary(k) && before.ends_with(&form[..k])
+                })
                 .unwrap_or(0);
             if k > 0 {
                 out.replace_range(i - k..i, REDACTED);

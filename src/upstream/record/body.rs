@@ -155,13 +155,17 @@ impl Spool {
     }
 }
 
-/// A private file next to the capture, unlinked at once: only this handle reaches it.
+/// A private file next to the capture (else in the temporary directory), unlinked at once:
+/// only this handle reaches it.
 fn spill_file(dir: &std::path::Path) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
-    let path = dir.join(format!(".ustb-capture-spool-{}", crate::util::random_hex(16)));
-    let file = std::fs::OpenOptions::new().read(true).write(true).create_new(true).mode(0o600).open(&path)?;
-    let _ = std::fs::remove_file(&path);
-    Ok(file)
+    let create = |dir: &std::path::Path| {
+        let path = dir.join(format!(".ustb-capture-spool-{}", crate::util::random_hex(16)));
+        let file = std::fs::OpenOptions::new().read(true).write(true).create_new(true).mode(0o600).open(&path)?;
+        let _ = std::fs::remove_file(&path);
+        Ok(file)
+    };
+    create(dir).or_else(|_: io::Error| create(&std::env::temp_dir()))
 }
 
 #[cfg(test)]
