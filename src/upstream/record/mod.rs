@@ -1,7 +1,9 @@
 //! Capture mode (the `record` option): every exchange is appended to a file as one JSON line,
 //! with the body bytes exactly as read and the time of each read, so a capture from the real
 //! server can be replayed as a test. Secrets are redacted before anything is written, keeping
-//! their length and character class, so the redacted bytes still parse the same way.
+//! their length and character class, so the redacted bytes still parse the same way: personal
+//! fields by a JSON reader (`fields.rs`), then every form of each known secret by a byte search,
+//! as the body is read (`body.rs`), so memory holds no whole reply.
 
 mod body;
 mod fields;
@@ -304,8 +306,9 @@ fn mask_pairs(secrets: &[String], cookies: usize) -> Vec<(String, String)> {
 }
 
 fn is_secret_key(key: &str) -> bool {
+    let lower = key.to_ascii_lowercase();
     SECRET_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key))
-        || ["password", "passcode", "code", "cookie"].iter().any(|k| key.to_ascii_lowercase().contains(k))
+        || ["password", "passcode", "code", "cookie"].iter().any(|k| lower.contains(k))
 }
 
 /// Same length and class: letters become x/X, digits 0, other characters one of the same
