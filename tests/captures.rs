@@ -393,3 +393,30 @@ fn record_paths_other_than_files_are_refused_and_files_are_private() {
     let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "{mode:o}");
 }
+
+/// Streams read at once on one client each leave one whole line (bodies are spooled, not
+/// written into the capture as they come).
+#[test]
+fn concurrent_exchanges_leave_whole_lines() {
+    let emu = emulator_with(ustb_openai::emulator::Config { chunk_chars: 500, ..Default::default() });
+    let file = target_dir().join("captures-concurrent.jsonl");
+    let _ = std::fs::remove_file(&file);
+    let mut o = options(&emu.base_url());
+    o["record"] = json!(file.to_str().unwrap());
+    let c = client(&o).unwrap();
+    let streams: Vec<Stream> = (0..6).map(|_| open(&c, &request("@emu:long=200000")).unwrap()).collect();
+    // Read in turns, so every body is under way at the same time.
+    let mut open_streams: Vec<&Stream> = streams.iter().collect();
+    while !open_streams.is_empty() {
+        open_streams.retain(|s| next(s).unwrap().is_some());
+    }
+    drop(streams);
+    let records = capture_records(&file);
+    let chats: Vec<&Value> = records.iter().filter(|r| r["request"]["path"] == "/site/ai/compose_chat").collect();
+    assert_eq!(chats.len(), 6);
+    for r in chats {
+        assert_eq!(r["end"], "eof");
+        let body = capture_body(r);
+        assert!(body.len() > 300_000 && body.ends_with("\n\n"), "{} bytes", body.len());
+    }
+}
