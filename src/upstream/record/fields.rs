@@ -153,11 +153,11 @@ impl FieldMasker {
             }
             b':' if self.in_object() => {
                 self.expect_key = false;
-                self.secret_next = self.last_key_secret;
+                self.secret_next = std::mem::take(&mut self.last_key_secret);
             }
             b',' if self.in_object() => {
                 self.expect_key = true;
-                self.secret_next = false;
+                (self.secret_next, self.last_key_secret) = (false, false);
             }
             b'"' => {
                 let key = self.in_object() && self.expect_key;
@@ -335,6 +335,8 @@ mod tests {
 
     #[test]
     fn event_lines_are_read_one_by_one() {
+        // A key's verdict is used once: text that only looks like JSON after it is left alone.
+        assert_eq!(masked("{\"sid\":\"ab12\"} {width: 42}", 4, false).0, "{\"sid\":\"xx00\"} {width: 42}");
         let text = "data: {\"broken\":\"\ndata: {\"token\":\"abcd\"}\n\n";
         assert_eq!(masked(text, 5, true).0, "data: {\"broken\":\"\ndata: {\"token\":\"xxxx\"}\n\n");
         // Multi-byte characters keep their UTF-8 length; escapes stay escapes.
