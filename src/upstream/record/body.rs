@@ -212,4 +212,71 @@ mod tests {
         let out = captured(&reads, "zzzz");
         assert_eq!(out.len(), 40 * 64 * 1024);
     }
+
+    /// Any text, cut anywhere, is masked the same way as in one read, and keeps its length.
+    #[test]
+    fn masking_does_not_depend_on_where_reads_end() {
+        let alphabet: Vec<&str> = vec![
+            "{",
+            "}",
+            "[",
+            "]",
+            "\"",
+            ":",
+            ",",
+            "\\",
+            "u",
+            "5f20",
+            "d83d",
+            "0",
+            "42",
+            "-",
+            "e",
+            "x",
+            "é",
+            "张",
+            " ",
+            "\n",
+            "\"uid\"",
+            "\"token\"",
+            "\"sid\":",
+            "data: ",
+            "SECRETvalue",
+        ];
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for round in 0..300 {
+            let text: String = (0..next(80)).map(|_| alphabet[next(alphabet.len())]).collect();
+            let sse = round % 2 == 0;
+            let run = |cuts: &[usize]| {
+                let net = Net::new(vec![("SECRETvalue".into(), "XXXXXXxxxxx".into())]);
+                let mut body = BodyCapture::new(net, sse, std::env::temp_dir());
+                let mut at = 0;
+                for &cut in cuts.iter().chain([text.len()].iter()) {
+                    body.read(0, &text.as_bytes()[at..cut.max(at)]);
+                    at = cut.max(at);
+                }
+                let (spool, _) = body.finish();
+                let mut out = b"[".to_vec();
+                spool.copy_to(&mut out).unwrap();
+                out.push(b']');
+                let entries: Vec<serde_json::Value> = serde_json::from_slice(&out).unwrap();
+                let decode = |e: &serde_json::Value| {
+                    base64::engine::general_purpose::STANDARD.decode(e["b64"].as_str().unwrap()).unwrap()
+                };
+                entries.iter().flat_map(decode).collect::<Vec<u8>>()
+            };
+            let whole = run(&[]);
+            assert_eq!(whole.len(), text.len());
+            assert!(!String::from_utf8_lossy(&whole).contains("SECRETvalue"));
+            let mut cuts: Vec<usize> = (0..next(6)).map(|_| next(text.len() + 1)).collect();
+            cuts.sort();
+            assert_eq!(run(&cuts), whole, "round {round}: {text:?} cut at {cuts:?}");
+        }
+    }
 }
