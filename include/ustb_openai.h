@@ -499,7 +499,9 @@ ustb_status ustb_chunk_delta(const char *chunk_json, char **content_out, char **
  * (default `"DeepSeek"`), `max_reply_bytes` (the most `ustb_chat_create` and
  * `ustb_chat_stream_collect` hold, content plus reasoning; default 67108864 = 64 MiB;
  * streaming is not limited by it) and `record` (capture mode: a file each exchange is appended
- * to as a JSON line, secrets redacted; see the README; opening it may fail). Unknown keys
+ * to as a JSON line, secrets redacted, the body written as it is read; see the README; a new
+ * file is created 0600; a path that is not a regular file, such as a FIFO, is refused at once,
+ * never waited on; opening it may fail). Unknown keys
  * are an error. Environment proxy variables
  * are ignored. Sizes are checked first: the options JSON may be at most 64 KiB, `base_url`
  * 2048 bytes, a cookie value 4096 bytes.

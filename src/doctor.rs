@@ -91,10 +91,12 @@ impl Client {
         let mut blocked: Option<String> = None;
         for name in STEPS {
             let started = Instant::now();
-            let outcome = match &blocked {
+            let mut outcome = match &blocked {
                 Some(why) => Outcome { verdict: "skipped", detail: why.clone(), next_step: String::new() },
                 None => self.step(name, options, &mut found, cancel),
             };
+            // A server may echo the Cookie header anywhere (a site name, the user's name).
+            outcome.detail = self.without_cookies(&outcome.detail);
             if cancel.is_cancelled() {
                 return Err(Error::cancelled());
             }
@@ -109,6 +111,13 @@ impl Client {
         }
         let all_ok = checks.iter().all(|c| c["verdict"] == "ok");
         Ok(json!({ "checks": checks, "ok": all_ok }).to_string())
+    }
+
+    /// `text` with every form of the cookie values held now (the server may have set one).
+    fn without_cookies(&self, text: &str) -> String {
+        let c = self.wire.cookies();
+        let secrets: Vec<&str> = [c.easy_session.as_deref(), c.vjuid_login.as_deref()].into_iter().flatten().collect();
+        crate::redact::redact_text(text, &secrets)
     }
 
     fn step(&self, name: &str, options: &DoctorOptions, found: &mut Found, cancel: &CancelToken) -> Outcome {

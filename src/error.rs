@@ -151,41 +151,17 @@ impl Error {
         Error::new(ErrorKind::TooLarge, message)
     }
 
-    /// Replaces each secret (and its JSON/Debug-escaped form) in the texts this error reports,
-    /// and a secret's start left at the end of a cut excerpt. Secrets shorter than
-    /// `MIN_SECRET` are left alone: they would match ordinary words.
+    /// Replaces every form of each secret (see `crate::redact::forms`: as is, escaped,
+    /// percent-encoded, base64) in the texts this error reports, and a form's start left at the
+    /// end of a cut excerpt. Secrets shorter than `redact::MIN_SECRET` are left alone: they
+    /// would match ordinary words.
     pub fn redact(mut self, secrets: &[&str]) -> Error {
-        for s in secrets.iter().filter(|s| s.len() >= MIN_SECRET) {
-            self.message = redact_text(&self.message, s);
-            if let Some(m) = self.api_message.take() {
-                self.api_message = Some(redact_text(&m, s));
-            }
+        self.message = crate::redact::redact_text(&self.message, secrets);
+        if let Some(m) = self.api_message.take() {
+            self.api_message = Some(crate::redact::redact_text(&m, secrets));
         }
         self
     }
-}
-
-const MIN_SECRET: usize = 4;
-const REDACTED: &str = "<redacted>";
-
-fn redact_text(text: &str, secret: &str) -> String {
-    let escaped = format!("{secret:?}");
-    let escaped = &escaped[1..escaped.len() - 1];
-    let mut out = text.to_string();
-    for form in [secret, escaped] {
-        out = out.replace(form, REDACTED);
-        // `excerpt` cuts at 120 characters and adds "…": a secret's start may sit right before it.
-        for cut in ["…", "\"…"] {
-            let found = (MIN_SECRET..form.len()).rev().find_map(|k| {
-                let tail = format!("{}{cut}", form.get(..k)?);
-                out.contains(&tail).then_some(tail)
-            });
-            if let Some(tail) = found {
-                out = out.replace(&tail, &format!("{REDACTED}{cut}"));
-            }
-        }
-    }
-    out
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -59,6 +59,8 @@ mod log;
 /// cbindgen:ignore
 mod login;
 /// cbindgen:ignore
+mod redact;
+/// cbindgen:ignore
 #[cfg(not(fuzzing))]
 mod sse;
 /// cbindgen:ignore

@@ -180,3 +180,35 @@ fn a_cancel_stops_a_check_that_waits() {
     unsafe { ustb_canceller_free(canceller) };
     drop(listener);
 }
+
+/// A reply `replay_server` serves once.
+fn served(path: &str, content_type: &str, body: &str) -> Value {
+    use base64::Engine;
+    json!({ "request": { "method": "GET", "path": path }, "status": 200, "headers": [["content-type", content_type]],
+        "reads": [{ "at_ms": 0, "b64": base64::engine::general_purpose::STANDARD.encode(body) }], "end": "eof" })
+}
+
+/// A server whose `web_info` name and `user_info` user name echo the Cookie header: the
+/// report never carries the cookie value, with `reveal_name` or without.
+#[test]
+fn a_server_echoing_the_cookie_never_puts_it_in_the_report() {
+    const SECRET: &str = "SECRET-doctor-cookie/Zq9x7Wk";
+    let echo = format!("cookie_vjuid_login={SECRET}");
+    let envelope = |d: Value| json!({ "e": 0, "m": "", "d": d }).to_string();
+    let replies = |_| {
+        [
+            served("/", "text/html", "<html></html>"),
+            served("/common/web_info", "application/json", &envelope(json!({ "name": echo }))),
+            served("/page/front/Mdefault/chat?ext=%7B%7D", "text/html", "<html></html>"),
+            served("/site/user_info", "application/json", &envelope(json!({ "user_name": echo }))),
+        ]
+    };
+    let url = replay_server((0..2).flat_map(replies).collect());
+    for reveal in [None, Some(r#"{"reveal_name": true}"#)] {
+        let report = doctor(json!({ "base_url": url, "vjuid_login": SECRET, "max_retries": 0 }), reveal);
+        let text = report.to_string();
+        assert!(!text.contains("Zq9x7Wk") && !text.contains("doctor-cookie"), "{reveal:?}: {text}");
+        assert_eq!(detail(&report, "web_info"), "web_info parses (site \"cookie_vjuid_login=<redacted>\")");
+        assert!(detail(&report, "login").starts_with("logged in as c"), "{text}");
+    }
+}

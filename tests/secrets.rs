@@ -198,3 +198,95 @@ fn captures_hold_no_secret() {
     );
     assert!(text.contains("\"cookies\":[\"easy_session\",\"cookie_vjuid_login\"]"));
 }
+
+/// A record `replay_server` serves once: `status`, `content_type`, then `body` in one write
+/// each `step` bytes (1 ms apart, so they arrive as separate reads).
+fn served(path: &str, status: u16, content_type: &str, body: &str, step: usize) -> serde_json::Value {
+    use base64::Engine;
+    let reads: Vec<serde_json::Value> = body
+        .as_bytes()
+        .chunks(step)
+        .enumerate()
+        .map(|(i, b)| json!({ "at_ms": i, "b64": base64::engine::general_purpose::STANDARD.encode(b) }))
+        .collect();
+    json!({ "request": { "method": "GET", "path": path }, "status": status,
+        "headers": [["content-type", content_type]], "reads": reads, "end": "eof" })
+}
+
+/// Capture mode masks the named fields whatever their escaping or length, also split across
+/// reads, and the values it masked wherever a later reply repeats them.
+#[test]
+fn captures_mask_personal_fields_in_every_shape() {
+    let info = r#"{"e":0,"m":"","d":{"user_name":"\u5f20\u5927\u660e","email":"zhang\/x@ustb.edu.cn","account":"王","uid":42,"user_number":"U2023","phone":["13800001111"],"type_name":"学生"}}"#;
+    let site = r#"{"e":0,"m":"","d":{"name":"北科大AI助手","title":"欢迎 张大明"}}"#;
+    let url = replay_server(vec![
+        served("/site/user_info", 200, "application/json", info, 1),
+        served("/common/web_info", 200, "application/json", site, 3),
+    ]);
+    let file = target_dir().join("secrets_capture_shapes.jsonl");
+    let _ = std::fs::remove_file(&file);
+    let c =
+        client(&json!({ "base_url": url, "vjuid_login": LOGIN, "max_retries": 0, "record": file.to_str().unwrap() }))
+            .unwrap();
+    let got = unsafe { user_info(&c) };
+    assert!(got.contains("张大明"), "the caller gets the real reply: {got}");
+    let (mut out, mut err) = (ptr::null_mut(), ptr::null_mut());
+    check(unsafe { ustb_client_web_info(c.0, ptr::null(), &mut out, &mut err) }, err).unwrap();
+    unsafe { take_string(out) };
+
+    let records = capture_records(&file);
+    assert_eq!(records.len(), 2);
+    let body = |r: &serde_json::Value| {
+        use base64::Engine;
+        let reads = r["reads"].as_array().unwrap();
+        let bytes: Vec<u8> = reads
+            .iter()
+            .flat_map(|read| base64::engine::general_purpose::STANDARD.decode(read["b64"].as_str().unwrap()).unwrap())
+            .collect();
+        (String::from_utf8(bytes).unwrap(), reads.len())
+    };
+    let (info_body, reads) = body(&records[0]);
+    assert!(reads > 20, "the reply came in pieces ({reads} reads)");
+    for secret in ["\\u5f20", "zhang", "王", "42", "2023", "13800001111"] {
+        assert!(!info_body.contains(secret), "{secret:?} reached the capture: {info_body}");
+    }
+    // Masked in place: the reply parses the same way, with the same lengths and classes.
+    let v: serde_json::Value = serde_json::from_str(&info_body).unwrap();
+    assert_eq!(v["d"]["user_name"], "某某某");
+    assert_eq!(v["d"]["email"], "xxxxx/x@xxxx.xxx.xx");
+    assert_eq!(v["d"]["account"], "某");
+    assert_eq!(v["d"]["uid"], 10);
+    assert_eq!(v["d"]["user_number"], "X0000");
+    assert_eq!(v["d"]["phone"][0], "00000000000");
+    assert_eq!(v["d"]["type_name"], "学生");
+    let (site_body, _) = body(&records[1]);
+    assert!(site_body.contains("\"title\":\"欢迎 某某某\"") && site_body.contains("北科大AI助手"), "{site_body}");
+}
+
+/// Errors never quote a cookie value in another form: JSON-escaped with `\/`, percent-encoded
+/// (either case), or inside base64.
+#[test]
+fn cookie_values_in_other_forms_never_reach_errors() {
+    use base64::Engine;
+    let secret = "SECRET/vjuid+login=Kp3Vn8Rt";
+    let forms = [
+        secret.replace('/', "\\/"),
+        "SECRET%2Fvjuid%2Blogin%3DKp3Vn8Rt".to_string(),
+        "SECRET%2fvjuid%2blogin%3dKp3Vn8Rt".to_string(),
+        base64::engine::general_purpose::STANDARD.encode(format!("cookie_vjuid_login={secret}")),
+        base64::engine::general_purpose::URL_SAFE.encode(format!("c={secret};")),
+    ];
+    let url = replay_server(
+        forms.iter().map(|f| served("/site/user_info", 400, "text/html", &format!("<p>bad: {f}</p>"), 64)).collect(),
+    );
+    let c = client(&json!({ "base_url": url, "vjuid_login": secret, "max_retries": 0 })).unwrap();
+    for form in &forms {
+        let (mut out, mut err) = (ptr::null_mut(), ptr::null_mut());
+        let f = check(unsafe { ustb_client_user_info(c.0, &mut out, &mut err) }, err).unwrap_err();
+        assert!(f.message.contains("<redacted>"), "{form}: {}", f.message);
+        let inner = &form[form.len() / 2 - 4..form.len() / 2 + 4];
+        for text in [&f.message, &f.detail.to_string()] {
+            assert!(!text.contains(inner) && !text.contains("Kp3Vn8Rt"), "{form}: {text}");
+        }
+    }
+}
