@@ -55,6 +55,8 @@ pub struct UpstreamRequest {
     /// The request has tools (and `tool_choice` is not `none`): the reply's content is searched
     /// for calls.
     pub parse_tool_calls: bool,
+    /// The declared tool names: the only calls the reply side recognises.
+    pub tool_names: Vec<String>,
 }
 
 impl UpstreamRequest {
@@ -139,7 +141,8 @@ pub fn parse(json: &str, defaults: &Defaults) -> Result<UpstreamRequest> {
         web_search: opt_bool(&req, "web_search", "web_search")?.unwrap_or(false),
         thinking_budget,
         include_usage,
-        parse_tool_calls: tools.is_some_and(|t| t.parses_calls()),
+        parse_tool_calls: tools.as_ref().is_some_and(|t| t.parses_calls()),
+        tool_names: tools.map(|t| t.names).unwrap_or_default(),
     })
 }
 
