@@ -17,8 +17,10 @@ mod stage;
 #[cfg(test)]
 mod tests;
 
-pub use request::{render_calls, Choice, ToolSpec};
-pub use stage::{CallParser, ToolCallDelta, ToolStage};
+pub use request::{render_calls, ToolSpec};
+#[cfg(test)]
+pub use stage::CallParser;
+pub use stage::{ToolCallDelta, ToolStage};
 
 /// The label of a tool result in the history (the 2026 client's convention).
 pub fn result_label(name: &str) -> String {

@@ -169,18 +169,28 @@ fn call_id() -> String {
 /// Sits between the decoder and the chunk writer: runs each delta's content through the
 /// parser and queues the deltas to hand out (text, a call's first delta, its arguments), in
 /// reply order. A `"stop"` finish becomes `"tool_calls"` once a call was made. When the answer
-/// made no call but the reasoning's last markup was a call, that call is made at the end.
+/// made no call but the reasoning's last markup was a call (one the history does not already
+/// hold), that call is made at the end.
 #[derive(Debug, Default)]
 pub struct ToolStage {
     parser: CallParser,
+    /// Calls the history already holds.
+    made: Vec<ToolCall>,
     reasoning: ReasoningCalls,
     queue: VecDeque<Delta>,
     calls: usize,
 }
 
 impl ToolStage {
-    pub fn new(names: impl IntoIterator<Item = String>) -> ToolStage {
-        ToolStage { parser: CallParser::new(names), ..ToolStage::default() }
+    /// A stage for the declared `names`; `history` is the markup of the calls already made
+    /// (`request.rs`), which the reasoning may recall without making them again.
+    pub fn new(names: impl IntoIterator<Item = String>, history: &str) -> ToolStage {
+        let mut parser = CallParser::new(names);
+        let mut made = Vec::new();
+        parser.feed(history, &mut made);
+        parser.finish(&mut made);
+        let made = made.into_iter().filter_map(|p| if let Piece::Call(c) = p { Some(c) } else { None }).collect();
+        ToolStage { parser, made, ..ToolStage::default() }
     }
 
     /// Takes one delta from the decoder.
@@ -223,8 +233,9 @@ impl ToolStage {
     /// The reasoning's last calls, when the answer made none.
     fn reasoning_calls(&mut self) {
         self.reasoning.feed("", &self.parser.names, true);
-        if self.calls == 0 {
-            let calls = std::mem::take(&mut self.reasoning.last_group);
+        let calls = std::mem::take(&mut self.reasoning.last_group);
+        // A group the history already holds is the model remembering, not calling.
+        if self.calls == 0 && !calls.iter().all(|c| self.made.contains(c)) {
             self.queue_pieces(calls.into_iter().map(Piece::Call).collect());
         }
     }

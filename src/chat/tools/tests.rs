@@ -266,7 +266,7 @@ fn rendered_calls_parse_back_to_the_same_call() {
 
 /// Deltas of a stage fed `pieces` of content (the first with `reasoning`) and a finish.
 fn stage_run(pieces: &[&str], reasoning: &str) -> Vec<Delta> {
-    let mut stage = ToolStage::new(NAMES.iter().map(|n| n.to_string()));
+    let mut stage = ToolStage::new(NAMES.iter().map(|n| n.to_string()), "<tool_call>{\"name\":\"read\",\"arguments\":{\"path\":\"old\"}}</tool_call>");
     let mut out = Vec::new();
     for (i, p) in pieces.iter().enumerate() {
         let r = if i == 0 { reasoning.to_string() } else { String::new() };
@@ -326,6 +326,9 @@ fn a_call_written_only_in_the_reasoning_is_the_replys_call() {
     // The last group only: an earlier call the model then talked past is not made twice.
     let deltas = stage_run(&["好"], "<read path=\"x\"/> 不对，应该 <tool_call>{\"name\":\"a\"}</tool_call><tool_call>{\"name\":\"b\"}</tool_call> 然后回答");
     assert_eq!(names(&deltas), ["a", "b"]);
+    // A call the history holds, recalled: not made again.
+    let deltas = stage_run(&["完成了"], "刚才 <read path=\"old\"/> 已经读过");
+    assert!(names(&deltas).is_empty());
     // Undeclared, or no call at all in the reasoning: nothing.
     let deltas = stage_run(&["好"], "<tool_call>{\"name\":\"rm\"}</tool_call>");
     assert!(names(&deltas).is_empty());
