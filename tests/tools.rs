@@ -81,11 +81,7 @@ fn streamed_calls_are_openai_tool_call_deltas() {
         let (reasoning, content, finish) = texts(&chunks);
         let calls = assembled(&chunks);
         assert_eq!(content, "好的，我来调用工具。\n", "chunk_chars {chunk_chars}: text around the calls passes");
-        assert_eq!(
-            named(&calls),
-            [("get_weather", "{\"city\":\"北京\"}"), ("now", "{}")],
-            "chunk_chars {chunk_chars}"
-        );
+        assert_eq!(named(&calls), [("get_weather", "{\"city\":\"北京\"}"), ("now", "{}")], "chunk_chars {chunk_chars}");
         assert_ne!(calls[0].0, calls[1].0);
         assert_eq!(finish.as_deref(), Some("tool_calls"));
         let finishing: Vec<_> = chunks.iter().filter(|c| c["choices"][0]["finish_reason"].is_string()).collect();
@@ -282,21 +278,44 @@ fn field(form: &[(String, String)], name: &str) -> String {
 /// The calls and the text of one reply read three ways: pull, push (callback) and create.
 fn three_ways(c: &Client, req: &Value) -> [(Vec<(String, String)>, String, String); 3] {
     let pulled = stream_all(c, req);
-    let pull = (named(&assembled(&pulled)).iter().map(|(n, a)| (n.to_string(), a.to_string())).collect(), texts(&pulled).1, texts(&pulled).2.unwrap_or_default());
+    let pull = (
+        named(&assembled(&pulled)).iter().map(|(n, a)| (n.to_string(), a.to_string())).collect(),
+        texts(&pulled).1,
+        texts(&pulled).2.unwrap_or_default(),
+    );
     let pushed = stream_callback(c, req);
-    let push = (named(&assembled(&pushed)).iter().map(|(n, a)| (n.to_string(), a.to_string())).collect(), texts(&pushed).1, texts(&pushed).2.unwrap_or_default());
+    let push = (
+        named(&assembled(&pushed)).iter().map(|(n, a)| (n.to_string(), a.to_string())).collect(),
+        texts(&pushed).1,
+        texts(&pushed).2.unwrap_or_default(),
+    );
     let v = create(c, req).unwrap();
     let m = &v["choices"][0]["message"];
     let calls = m["tool_calls"].as_array().map_or(Vec::new(), |l| {
-        l.iter().map(|t| (t["function"]["name"].as_str().unwrap().to_string(), t["function"]["arguments"].as_str().unwrap().to_string())).collect()
+        l.iter()
+            .map(|t| {
+                (
+                    t["function"]["name"].as_str().unwrap().to_string(),
+                    t["function"]["arguments"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
     });
-    let whole = (calls, m["content"].as_str().unwrap_or("").to_string(), v["choices"][0]["finish_reason"].as_str().unwrap().to_string());
+    let whole = (
+        calls,
+        m["content"].as_str().unwrap_or("").to_string(),
+        v["choices"][0]["finish_reason"].as_str().unwrap().to_string(),
+    );
     [pull, push, whole]
 }
 
 /// Every chunk of a push-style stream (`ustb_chat_stream_callback`).
 fn stream_callback(c: &Client, req: &Value) -> Vec<Value> {
-    unsafe extern "C" fn keep(userdata: *mut std::ffi::c_void, chunk: *const std::ffi::c_char, len: usize) -> std::ffi::c_int {
+    unsafe extern "C" fn keep(
+        userdata: *mut std::ffi::c_void,
+        chunk: *const std::ffi::c_char,
+        len: usize,
+    ) -> std::ffi::c_int {
         let bytes = std::slice::from_raw_parts(chunk.cast::<u8>(), len);
         (*(userdata as *mut Vec<Value>)).push(serde_json::from_slice(bytes).unwrap());
         0
@@ -304,7 +323,15 @@ fn stream_callback(c: &Client, req: &Value) -> Vec<Value> {
     let mut chunks: Vec<Value> = Vec::new();
     let mut err = ptr::null_mut();
     let req = cstring(&req.to_string());
-    let st = unsafe { ustb_chat_stream_callback(c.0, req.as_ptr(), Some(keep), &mut chunks as *mut Vec<Value> as *mut std::ffi::c_void, &mut err) };
+    let st = unsafe {
+        ustb_chat_stream_callback(
+            c.0,
+            req.as_ptr(),
+            Some(keep),
+            &mut chunks as *mut Vec<Value> as *mut std::ffi::c_void,
+            &mut err,
+        )
+    };
     check(st, err).unwrap();
     chunks
 }
@@ -314,7 +341,8 @@ fn stream_callback(c: &Client, req: &Value) -> Vec<Value> {
 /// the whole reply at once; the reasoning form too (the answer then holds only text).
 #[test]
 fn every_tool_call_form_gives_the_same_calls_every_way() {
-    let want = vec![("get_weather".to_string(), "{\"city\":\"北京\"}".to_string()), ("now".to_string(), "{}".to_string())];
+    let want =
+        vec![("get_weather".to_string(), "{\"city\":\"北京\"}".to_string()), ("now".to_string(), "{}".to_string())];
     for chunk_chars in [1, 3, 10_000] {
         let emu = Emulator::start(Config { chunk_chars, ..Config::default() }, "127.0.0.1:0").unwrap();
         let c = login_client(&emu);
@@ -330,7 +358,11 @@ fn every_tool_call_form_gives_the_same_calls_every_way() {
                 _ => "好的，我来调用工具。\n",
             };
             for (how, got) in ["pull", "push", "create"].iter().zip(three_ways(&c, &with_tools(&prompt))) {
-                assert_eq!(got, (want.clone(), text.to_string(), "tool_calls".to_string()), "{form}, {how}, chunk_chars {chunk_chars}");
+                assert_eq!(
+                    got,
+                    (want.clone(), text.to_string(), "tool_calls".to_string()),
+                    "{form}, {how}, chunk_chars {chunk_chars}"
+                );
             }
         }
     }

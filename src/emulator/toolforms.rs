@@ -5,13 +5,25 @@
 use serde_json::{json, Value};
 
 /// The forms, by directive value.
-pub const FORMS: &[&str] =
-    &["ours", "invoke", "invoke-bare", "tool-call-invoke", "self-closing", "fence-xml", "fence-json", "special", "json", "typo", "reasoning"];
+pub const FORMS: &[&str] = &[
+    "ours",
+    "invoke",
+    "invoke-bare",
+    "tool-call-invoke",
+    "self-closing",
+    "fence-xml",
+    "fence-json",
+    "special",
+    "json",
+    "typo",
+    "reasoning",
+];
 
 /// The calls (name, JSON arguments text) in `form`; None for an unknown form. `reasoning` is
 /// written as `ours` (the caller puts it in the reasoning).
 pub fn render(form: &str, calls: &[(String, String)]) -> Option<String> {
-    let each = |f: &dyn Fn(&str, &str) -> String, sep: &str| calls.iter().map(|(n, a)| f(n, a)).collect::<Vec<_>>().join(sep);
+    let each =
+        |f: &dyn Fn(&str, &str) -> String, sep: &str| calls.iter().map(|(n, a)| f(n, a)).collect::<Vec<_>>().join(sep);
     let ours = |n: &str, a: &str| format!("<tool_call>{{\"name\":{},\"arguments\":{a}}}</tool_call>", json!(n));
     let invokes = || each(&invoke, "\n");
     Some(match form {
@@ -20,16 +32,23 @@ pub fn render(form: &str, calls: &[(String, String)]) -> Option<String> {
         "invoke" => format!("<tool_calls>\n{}\n</tool_calls>", invokes()),
         "invoke-bare" => invokes(),
         "tool-call-invoke" => each(&|n, a| format!("<tool_call>\n{}\n</tool_call>", invoke(n, a)), "\n"),
-        "self-closing" => each(&|n, a| {
-            let attrs: String = params(a).iter().map(|(k, v)| format!(" {k}=\"{}\"", v.replace('"', "&quot;"))).collect();
-            format!("<{n}{attrs}/>")
-        }, "\n"),
+        "self-closing" => each(
+            &|n, a| {
+                let attrs: String =
+                    params(a).iter().map(|(k, v)| format!(" {k}=\"{}\"", v.replace('"', "&quot;"))).collect();
+                format!("<{n}{attrs}/>")
+            },
+            "\n",
+        ),
         "fence-xml" => format!("```xml\n<tool_calls>\n{}\n</tool_calls>\n```", invokes()),
         "fence-json" => each(&|n, a| format!("```json\n{{\"name\": {}, \"arguments\": {a}}}\n```", json!(n)), "\n"),
         "json" => each(&|n, a| format!("{{\"name\": {}, \"parameters\": {a}}}", json!(n)), "\n"),
         "special" => format!(
             "<｜tool▁calls▁begin｜>{}<｜tool▁calls▁end｜>",
-            each(&|n, a| format!("<｜tool▁call▁begin｜>function<｜tool▁sep｜>{n}\n```json\n{a}\n```<｜tool▁call▁end｜>"), "")
+            each(
+                &|n, a| format!("<｜tool▁call▁begin｜>function<｜tool▁sep｜>{n}\n```json\n{a}\n```<｜tool▁call▁end｜>"),
+                ""
+            )
         ),
         _ => return None,
     })
@@ -37,8 +56,7 @@ pub fn render(form: &str, calls: &[(String, String)]) -> Option<String> {
 
 /// An XML invocation of `name` with the arguments object's members as parameters.
 fn invoke(name: &str, args: &str) -> String {
-    let ps: String =
-        params(args).iter().map(|(k, v)| format!("\n<parameter name=\"{k}\">{v}</parameter>")).collect();
+    let ps: String = params(args).iter().map(|(k, v)| format!("\n<parameter name=\"{k}\">{v}</parameter>")).collect();
     format!("<invoke name=\"{name}\">{ps}\n</invoke>")
 }
 
@@ -47,10 +65,15 @@ fn params(args: &str) -> Vec<(String, String)> {
     match serde_json::from_str::<Value>(args) {
         Ok(Value::Object(o)) => o
             .into_iter()
-            .map(|(k, v)| (k, match v {
-                Value::String(s) => s,
-                v => v.to_string(),
-            }))
+            .map(|(k, v)| {
+                (
+                    k,
+                    match v {
+                        Value::String(s) => s,
+                        v => v.to_string(),
+                    },
+                )
+            })
             .collect(),
         _ => Vec::new(),
     }

@@ -18,7 +18,7 @@ mod stage;
 mod tests;
 
 pub use request::{render_calls, ToolSpec};
-#[cfg(test)]
+#[cfg(any(test, fuzzing))]
 pub use stage::CallParser;
 pub use stage::{ToolCallDelta, ToolStage};
 
