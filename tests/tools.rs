@@ -275,8 +275,11 @@ fn field(form: &[(String, String)], name: &str) -> String {
     form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_else(|| panic!("no field {name}"))
 }
 
+/// What a reply gave: its calls (name, arguments), its text and its finish_reason.
+type Outcome = (Vec<(String, String)>, String, String);
+
 /// The calls and the text of one reply read three ways: pull, push (callback) and create.
-fn three_ways(c: &Client, req: &Value) -> [(Vec<(String, String)>, String, String); 3] {
+fn three_ways(c: &Client, req: &Value) -> [Outcome; 3] {
     let pulled = stream_all(c, req);
     let pull = (
         named(&assembled(&pulled)).iter().map(|(n, a)| (n.to_string(), a.to_string())).collect(),

@@ -7,21 +7,7 @@ use libfuzzer_sys::fuzz_target;
 use ustb_openai::chat::tools::{CallParser, Piece};
 
 fn parse(reply: &str, cuts: &[usize]) -> Vec<Piece> {
-    let mut p = CallParser::new(["f", "read", "get_weather"].map(String::from));
-    let (mut raw, mut start) = (Vec::new(), 0);
-    for &cut in cuts.iter().chain([reply.len()].iter()) {
-        p.feed(&reply[start..cut], &mut raw);
-        start = cut;
-    }
-    p.finish(&mut raw);
-    let mut out: Vec<Piece> = Vec::new();
-    for piece in raw {
-        match (out.last_mut(), piece) {
-            (Some(Piece::Text(t)), Piece::Text(more)) => t.push_str(&more),
-            (_, piece) => out.push(piece),
-        }
-    }
-    out
+    CallParser::new(["f", "read", "get_weather"].map(String::from)).cut_and_parse(reply, cuts)
 }
 
 fuzz_target!(|input: &[u8]| {

@@ -63,23 +63,7 @@ fn parse(reply: &str, rng: Option<&mut Rng>) -> Vec<Piece> {
     };
     cuts.retain(|&c| reply.is_char_boundary(c));
     cuts.sort_unstable();
-    cuts.push(reply.len());
-    let mut p = CallParser::new(["f", "g", "h", "read"].map(String::from));
-    let mut raw = Vec::new();
-    let mut start = 0;
-    for cut in cuts {
-        p.feed(&reply[start..cut], &mut raw);
-        start = cut;
-    }
-    p.finish(&mut raw);
-    let mut out: Vec<Piece> = Vec::new();
-    for piece in raw {
-        match (out.last_mut(), piece) {
-            (Some(Piece::Text(t)), Piece::Text(more)) => t.push_str(&more),
-            (_, piece) => out.push(piece),
-        }
-    }
-    out
+    CallParser::new(["f", "g", "h", "read"].map(String::from)).cut_and_parse(reply, &cuts)
 }
 
 #[test]

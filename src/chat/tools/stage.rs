@@ -112,6 +112,26 @@ impl CallParser {
         self.filter.finish(out);
     }
 
+    /// The pieces of a whole `reply` fed in parts cut at `cuts` (ascending char boundaries),
+    /// texts merged: what tests and fuzzers compare across cuts.
+    #[cfg(any(test, fuzzing))]
+    pub fn cut_and_parse(mut self, reply: &str, cuts: &[usize]) -> Vec<Piece> {
+        let (mut raw, mut start) = (Vec::new(), 0);
+        for &cut in cuts.iter().chain([reply.len()].iter()) {
+            self.feed(&reply[start..cut], &mut raw);
+            start = cut;
+        }
+        self.finish(&mut raw);
+        let mut out: Vec<Piece> = Vec::new();
+        for piece in raw {
+            match (out.last_mut(), piece) {
+                (Some(Piece::Text(t)), Piece::Text(more)) => t.push_str(&more),
+                (_, piece) => out.push(piece),
+            }
+        }
+        out
+    }
+
     fn flush(&mut self, out: &mut Vec<Piece>) {
         for item in self.items.drain(..) {
             self.filter.push(item, out);

@@ -29,28 +29,8 @@ fn whole(reply: &str) -> Vec<Piece> {
     feed_split(reply, &[])
 }
 
-/// The pieces of `reply` fed in parts cut at `cuts` (byte offsets, ascending), texts merged.
-pub(super) fn feed_split(reply: &str, cuts: &[usize]) -> Vec<Piece> {
-    let mut p = parser();
-    let mut raw = Vec::new();
-    let mut start = 0;
-    for &cut in cuts.iter().chain([reply.len()].iter()) {
-        p.feed(&reply[start..cut], &mut raw);
-        start = cut;
-    }
-    p.finish(&mut raw);
-    merge(raw)
-}
-
-fn merge(raw: Vec<Piece>) -> Vec<Piece> {
-    let mut out: Vec<Piece> = Vec::new();
-    for piece in raw {
-        match (out.last_mut(), piece) {
-            (Some(Piece::Text(t)), Piece::Text(more)) => t.push_str(&more),
-            (_, piece) => out.push(piece),
-        }
-    }
-    out
+fn feed_split(reply: &str, cuts: &[usize]) -> Vec<Piece> {
+    parser().cut_and_parse(reply, cuts)
 }
 
 /// Cut at every char boundary, at every pair of boundaries for short replies, and one char
@@ -170,7 +150,8 @@ fn a_call_longer_than_the_limit_is_text() {
         p.feed(std::str::from_utf8(piece).unwrap(), &mut out);
     }
     p.finish(&mut out);
-    assert_eq!(merge(out), vec![text(&long)]);
+    let all: String = out.iter().map(|p| if let Piece::Text(t) = p { t.as_str() } else { panic!("a call") }).collect();
+    assert_eq!(all, long);
 }
 
 /// Reads `reply` in 4 KiB pieces and gives the time it took.

@@ -47,7 +47,7 @@ pub fn json(s: &str, cx: &Cx) -> Found {
         return Found::No;
     }
     match first_key(s) {
-        Lex::Done(k) if matches!(k, "name" | "type" | "function" | "arguments" | "parameters") => {}
+        Lex::Done("name" | "type" | "function" | "arguments" | "parameters") => {}
         Lex::More if !cx.end => return Found::More(Wait::Short),
         _ => return Found::No,
     }

@@ -165,3 +165,9 @@ fn until(s: &str, from: usize, closer: Closer, cx: &Cx, done: impl FnOnce(usize)
         _ => Found::More(Wait::Closer(closer)),
     }
 }
+
+/// What the recognisers' tests pass: `declared` names, nothing before the form.
+#[cfg(test)]
+fn test_cx(declared: &'static dyn Fn(&str) -> bool, end: bool) -> Cx<'static> {
+    Cx { declared, end, answer_start: false, fence_start: false, in_fence: false, line_start: false, no_closer: None }
+}

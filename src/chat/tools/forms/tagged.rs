@@ -62,15 +62,7 @@ mod tests {
     use super::*;
 
     fn cx(end: bool) -> Cx<'static> {
-        Cx {
-            declared: &|n| n == "read" || n == "f",
-            end,
-            answer_start: false,
-            fence_start: false,
-            in_fence: false,
-            line_start: false,
-            no_closer: None,
-        }
+        super::super::test_cx(&|n| n == "read" || n == "f", end)
     }
 
     #[test]
