@@ -63,7 +63,7 @@ $(BENCH_VENV)/installed: examples/python/bench/requirements.txt
 # Optional, long: the libFuzzer targets in fuzz/ (needs nightly and cargo-fuzz; see fuzz/README.md).
 FUZZ_SECONDS ?= 60
 fuzz:
-	cd fuzz && for t in sse decode request options; do \
+	cd fuzz && for t in sse decode request options tools; do \
 		cargo +nightly fuzz run -O $$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
 
 # What the static library needs besides itself (`cargo rustc --lib --crate-type staticlib --

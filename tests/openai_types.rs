@@ -21,12 +21,17 @@ fn output_parses_with_openai_python_types() {
         "@emu:moderation",
         "@emu:think-inline",
         "web",
-        // Tool calls (with text around them, and alone), and arguments that are not JSON.
+        // Tool calls (with text around them, and alone), and arguments that are not JSON (text).
         "@emu:tool=get_weather:{\"city\":\"北京\"} @emu:tool=get_weather:{\"city\":\"上海\"}",
         "@emu:tool=get_weather:{\"city\":\"北京\"} @emu:tool-bare",
         "@emu:tool=get_weather:{city: 北京} @emu:tool-bare @emu:answer-only",
     ];
-    for prompt in prompts {
+    // Every markup the model may write its calls in (issue 17).
+    let forms: Vec<String> = ustb_openai::emulator::TOOL_FORMS
+        .iter()
+        .map(|f| format!("@emu:tool=get_weather:{{\"city\":\"北京\"}} @emu:tool-form={f}"))
+        .collect();
+    for prompt in prompts.iter().copied().chain(forms.iter().map(String::as_str)) {
         let mut req = user(prompt);
         req["stream_options"] = json!({ "include_usage": true });
         req["web_search"] = json!(prompt == "web");

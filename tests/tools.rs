@@ -80,12 +80,8 @@ fn streamed_calls_are_openai_tool_call_deltas() {
         let chunks = stream_all(&c, &with_tools(TWO_CALLS));
         let (reasoning, content, finish) = texts(&chunks);
         let calls = assembled(&chunks);
-        assert_eq!(content, "好的，我来调用工具。\n\n", "chunk_chars {chunk_chars}: text around the calls passes");
-        assert_eq!(
-            named(&calls),
-            [("get_weather", "{\"city\": \"北京\"}"), ("now", "{}")],
-            "chunk_chars {chunk_chars}"
-        );
+        assert_eq!(content, "好的，我来调用工具。\n", "chunk_chars {chunk_chars}: text around the calls passes");
+        assert_eq!(named(&calls), [("get_weather", "{\"city\":\"北京\"}"), ("now", "{}")], "chunk_chars {chunk_chars}");
         assert_ne!(calls[0].0, calls[1].0);
         assert_eq!(finish.as_deref(), Some("tool_calls"));
         let finishing: Vec<_> = chunks.iter().filter(|c| c["choices"][0]["finish_reason"].is_string()).collect();
@@ -108,9 +104,11 @@ fn odd_arguments_unclosed_markup_and_tool_choice_none() {
     let emu = emulator();
     let c = login_client(&emu);
 
-    // Arguments that are not valid JSON are passed on as written.
+    // Arguments that are not a JSON object: not a call (arguments are always an object), so the
+    // markup comes back as text.
     let chunks = stream_all(&c, &with_tools("@emu:tool=get_weather:{city: 北京}"));
-    assert_eq!(named(&assembled(&chunks)), [("get_weather", "{city: 北京}")]);
+    assert!(assembled(&chunks).is_empty());
+    assert!(texts(&chunks).1.ends_with("<tool_call>{\"name\":\"get_weather\",\"arguments\":{city: 北京}}</tool_call>"));
 
     // tool_choice "none": no instruction, and markup in the reply is text.
     let mut req = with_tools("@emu:tool=now");
@@ -158,11 +156,11 @@ fn create_returns_message_tool_calls() {
             })
             .collect()
     };
-    let want = vec![("get_weather".to_string(), "{\"city\": \"北京\"}".to_string()), ("now".into(), "{}".into())];
+    let want = vec![("get_weather".to_string(), "{\"city\":\"北京\"}".to_string()), ("now".into(), "{}".into())];
 
     let v = create(&c, &with_tools(TWO_CALLS)).unwrap();
     assert_eq!(calls_of(&v), want);
-    assert_eq!(v["choices"][0]["message"]["content"], "好的，我来调用工具。\n\n", "the text around the calls");
+    assert_eq!(v["choices"][0]["message"]["content"], "好的，我来调用工具。\n", "the text around the calls");
     assert_eq!(v["choices"][0]["finish_reason"], "tool_calls");
 
     // Only calls (and the line break between them): content is null, as OpenAI sends it.
@@ -219,7 +217,7 @@ fn a_two_step_loop_keeps_the_history_alternating() {
     assert_eq!(field(&form, "history[1][role]"), "assistant");
     assert_eq!(
         field(&form, "history[1][content]"),
-        "好的，我来调用工具。\n<tool_call>{\"name\":\"get_weather\",\"arguments\":{\"city\": \"北京\"}}</tool_call>"
+        "好的，我来调用工具。\n<tool_call>{\"name\":\"get_weather\",\"arguments\":{\"city\":\"北京\"}}</tool_call>"
     );
     assert!(form.iter().all(|(k, _)| !k.starts_with("history[2]")));
     let content = field(&form, "content");
@@ -275,4 +273,100 @@ fn last_chat_form(emu: &Emulator) -> Vec<(String, String)> {
 
 fn field(form: &[(String, String)], name: &str) -> String {
     form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_else(|| panic!("no field {name}"))
+}
+
+/// What a reply gave: its calls (name, arguments), its text and its finish_reason.
+type Outcome = (Vec<(String, String)>, String, String);
+
+/// The calls and the text of one reply read three ways: pull, push (callback) and create.
+fn three_ways(c: &Client, req: &Value) -> [Outcome; 3] {
+    let pulled = stream_all(c, req);
+    let pull = (
+        named(&assembled(&pulled)).iter().map(|(n, a)| (n.to_string(), a.to_string())).collect(),
+        texts(&pulled).1,
+        texts(&pulled).2.unwrap_or_default(),
+    );
+    let pushed = stream_callback(c, req);
+    let push = (
+        named(&assembled(&pushed)).iter().map(|(n, a)| (n.to_string(), a.to_string())).collect(),
+        texts(&pushed).1,
+        texts(&pushed).2.unwrap_or_default(),
+    );
+    let v = create(c, req).unwrap();
+    let m = &v["choices"][0]["message"];
+    let calls = m["tool_calls"].as_array().map_or(Vec::new(), |l| {
+        l.iter()
+            .map(|t| {
+                (
+                    t["function"]["name"].as_str().unwrap().to_string(),
+                    t["function"]["arguments"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    });
+    let whole = (
+        calls,
+        m["content"].as_str().unwrap_or("").to_string(),
+        v["choices"][0]["finish_reason"].as_str().unwrap().to_string(),
+    );
+    [pull, push, whole]
+}
+
+/// Every chunk of a push-style stream (`ustb_chat_stream_callback`).
+fn stream_callback(c: &Client, req: &Value) -> Vec<Value> {
+    unsafe extern "C" fn keep(
+        userdata: *mut std::ffi::c_void,
+        chunk: *const std::ffi::c_char,
+        len: usize,
+    ) -> std::ffi::c_int {
+        let bytes = std::slice::from_raw_parts(chunk.cast::<u8>(), len);
+        (*(userdata as *mut Vec<Value>)).push(serde_json::from_slice(bytes).unwrap());
+        0
+    }
+    let mut chunks: Vec<Value> = Vec::new();
+    let mut err = ptr::null_mut();
+    let req = cstring(&req.to_string());
+    let st = unsafe {
+        ustb_chat_stream_callback(
+            c.0,
+            req.as_ptr(),
+            Some(keep),
+            &mut chunks as *mut Vec<Value> as *mut std::ffi::c_void,
+            &mut err,
+        )
+    };
+    check(st, err).unwrap();
+    chunks
+}
+
+/// Issue 17: each markup the model is known to write (the emulator's `@emu:tool-form=FORM`)
+/// gives the same two calls through pull, push and create, from one character per event to
+/// the whole reply at once; the reasoning form too (the answer then holds only text).
+#[test]
+fn every_tool_call_form_gives_the_same_calls_every_way() {
+    let want =
+        vec![("get_weather".to_string(), "{\"city\":\"北京\"}".to_string()), ("now".to_string(), "{}".to_string())];
+    for chunk_chars in [1, 3, 10_000] {
+        let emu = Emulator::start(Config { chunk_chars, ..Config::default() }, "127.0.0.1:0").unwrap();
+        let c = login_client(&emu);
+        for form in ustb_openai::emulator::TOOL_FORMS {
+            // The bare-JSON form is one call, alone.
+            let (prompt, want) = match *form {
+                "json" => (format!("@emu:tool=now @emu:tool-bare @emu:tool-form={form}"), vec![want[1].clone()]),
+                _ => (format!("{TWO_CALLS} @emu:tool-form={form}"), want.clone()),
+            };
+            let text = match *form {
+                "json" => "",
+                "reasoning" => "好的，我来调用工具。\n请稍候。",
+                _ => "好的，我来调用工具。\n",
+            };
+            for (how, got) in ["pull", "push", "create"].iter().zip(three_ways(&c, &with_tools(&prompt))) {
+                assert_eq!(
+                    got,
+                    (want.clone(), text.to_string(), "tool_calls".to_string()),
+                    "{form}, {how}, chunk_chars {chunk_chars}"
+                );
+            }
+        }
+    }
 }

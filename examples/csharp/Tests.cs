@@ -58,6 +58,7 @@ internal static class Tests
             T("endpoint_cancel", EndpointCancel),
             T("tool_call_stream", ToolCallStream),
             T("tool_call_create_and_two_step_loop", ToolCallCreateAndLoop),
+            T("tool_loop_every_form", ToolLoopEveryForm),
             T("tool_choice", ToolChoiceOptions),
             T("logging_routed_to_event", LoggingRouted),
             T("logging_handler_misuse", LoggingHandlerMisuse),
@@ -775,7 +776,7 @@ internal static class Tests
         {
             var chunks = stream.ToList();
             var text = Collect(chunks);
-            Eq("好的，我来调用工具。\n\n", text[1], "text around the calls");
+            Eq("好的，我来调用工具。\n", text[1], "text around the calls");
             Eq("tool_calls", text[2], "finish_reason");
             // The deltas as OpenAI streams them: a call's first delta has id, type and name with
             // empty arguments; later ones only index and an arguments fragment.
@@ -792,7 +793,7 @@ internal static class Tests
             }
             Eq(2, firsts, "two calls");
             var calls = ToolCall.Assemble(chunks);
-            Eq("get_weather {\"city\": \"北京\"} | now {}", Named(calls), "assembled calls");
+            Eq("get_weather {\"city\":\"北京\"} | now {}", Named(calls), "assembled calls");
             Check(calls.All(c => c.Id.StartsWith("call_", StringComparison.Ordinal) && c.Type == "function"), "ids and types");
             Check(calls[0].Id != calls[1].Id, "distinct ids");
         }
@@ -808,32 +809,50 @@ internal static class Tests
         {
             var c = client.CreateChatCompletion(WithTools(TwoCalls));
             Eq("tool_calls", c.Choices[0].FinishReason, "finish_reason");
-            Eq("get_weather {\"city\": \"北京\"} | now {}", Named(c.Choices[0].Message.ToolCalls), "message.tool_calls");
-            Eq("好的，我来调用工具。\n\n", c.Choices[0].Message.Content, "content");
+            Eq("get_weather {\"city\":\"北京\"} | now {}", Named(c.Choices[0].Message.ToolCalls), "message.tool_calls");
+            Eq("好的，我来调用工具。\n", c.Choices[0].Message.Content, "content");
             var bare = client.CreateChatCompletion(WithTools(TwoCalls + " @emu:tool-bare"));
             Eq(null, bare.Choices[0].Message.Content, "only calls: content null");
             Eq(null, client.CreateChatCompletion(WithTools("你好")).Choices[0].Message.ToolCalls, "no call: no tool_calls");
 
-            // Two steps: the model asks for the tool, the program runs it and sends the result back.
-            var request = ChatRequest.FromPrompt("北京天气？@emu:tool=get_weather:{\"city\": \"北京\"}");
-            request.Messages.Insert(0, new ChatMessage("system", "你是助手。"));
-            request.Tools.Add(new Tool("get_weather", "查询城市天气", WeatherSchema));
-            var step1 = client.CreateChatCompletion(request).Choices[0].Message;
-            var call = step1.ToolCalls.Single();
-            Eq("get_weather", call.Function.Name, "asked for");
-            Eq("北京", Json.GetString(Obj(call.Function.Arguments), "city"), "argument");
-            request.Messages.Add(step1);
-            request.Messages.Add(ChatMessage.ToolResult(call.Id, "晴，25°C"));
-            var step2 = client.CreateChatCompletion(request);
-            Eq("根据工具 get_weather 的结果：晴，25°C", step2.Choices[0].Message.Content, "answer");
-            Eq("stop", step2.Choices[0].FinishReason, "finish");
-            Eq(null, step2.Choices[0].Message.ToolCalls, "no further call");
-            // An assistant message carrying only calls goes out with "content": null.
-            step1.Content = null;
-            Check(request.ToJson().Contains("\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"" + call.Id + "\""), request.ToJson());
-            using (var stream = client.StreamChatCompletion(request))
-                Eq("根据工具 get_weather 的结果：晴，25°C", Collect(stream)[1], "answer, streamed");
+            TwoStepLoop(client, "北京天气？@emu:tool=get_weather:{\"city\": \"北京\"}");
         }
+    }
+
+    // Issue 17: the loop runs the same whatever markup the model writes its call in (the
+    // emulator's @emu:tool-form=FORM): XML invocations, DeepSeek's special tokens, a call in
+    // the reasoning.
+    private static void ToolLoopEveryForm()
+    {
+        using (var client = LoggedIn())
+            foreach (var form in new[] { "invoke", "special", "reasoning" })
+                TwoStepLoop(client, "北京天气？@emu:tool=get_weather:{\"city\":\"北京\"} @emu:tool-form=" + form);
+    }
+
+    // Two steps: the model asks for the tool, the program runs it and sends the result back.
+    private static void TwoStepLoop(UstbClient client, string prompt)
+    {
+        var request = ChatRequest.FromPrompt(prompt);
+        request.Messages.Insert(0, new ChatMessage("system", "你是助手。"));
+        request.Tools.Add(new Tool("get_weather", "查询城市天气", WeatherSchema));
+        var first = client.CreateChatCompletion(request).Choices[0];
+        Eq("tool_calls", first.FinishReason, prompt + ": step 1 finish");
+        var step1 = first.Message;
+        Check(step1.Content.IndexOfAny("<｜`{".ToCharArray()) < 0, prompt + ": no markup in the text: " + step1.Content);
+        var call = step1.ToolCalls.Single();
+        Eq("get_weather", call.Function.Name, prompt + ": asked for");
+        Eq("北京", Json.GetString(Obj(call.Function.Arguments), "city"), prompt + ": argument");
+        request.Messages.Add(step1);
+        request.Messages.Add(ChatMessage.ToolResult(call.Id, "晴，25°C"));
+        var step2 = client.CreateChatCompletion(request);
+        Eq("根据工具 get_weather 的结果：晴，25°C", step2.Choices[0].Message.Content, prompt + ": answer");
+        Eq("stop", step2.Choices[0].FinishReason, prompt + ": finish");
+        Eq(null, step2.Choices[0].Message.ToolCalls, prompt + ": no further call");
+        // An assistant message carrying only calls goes out with "content": null.
+        step1.Content = null;
+        Check(request.ToJson().Contains("\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"" + call.Id + "\""), request.ToJson());
+        using (var stream = client.StreamChatCompletion(request))
+            Eq("根据工具 get_weather 的结果：晴，25°C", Collect(stream)[1], prompt + ": answer, streamed");
     }
 
     private static void ToolChoiceOptions()

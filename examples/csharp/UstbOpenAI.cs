@@ -467,8 +467,8 @@ namespace UstbOpenAI
         }
     }
 
-    /// <summary>A function call: its name and its arguments as the model wrote them (normally a
-    /// JSON object, but passed on as-is when it is not valid JSON).</summary>
+    /// <summary>A function call: its name and its arguments, always a JSON object as a string
+    /// (markup whose arguments are not an object is left as text, not made a call).</summary>
     public sealed class FunctionCall
     {
         /// <summary>In a stream, only the first delta of a call has the name (later ones: null).</summary>

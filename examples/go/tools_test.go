@@ -80,10 +80,12 @@ func TestToolCallStream(t *testing.T) {
 	}
 }
 
-func TestToolLoop(t *testing.T) {
-	c := loggedIn(t)
+// runToolLoop runs the two-step loop for prompt: the model asks for get_weather, the program
+// sends the result back, the model answers from it.
+func runToolLoop(t *testing.T, c *ustb.Client, prompt string) {
+	t.Helper()
 	ctx := context.Background()
-	req := withTools(weatherPrompt)
+	req := withTools(prompt)
 	req.Messages = append([]ustb.ChatCompletionMessage{{Role: ustb.RoleSystem, Content: "你是助手。"}}, req.Messages...)
 	req.ToolChoice = ustb.ToolChoiceFunction("get_weather")
 	req.ParallelToolCalls = ustb.Ptr(false)
@@ -96,6 +98,9 @@ func TestToolLoop(t *testing.T) {
 	msg := cc.Choices[0].Message
 	if cc.Choices[0].FinishReason != ustb.FinishReasonToolCalls || len(msg.ToolCalls) != 1 {
 		t.Fatalf("step 1: %+v", cc.Choices[0])
+	}
+	if strings.ContainsAny(msg.Content, "<｜`{") { // whatever the form, none of its markup is text
+		t.Errorf("step 1 content: %q", msg.Content)
 	}
 	call := msg.ToolCalls[0]
 	var args struct{ City string }
@@ -117,19 +122,35 @@ func TestToolLoop(t *testing.T) {
 		got.FinishReason != ustb.FinishReasonStop || got.Message.ToolCalls != nil {
 		t.Errorf("step 2: %+v", got)
 	}
+}
+
+func TestToolLoop(t *testing.T) {
+	c := loggedIn(t)
+	ctx := context.Background()
+	runToolLoop(t, c, weatherPrompt)
 
 	// Only the call, no text around it: content is null, which reads as "".
-	cc, err = c.CreateChatCompletion(ctx, withTools(weatherPrompt+" @emu:tool-bare"))
+	cc, err := c.CreateChatCompletion(ctx, withTools(weatherPrompt+" @emu:tool-bare"))
 	if err != nil || cc.Choices[0].Message.Content != "" || len(cc.Choices[0].Message.ToolCalls) != 1 {
 		t.Errorf("bare call: %+v, %v", cc, err)
 	}
 
 	// tool_choice "none": no calls, the markup is text.
-	req = withTools(weatherPrompt)
+	req := withTools(weatherPrompt)
 	req.ToolChoice = ustb.ToolChoiceNone
 	cc, err = c.CreateChatCompletion(ctx, req)
 	if err != nil || cc.Choices[0].Message.ToolCalls != nil || !strings.Contains(cc.Choices[0].Message.Content, "<tool_call>") {
 		t.Errorf("tool_choice none: %+v, %v", cc, err)
+	}
+}
+
+// Issue 17: the loop runs the same whatever markup the model writes its call in (the
+// emulator's @emu:tool-form=FORM): XML invocations, DeepSeek's special tokens, a call in the
+// reasoning.
+func TestToolLoopForms(t *testing.T) {
+	c := loggedIn(t)
+	for _, form := range []string{"invoke", "special", "reasoning"} {
+		t.Run(form, func(t *testing.T) { runToolLoop(t, c, weatherPrompt+" @emu:tool-form="+form) })
 	}
 }
 

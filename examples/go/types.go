@@ -80,8 +80,8 @@ type ToolCall struct {
 	Function FunctionCall `json:"function"`
 }
 
-// FunctionCall is a call's function name and its arguments as JSON text (as the model wrote
-// them: check them before use).
+// FunctionCall is a call's function name and its arguments as JSON text: always a JSON
+// object (check its fields against the tool's schema before use).
 type FunctionCall struct {
 	Name      string `json:"name,omitempty"`
 	Arguments string `json:"arguments"`

@@ -55,6 +55,11 @@ pub struct UpstreamRequest {
     /// The request has tools (and `tool_choice` is not `none`): the reply's content is searched
     /// for calls.
     pub parse_tool_calls: bool,
+    /// The declared tool names: the only calls the reply side recognises.
+    pub tool_names: Vec<String>,
+    /// The calls earlier assistant messages made, as markup: a call the reasoning merely
+    /// recalls is not made again.
+    pub history_calls: String,
 }
 
 impl UpstreamRequest {
@@ -139,7 +144,9 @@ pub fn parse(json: &str, defaults: &Defaults) -> Result<UpstreamRequest> {
         web_search: opt_bool(&req, "web_search", "web_search")?.unwrap_or(false),
         thinking_budget,
         include_usage,
-        parse_tool_calls: tools.is_some_and(|t| t.parses_calls()),
+        parse_tool_calls: tools.as_ref().is_some_and(|t| t.parses_calls()),
+        tool_names: tools.map(|t| t.names).unwrap_or_default(),
+        history_calls: history_calls(&req),
     })
 }
 
@@ -162,6 +169,14 @@ fn opt_bool(obj: &Map<String, Value>, key: &str, label: &str) -> Result<Option<b
         Some(Value::Bool(b)) => Ok(Some(*b)),
         Some(_) => Err(Error::invalid_request(format!("\"{label}\" must be true or false"))),
     }
+}
+
+/// The markup of every call the history's assistant messages made (checked by `messages`).
+fn history_calls(req: &Map<String, Value>) -> String {
+    let list = req.get("messages").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
+    let assistant = |m: &&Map<String, Value>| m.get("role").and_then(Value::as_str) == Some("assistant");
+    let calls = list.iter().enumerate().filter_map(|(i, m)| Some((i, m.as_object()?))).filter(|(_, m)| assistant(m));
+    calls.filter_map(|(i, m)| tools::render_calls(m, i).ok()).collect::<Vec<_>>().join("\n")
 }
 
 /// One message reduced to an upstream role (None = system) and its text.

@@ -57,7 +57,7 @@ impl ChatStream {
             usage: None,
             max_reply_bytes,
             stats: StreamStats::default(),
-            tools: req.parse_tool_calls.then(ToolStage::new),
+            tools: req.parse_tool_calls.then(|| ToolStage::new(req.tool_names.iter().cloned(), &req.history_calls)),
         }
     }
 

@@ -5,7 +5,8 @@
 //! silent, silent-headers (silence before the head), headers-then-silent, malformed,
 //! malformed-inner, sse-error (10042 in a `data:` line), sse-4028, huge-event (one ~8 MB
 //! event), endless-line, long=N, tool=NAME:ARGS (a tool call in the content; several may be
-//! given), tool-bare (no text before the calls). A prompt holding a tool result (`[工具 NAME 执行结果]` and a line break) is answered
+//! given), tool-bare (no text before the calls), tool-form=FORM (the calls in another markup:
+//! `toolforms.rs`). A prompt holding a tool result (`[工具 NAME 执行结果]` and a line break) is answered
 //! from that result. Whole replies and the wire (`faults.rs`): close-before-headers,
 //! http500, http502, login-page, json-4028, json-10042, redirect, gzip, echo-cookie-400,
 //! echo-cookie-html, echo-cookie-sse, crlf, cr, comments, invalid-utf8, split-char,
@@ -22,6 +23,7 @@ use super::events::{answer_only_events, char_ranges, d_fields, full_events, Ev, 
 use super::faults::{self, Wire};
 use super::http::{self, Request};
 use super::json::{error_envelope, ok_envelope};
+use super::toolforms;
 use super::util::{stable_id, unix_now};
 use super::{Next, Shared};
 
@@ -209,6 +211,11 @@ impl Directives {
         self.0.iter().any(|n| n == name)
     }
 
+    /// The value of the first `NAME=VALUE` directive for `prefix` (`"NAME="`).
+    fn value(&self, prefix: &str) -> Option<&str> {
+        self.0.iter().find_map(|n| n.strip_prefix(prefix))
+    }
+
     fn long(&self) -> Option<usize> {
         self.0.iter().find_map(|n| n.strip_prefix("long=")?.parse::<usize>().ok()).map(|n| n.min(MAX_LONG))
     }
@@ -252,14 +259,18 @@ fn tool_result(prompt: &str) -> Option<(&str, &str)> {
 /// The reply is a function of the prompt (plus the request's switches).
 fn build_reply<'a>(prompt: &str, context: usize, dir: &Directives, field: &impl Fn(&str) -> Option<&'a str>) -> Reply {
     let calls = tool_directives(prompt);
+    let form = dir.value("tool-form=").unwrap_or("ours");
+    let mut reasoning = format!("好的，用户问：{prompt}。");
     let mut content = if !calls.is_empty() {
-        // What a model following the library's tool instruction writes.
+        // What a model writes: the library's instruction followed (`ours`), or another form.
         let lead = if dir.has("tool-bare") { "" } else { "好的，我来调用工具。\n" };
-        let markup: Vec<String> = calls
-            .iter()
-            .map(|(name, args)| format!("<tool_call>{{\"name\":{},\"arguments\":{args}}}</tool_call>", json!(name)))
-            .collect();
-        format!("{lead}{}", markup.join("\n"))
+        let markup = toolforms::render(form, &calls).unwrap_or_else(|| format!("(unknown tool-form {form})"));
+        if form == "reasoning" {
+            reasoning.push_str(&markup);
+            format!("{lead}请稍候。")
+        } else {
+            format!("{lead}{markup}")
+        }
     } else if let Some((name, result)) = tool_result(prompt) {
         let head: String = result.chars().take(200).collect();
         format!("根据工具 {name} 的结果：{head}")
@@ -294,7 +305,7 @@ fn build_reply<'a>(prompt: &str, context: usize, dir: &Directives, field: &impl 
         model: field("model_name").unwrap_or("DeepSeek").to_string(),
         search,
         prompt_tokens: context,
-        reasoning: format!("好的，用户问：{prompt}。"),
+        reasoning,
         content,
         plain: String::new(),
     }

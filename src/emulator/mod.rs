@@ -15,6 +15,10 @@ pub(crate) mod puzzle;
 pub(crate) mod qrimage;
 mod sso;
 mod tls;
+mod toolforms;
+
+/// The values of `@emu:tool-form=FORM` (the markups the fake model can write its calls in).
+pub use toolforms::FORMS as TOOL_FORMS;
 mod util;
 
 #[cfg(test)]

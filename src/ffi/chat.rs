@@ -46,7 +46,8 @@ impl ustb_chat_stream {
 /// none). With `web_search`, a top-level `search_results` list (`{title, url, content}`, a
 /// USTB extension) holds the pages the answer cites as `[citation:N]`. When the model called
 /// tools, `choices[0].message.tool_calls` lists them (`{id, type: "function", function: {name,
-/// arguments}}`, `arguments` a string, JSON or not, as the model wrote it), `content` is null
+/// arguments}}`, `arguments` always a JSON object as a string, whichever markup of
+/// docs/PROTOCOL.md section 4.6 the model wrote the call in), `content` is null
 /// unless there was text around the calls, and `finish_reason` is `"tool_calls"`.
 ///
 /// `request_json` is an OpenAI chat-completions request: `messages` (required; `role: "tool"`

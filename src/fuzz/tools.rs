@@ -3,7 +3,7 @@
 //! which no call is found back unchanged.
 
 use super::{run, text, Rng};
-use crate::chat::tools::{Piece, ToolCallParser};
+use crate::chat::tools::{CallParser, Piece};
 
 /// Pieces a reply with markup is made of, odd ones included.
 const PARTS: &[&str] = &[
@@ -27,6 +27,28 @@ const PARTS: &[&str] = &[
     "}",
     "北科大",
     "\n",
+    // The other forms (issue 17) and their pieces.
+    "<tool_calls>",
+    "</tool_calls>",
+    "</calls>",
+    "<invoke name=\"read\">",
+    "<invoke name='f' x=1>",
+    "<parameter name=\"path\">",
+    "</parameter>",
+    "</invoke>",
+    "a.py",
+    "<read path=\"a.py\"/>",
+    "<b>",
+    "</b>",
+    "```xml\n",
+    "```json\n",
+    "```",
+    "<｜tool▁calls▁begin｜>",
+    "<｜tool▁call▁begin｜>function<｜tool▁sep｜>read\n",
+    "<｜tool▁call▁end｜>",
+    "<｜tool▁calls▁end｜>",
+    "{\"name\": \"read\", \"parameters\": {\"path\": \"b\"}}",
+    " ",
 ];
 
 fn reply(rng: &mut Rng) -> String {
@@ -41,23 +63,7 @@ fn parse(reply: &str, rng: Option<&mut Rng>) -> Vec<Piece> {
     };
     cuts.retain(|&c| reply.is_char_boundary(c));
     cuts.sort_unstable();
-    cuts.push(reply.len());
-    let mut p = ToolCallParser::default();
-    let mut raw = Vec::new();
-    let mut start = 0;
-    for cut in cuts {
-        p.feed(&reply[start..cut], &mut raw);
-        start = cut;
-    }
-    p.finish(&mut raw);
-    let mut out: Vec<Piece> = Vec::new();
-    for piece in raw {
-        match (out.last_mut(), piece) {
-            (Some(Piece::Text(t)), Piece::Text(more)) => t.push_str(&more),
-            (_, piece) => out.push(piece),
-        }
-    }
-    out
+    CallParser::new(["f", "g", "h", "read"].map(String::from)).cut_and_parse(reply, &cuts)
 }
 
 #[test]

@@ -139,13 +139,14 @@ static void cancel_platform_call() {
     CHECK(thrown([&] { slow.apps(&moved); }).status() == USTB_CANCELLED);
 }
 
+#define TOOL_LIST \
+    R"("tools":[{"type":"function","function":{"name":"get_weather","description":"Current weather of a city",)" \
+    R"("parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}}])"
 // Without deep thinking: the emulator's reasoning would echo the long tool instruction.
-static const char *TOOLS =
-    R"("deep_thinking":false,"tools":[{"type":"function","function":{"name":"get_weather","description":"Current weather of a city",)"
-    R"("parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}}])";
+static const char *TOOLS = R"("deep_thinking":false,)" TOOL_LIST;
 static const char *ASK_WEATHER = R"({"role":"user","content":"北京天气？@emu:tool=get_weather:{\"city\":\"北京\"}"})";
 
-// Tool calls travel in the JSON: streamed deltas, a whole reply, and a two-step loop.
+// Tool calls travel in the JSON as streamed deltas (a whole reply and the loop: tool_loop).
 static void tool_calls(const ustb::Client &client) {
     std::string request = std::string(R"({"messages":[)") + ASK_WEATHER + "]," + TOOLS + "}";
     std::string finish, streamed;
@@ -155,21 +156,33 @@ static void tool_calls(const ustb::Client &client) {
     }
     CHECK(finish == "tool_calls");
     CHECK(has(streamed, R"("name":"get_weather","arguments":"")") && has(streamed, R"({"arguments":"{\"city\":\"北京\"}"})"));
+}
 
+// The two-step loop, with the model writing its call in `form` (the emulator's
+// @emu:tool-form=FORM, issue 17): the call comes back the same from every markup. A call in
+// the reasoning needs deep thinking on (without it the server sends no reasoning).
+static void tool_loop(const ustb::Client &client, const std::string &form) {
+    int before = failures;
+    const std::string tools = form == "reasoning" ? TOOL_LIST : TOOLS;
+    std::string ask = R"({"role":"user","content":"北京天气？@emu:tool=get_weather:{\"city\":\"北京\"} @emu:tool-form=)" + form + R"("})";
+    std::string request = R"({"messages":[)" + ask + "]," + tools + "}";
     std::string completion = client.create(request);
-    CHECK(ustb::delta(completion).finish_reason.value_or("") == "tool_calls");
+    ustb::Delta step1 = ustb::delta(completion);
+    CHECK(step1.finish_reason.value_or("") == "tool_calls");
+    CHECK(step1.content && step1.content->find_first_of("<`{") == std::string::npos && !has(*step1.content, "｜"));
     std::string id = string_after(completion, "id", completion.find("\"tool_calls\""));
     CHECK(id.rfind("call_", 0) == 0);
     CHECK(has(completion, R"("function":{"arguments":"{\"city\":\"北京\"}","name":"get_weather"})") ||
           has(completion, R"("function":{"name":"get_weather","arguments":"{\"city\":\"北京\"}"})"));
 
-    std::string second = std::string(R"({"messages":[)") + ASK_WEATHER +
+    std::string second = R"({"messages":[)" + ask +
                          R"(,{"role":"assistant","content":null,"tool_calls":[{"id":")" + id +
                          R"(","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"北京\"}"}}]})" +
-                         R"(,{"role":"tool","tool_call_id":")" + id + R"(","content":"晴，25°C"}],)" + TOOLS + "}";
+                         R"(,{"role":"tool","tool_call_id":")" + id + R"(","content":"晴，25°C"}],)" + tools + "}";
     ustb::Delta answer = ustb::delta(client.create(second));
     CHECK(answer.content.value_or("") == "根据工具 get_weather 的结果：晴，25°C");
     CHECK(answer.finish_reason.value_or("") == "stop");
+    if (failures != before) std::fprintf(stderr, "  (the checks above: tool-form %s)\n", form.c_str());
 }
 
 // set_log_callback routes lines at their levels; a handler's exceptions are dropped; the
@@ -500,6 +513,7 @@ int main(int argc, char **argv) {
     platform_calls(client, guest);
     cancel_platform_call();
     tool_calls(client);
+    for (const char *form : {"ours", "invoke", "special", "reasoning"}) tool_loop(client, form);
     logging(client);
     // An unexpected exception fails its section and the others still run.
     for (auto section : {login_invalid, login_qr, login_sms}) {

@@ -65,32 +65,38 @@ test('a streamed reply carries OpenAI tool_calls deltas and ends with tool_calls
   assert.equal(chunks.at(-1).choices[0].finish_reason, 'tool_calls');
 });
 
-test('a completion carries message.tool_calls; the two-step loop answers from the result', async () => {
-  const first = await client.chat.completions.create(ask(WEATHER));
-  const { message, finish_reason: finish } = first.choices[0];
-  assert.equal(finish, 'tool_calls');
-  assert.equal(message.tool_calls.length, 1);
-  const [call] = message.tool_calls;
-  assert.match(call.id, /^call_[0-9a-f]{24}$/);
-  assert.equal(call.type, 'function');
-  assert.equal(call.function.name, 'get_weather');
-  assert.deepEqual(JSON.parse(call.function.arguments), { city: '北京' });
+// Issue 17: the loop runs the same whatever markup the model writes its call in (the emulator's
+// `@emu:tool-form=FORM`): ours, XML invocations, DeepSeek's special tokens, a call in the reasoning.
+for (const form of ['ours', 'invoke', 'special', 'reasoning']) {
+  test(`a completion carries message.tool_calls; the two-step loop answers from the result (tool-form ${form})`, async () => {
+    const prompt = `${WEATHER} @emu:tool-form=${form}`;
+    const first = await client.chat.completions.create(ask(prompt));
+    const { message, finish_reason: finish } = first.choices[0];
+    assert.equal(finish, 'tool_calls');
+    assert.doesNotMatch(message.content, /[<｜`{]/, 'none of the markup is text');
+    assert.equal(message.tool_calls.length, 1);
+    const [call] = message.tool_calls;
+    assert.match(call.id, /^call_[0-9a-f]{24}$/);
+    assert.equal(call.type, 'function');
+    assert.equal(call.function.name, 'get_weather');
+    assert.deepEqual(JSON.parse(call.function.arguments), { city: '北京' });
 
-  // The program runs the tool and sends the result back with the call.
-  const result = JSON.stringify({ city: '北京', weather: '晴', temperature: 25 });
-  const messages = [
-    { role: 'user', content: WEATHER },
-    { role: 'assistant', content: message.content, tool_calls: message.tool_calls },
-    { role: 'tool', tool_call_id: call.id, content: result },
-  ];
-  const answer = await client.chat.completions.create({ messages, tools: TOOLS });
-  assert.equal(answer.choices[0].finish_reason, 'stop');
-  assert.equal(answer.choices[0].message.tool_calls, undefined);
-  assert.ok(answer.choices[0].message.content.startsWith('根据工具 get_weather 的结果：'), answer.choices[0].message.content);
-  assert.ok(answer.choices[0].message.content.includes('晴'));
-});
+    // The program runs the tool and sends the result back with the call.
+    const result = JSON.stringify({ city: '北京', weather: '晴', temperature: 25 });
+    const messages = [
+      { role: 'user', content: prompt },
+      { role: 'assistant', content: message.content, tool_calls: message.tool_calls },
+      { role: 'tool', tool_call_id: call.id, content: result },
+    ];
+    const answer = await client.chat.completions.create({ messages, tools: TOOLS });
+    assert.equal(answer.choices[0].finish_reason, 'stop');
+    assert.equal(answer.choices[0].message.tool_calls, undefined);
+    assert.ok(answer.choices[0].message.content.startsWith('根据工具 get_weather 的结果：'), answer.choices[0].message.content);
+    assert.ok(answer.choices[0].message.content.includes('晴'));
+  });
+}
 
-test('tool_choice none leaves markup as text; arguments that are not JSON pass as written', async () => {
+test('tool_choice none leaves markup as text; so does a call whose arguments are not a JSON object', async () => {
   const none = await client.chat.completions.create(ask(WEATHER, { tool_choice: 'none' }));
   assert.equal(none.choices[0].finish_reason, 'stop');
   assert.equal(none.choices[0].message.tool_calls, undefined);
@@ -100,7 +106,9 @@ test('tool_choice none leaves markup as text; arguments that are not JSON pass a
     tool_choice: { type: 'function', function: { name: 'get_weather' } },
     parallel_tool_calls: false,
   }));
-  assert.equal(raw.choices[0].message.tool_calls[0].function.arguments, '{city: 北京}');
+  assert.equal(raw.choices[0].finish_reason, 'stop');
+  assert.equal(raw.choices[0].message.tool_calls, undefined);
+  assert.match(raw.choices[0].message.content, /<tool_call>\{"name":"get_weather","arguments":\{city: 北京\}\}<\/tool_call>/);
 });
 
 test('bad tool requests are refused when the request is opened', async () => {

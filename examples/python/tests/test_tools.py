@@ -92,7 +92,7 @@ class ToolTest(unittest.TestCase):
         self.assertEqual(len({c.id for c in message.tool_calls}), 2)
 
     def test_stream_deltas(self):
-        chunks = list(self.create(ASK + " @emu:tool=get_weather:{city: 上海}", stream=True))
+        chunks = list(self.create(ASK + ' @emu:tool=get_weather:{"city": "上海"}', stream=True))
         text, calls, finish = assemble(chunks)
         self.assertEqual(text.strip(), LEAD)
         self.assertEqual(finish, ["tool_calls"])
@@ -100,7 +100,7 @@ class ToolTest(unittest.TestCase):
         first, second = calls[0], calls[1]
         self.assertEqual((first["name"], first["type"]), ("get_weather", "function"))
         self.assertEqual(json.loads(first["arguments"]), {"city": "北京"})
-        self.assertEqual(second["arguments"], "{city: 上海}", "invalid JSON is passed on as is")
+        self.assertEqual(second["arguments"], '{"city":"上海"}', "a compact JSON object")
         self.assertRegex(second["id"], r"^call_[0-9a-f]{24}$")
         self.assertNotEqual(first["id"], second["id"])
         # OpenAI's shape: a first delta with id, type and name (arguments ""), then fragments
@@ -117,13 +117,25 @@ class ToolTest(unittest.TestCase):
             self.assertIsInstance(part.function.arguments, str)
 
     def test_two_step_round_trip_with_the_reply_object(self):
-        messages = [{"role": "system", "content": "你是助手。"}, {"role": "user", "content": ASK}]
+        # Issue 17: the same loop whatever markup the model writes its call in (the
+        # emulator's @emu:tool-form=FORM); `reasoning` puts the call in the reasoning.
+        for form in ("ours", "invoke", "special", "reasoning"):
+            with self.subTest(form=form):
+                self.two_step_round_trip(ASK + " @emu:tool-form=" + form)
+
+    def two_step_round_trip(self, ask):
+        messages = [{"role": "system", "content": "你是助手。"}, {"role": "user", "content": ask}]
         first = self.client.chat.completions.create(messages=messages, model="DeepSeek",
                                                     tools=[WEATHER])
-        message = first.choices[0].message
+        choice = first.choices[0]
+        message = choice.message
+        self.assertEqual(choice.finish_reason, "tool_calls")
+        self.assertNotRegex(message.content, "[<｜`{]", "none of the markup is text")
+        (call,) = message.tool_calls
+        self.assertEqual(call.function.name, "get_weather")
+        self.assertEqual(json.loads(call.function.arguments), {"city": "北京"})
         messages.append(message)  # as openai-python allows: the reply's message object
-        messages.append({"role": "tool", "tool_call_id": message.tool_calls[0].id,
-                         "content": "晴，25°C"})
+        messages.append({"role": "tool", "tool_call_id": call.id, "content": "晴，25°C"})
         for stream in (False, True):
             reply = self.client.chat.completions.create(
                 messages=messages, model="DeepSeek", tools=[WEATHER], stream=stream)
@@ -143,6 +155,18 @@ class ToolTest(unittest.TestCase):
         self.assertIsNone(choice.message.tool_calls)
         self.assertEqual(choice.finish_reason, "stop")
         self.assertIn("<tool_call>", choice.message.content)
+
+    def test_arguments_that_are_not_a_json_object_leave_the_markup_as_text(self):
+        text_call = '<tool_call>{"name":"get_weather","arguments":{city: 上海}}</tool_call>'
+        prompt = ASK + " @emu:tool=get_weather:{city: 上海}"
+        choice = self.create(prompt).choices[0]
+        self.assertEqual(choice.finish_reason, "tool_calls")
+        self.assertEqual([c.function.arguments for c in choice.message.tool_calls],
+                         ['{"city":"北京"}'])
+        self.assertEqual(choice.message.content, LEAD + "\n\n" + text_call)
+        text, calls, finish = assemble(self.create(prompt, stream=True))
+        self.assertEqual([c["arguments"] for c in calls.values()], ['{"city":"北京"}'])
+        self.assertEqual((text, finish), (LEAD + "\n\n" + text_call, ["tool_calls"]))
 
     def test_named_choice_and_parallel_flag_are_sent(self):
         completion = self.create(ASK, tool_choice={"type": "function",
