@@ -69,13 +69,25 @@ fn run(row: &str, size: usize, url: &str, cancel_ms: Option<&str>) {
     cmd.args(cancel_ms);
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "child failed: {}", String::from_utf8_lossy(&out.stderr));
-    print!("{row} n={size}{} {}", cancel_ms.map(|c| format!(" cancel_at_ms={c}")).unwrap_or_default(), String::from_utf8_lossy(&out.stdout));
+    print!(
+        "{row} n={size}{} {}",
+        cancel_ms.map(|c| format!(" cancel_at_ms={c}")).unwrap_or_default(),
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 /// Peak resident set size since the last reset (`VmHWM`), in MB.
 fn peak_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let kib: f64 = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).unwrap().trim().trim_end_matches("kB").trim().parse().unwrap();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .unwrap()
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .unwrap();
     kib / 1024.0
 }
 
@@ -98,7 +110,8 @@ fn child(row: &str, size: usize, url: &str, cancel_ms: Option<&String>) {
         "markup" => {
             let url = serve_once(markup_reply(size));
             let client = client(&url, "");
-            let req = r#"{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}]}"#;
+            let req =
+                r#"{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}]}"#;
             let mut stream = client.chat_stream(req).unwrap();
             let canceller = cancel_later(stream.cancel_token(), cancel_ms);
             reset_peak();

@@ -269,6 +269,8 @@ pub enum Piece {
 const TAG_WORD: &[u8] = b"tool_call";
 /// Whitespace allowed at each gap of a tag (`< / tool_call >`); more and it is not a tag.
 const MAX_TAG_SPACE: usize = 3;
+/// The longest tag: `<`, `/`, the word, `>` and three gaps.
+const MAX_TAG_BYTES: usize = 3 + TAG_WORD.len() + 3 * MAX_TAG_SPACE;
 
 enum Tag {
     /// A whole tag of this many bytes.
@@ -337,47 +339,67 @@ fn find_tag(b: &[u8], from: usize, close: bool) -> std::result::Result<Option<(u
 
 /// Turns a content stream into text and calls. Holds back only a possible tag prefix (at most
 /// 20 bytes) outside a call; inside one, up to `MAX_TOOL_CALL_BYTES` until the closing tag.
-#[derive(Debug, Default)]
+///
+/// Every byte is searched once and moved a bounded number of times: what is handed on stays
+/// in `held` before `start` and is dropped only once it is most of the buffer, so many calls
+/// in one event, or one call given up after another, cost time linear in the text.
+#[derive(Debug)]
 pub struct ToolCallParser {
-    /// Outside a call: a possible opening tag. Inside: the opening tag and what followed.
+    /// From `start`: outside a call, a possible opening tag; inside, the opening tag and what
+    /// followed. Before `start`: text already handed on.
     held: String,
-    /// Inside a call: the length of the opening tag at the start of `held`.
+    start: usize,
+    /// Inside a call: the length of its opening tag (at `start`).
     open: Option<usize>,
-    /// Inside a call: how far `held` was searched for the closing tag.
+    /// Inside a call: where in `held` the search for the closing tag resumes.
     searched: usize,
+    /// The most one call's markup may hold (`MAX_TOOL_CALL_BYTES`; smaller in tests).
+    limit: usize,
+}
+
+impl Default for ToolCallParser {
+    fn default() -> Self {
+        ToolCallParser::with_limit(MAX_TOOL_CALL_BYTES)
+    }
 }
 
 impl ToolCallParser {
+    fn with_limit(limit: usize) -> ToolCallParser {
+        ToolCallParser { held: String::new(), start: 0, open: None, searched: 0, limit }
+    }
+
     /// Adds text; what is settled is appended to `out`.
     pub fn feed(&mut self, text: &str, out: &mut Vec<Piece>) {
         self.held.push_str(text);
         loop {
             let b = self.held.as_bytes();
             match self.open {
-                None => match find_tag(b, 0, false) {
+                None => match find_tag(b, self.start, false) {
                     Ok(Some((at, n))) => {
-                        push_text(out, &self.held[..at]);
-                        self.held.drain(..at);
+                        push_text(out, &self.held[self.start..at]);
+                        self.start = at;
                         self.open = Some(n);
-                        self.searched = n;
+                        self.searched = at + n;
                     }
                     Ok(None) => {
-                        push_text(out, &std::mem::take(&mut self.held));
-                        return;
+                        push_text(out, &self.held[self.start..]);
+                        self.start = self.held.len();
+                        break;
                     }
                     Err(at) => {
-                        push_text(out, &self.held[..at]);
-                        self.held.drain(..at);
-                        return;
+                        push_text(out, &self.held[self.start..at]);
+                        self.start = at;
+                        break;
                     }
                 },
                 Some(open) => match find_tag(b, self.searched, true) {
                     Ok(Some((at, n))) => {
-                        let raw: String = self.held.drain(..at + n).collect();
-                        match parse_call(&raw[open..at]) {
+                        match parse_call(&self.held[self.start + open..at]) {
                             Some(call) => out.push(Piece::Call(call)),
-                            None => push_text(out, &raw), // not a call after all: given back
+                            // Not a call after all: given back.
+                            None => push_text(out, &self.held[self.start..at + n]),
                         }
+                        self.start = at + n;
                         self.open = None;
                     }
                     found => {
@@ -385,28 +407,76 @@ impl ToolCallParser {
                             Err(at) => at,
                             _ => self.held.len(),
                         };
-                        if self.held.len() > MAX_TOOL_CALL_BYTES {
+                        if self.held.len() - self.start > self.limit {
                             self.give_up(out);
                             continue;
                         }
-                        return;
+                        break;
                     }
                 },
             }
         }
+        self.compact();
     }
 
     /// The reply ended: whatever is held (an unclosed call, a tag prefix) is text.
     pub fn finish(&mut self, out: &mut Vec<Piece>) {
-        push_text(out, &std::mem::take(&mut self.held));
+        push_text(out, &self.held[self.start..]);
+        self.held.clear();
+        self.start = 0;
         self.open = None;
     }
 
-    /// A call too long to be one: its opening tag is text, and the rest is read again.
+    /// A call too long to be one: its opening tag is text, and the rest is read again. So is
+    /// every later opening tag too early to leave its own call room under the limit: reading
+    /// resumes at the first one that has room, or outside a call. A tag holds one `<`, at its
+    /// start, so the search for it may start at `room` (or a cut-off tag's length before the
+    /// end) without reading the text in between again; the closing tag is known to be absent
+    /// up to `searched`.
     fn give_up(&mut self, out: &mut Vec<Piece>) {
-        let open = self.open.take().unwrap_or(0);
-        let tag: String = self.held.drain(..open).collect();
-        push_text(out, &tag);
+        let Some(open) = self.open.take() else { return };
+        let room = self.held.len() - self.limit;
+        let mut from = (self.start + open).max(room.min(self.held.len().saturating_sub(MAX_TAG_BYTES)));
+        loop {
+            match find_tag(self.held.as_bytes(), from, false) {
+                Ok(Some((at, n))) if at < room => from = at + n,
+                Ok(Some((at, n))) => {
+                    push_text(out, &self.held[self.start..at]);
+                    (self.start, self.open, self.searched) = (at, Some(n), self.searched.max(at + n));
+                    return;
+                }
+                Ok(None) => {
+                    push_text(out, &self.held[self.start..]);
+                    self.start = self.held.len();
+                    return;
+                }
+                Err(at) => {
+                    push_text(out, &self.held[self.start..at]);
+                    self.start = at;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// What is held back and not yet handed on.
+    #[cfg(test)]
+    fn pending(&self) -> &str {
+        &self.held[self.start..]
+    }
+
+    /// Drops the text handed on once it is most of the buffer: what is moved is then less
+    /// than what was handed on, so moving costs no more than the text itself.
+    fn compact(&mut self) {
+        if self.start == self.held.len() {
+            self.held.clear();
+        } else if self.start > self.held.len() / 2 {
+            self.held.drain(..self.start);
+            self.searched = self.searched.saturating_sub(self.start);
+        } else {
+            return;
+        }
+        self.start = 0;
     }
 }
 
@@ -737,7 +807,8 @@ mod tests {
         let mut out = Vec::new();
         for piece in long.as_bytes().chunks(4096) {
             p.feed(std::str::from_utf8(piece).unwrap(), &mut out);
-            assert!(p.held.len() <= MAX_TOOL_CALL_BYTES + 4096);
+            assert!(p.pending().len() <= MAX_TOOL_CALL_BYTES + 4096);
+            assert!(p.held.len() <= 2 * (MAX_TOOL_CALL_BYTES + 4096));
         }
         p.finish(&mut out);
         let all: String = out
@@ -750,15 +821,135 @@ mod tests {
         assert_eq!(all, long);
     }
 
+    /// The parser as it was before giving up became linear (issue 16): each call given up
+    /// searched and moved the whole held text again. Kept as the reference the parser must
+    /// agree with.
+    fn reference(reply: &str, cuts: &[usize], limit: usize) -> Vec<Piece> {
+        let (mut held, mut open, mut searched, mut out) = (String::new(), None, 0, Vec::new());
+        let mut start = 0;
+        for &cut in cuts.iter().chain([reply.len()].iter()) {
+            held.push_str(&reply[start..cut]);
+            start = cut;
+            loop {
+                match open {
+                    None => match find_tag(held.as_bytes(), 0, false) {
+                        Ok(Some((at, n))) => {
+                            push_text(&mut out, &held[..at]);
+                            held.drain(..at);
+                            (open, searched) = (Some(n), n);
+                        }
+                        Ok(None) => break push_text(&mut out, &std::mem::take(&mut held)),
+                        Err(at) => {
+                            push_text(&mut out, &held[..at]);
+                            break drop(held.drain(..at));
+                        }
+                    },
+                    Some(o) => match find_tag(held.as_bytes(), searched, true) {
+                        Ok(Some((at, n))) => {
+                            let raw: String = held.drain(..at + n).collect();
+                            match parse_call(&raw[o..at]) {
+                                Some(call) => out.push(Piece::Call(call)),
+                                None => push_text(&mut out, &raw),
+                            }
+                            open = None;
+                        }
+                        found => {
+                            searched = if let Err(at) = found { at } else { held.len() };
+                            if held.len() <= limit {
+                                break;
+                            }
+                            let tag: String = held.drain(..o).collect();
+                            push_text(&mut out, &tag);
+                            open = None;
+                        }
+                    },
+                }
+            }
+        }
+        push_text(&mut out, &held);
+        out
+    }
+
+    #[test]
+    fn giving_up_gives_what_the_reference_gives() {
+        const PARTS: &[&str] = &[
+            "<tool_call>",
+            "</tool_call>",
+            "< tool_call >",
+            "{\"name\":\"f\"}",
+            "{\"name\":\"g\",\"arguments\":{\"a\":\"<\"}}",
+            "<tool",
+            "</",
+            "<",
+            "x",
+            "北",
+        ];
+        crate::fuzz::run("tools-limit", 3000, |rng| {
+            let reply: String = (0..rng.size(60)).map(|_| *rng.pick(PARTS)).collect();
+            let limit = 1 + rng.below(48);
+            let mut cuts: Vec<usize> = (0..rng.size(16)).map(|_| rng.below(reply.len() + 1)).collect();
+            cuts.retain(|&c| reply.is_char_boundary(c));
+            cuts.sort_unstable();
+            let mut p = ToolCallParser::with_limit(limit);
+            let (mut out, mut from) = (Vec::new(), 0);
+            for &cut in cuts.iter().chain([reply.len()].iter()) {
+                p.feed(&reply[from..cut], &mut out);
+                from = cut;
+            }
+            p.finish(&mut out);
+            assert_eq!(merged(out), merged(reference(&reply, &cuts, limit)), "{reply:?} limit {limit} cuts {cuts:?}");
+        });
+    }
+
+    fn merged(pieces: Vec<Piece>) -> Vec<Piece> {
+        let mut out = Vec::new();
+        for piece in pieces {
+            match piece {
+                Piece::Text(t) => push_text(&mut out, &t),
+                call => out.push(call),
+            }
+        }
+        out
+    }
+
+    /// Median CPU seconds of feeding `n` bytes of `<tool_call>` repeated (never closed), in
+    /// 4 KiB pieces, to a parser whose limit is `limit`.
+    fn unclosed_markup_secs(n: usize, limit: usize) -> f64 {
+        let reply = "<tool_call>".repeat(n / 11 + 1);
+        crate::util::median_cpu_secs(5, || {
+            let mut p = ToolCallParser::with_limit(limit);
+            let mut out = Vec::new();
+            for piece in reply.as_bytes()[..n].chunks(4096) {
+                p.feed(std::str::from_utf8(piece).unwrap(), &mut out);
+                out.clear();
+            }
+            p.finish(&mut out);
+        })
+    }
+
+    #[test]
+    fn unclosed_markup_past_the_limit_costs_linear_time() {
+        // Each doubling from the limit up: it was ~1,000× and then 3× (every tag given up
+        // searched and moved the whole held text again); now about 2×.
+        let limit = 128 << 10;
+        let (one, two) = (unclosed_markup_secs(limit, limit), unclosed_markup_secs(2 * limit, limit));
+        eprintln!("unclosed markup, limit {limit}: {one:.4} / {two:.4} CPU s for 1 / 2 times the limit");
+        // Crossing the limit adds handing the given-up text on: a little more per byte.
+        assert!(two <= 3.0 * one, "{one} → {two}");
+        let four = unclosed_markup_secs(4 * limit, limit);
+        eprintln!("and {four:.4} CPU s for 4 times");
+        assert!(four <= 2.5 * two, "{two} → {four}");
+    }
+
     #[test]
     fn outside_a_call_only_a_tag_prefix_is_held() {
         let mut p = ToolCallParser::default();
         let mut out = Vec::new();
         p.feed("abc <  TOOL_c", &mut out);
         assert_eq!(out, vec![text("abc ")]);
-        assert_eq!(p.held, "<  TOOL_c");
+        assert_eq!(p.pending(), "<  TOOL_c");
         p.feed("alm", &mut out);
-        assert_eq!(p.held, "");
+        assert_eq!(p.pending(), "");
         assert_eq!(out, vec![text("abc <  TOOL_calm")]);
     }
 
