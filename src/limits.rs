@@ -40,6 +40,10 @@ pub const DEFAULT_MAX_REPLY_BYTES: u64 = 64 << 20;
 /// past this much the reply is taken as plain content.
 pub const MAX_HELD_WHITESPACE: usize = 4096;
 
+/// The most entries a request's `tools` list may have (OpenAI's own limit). Checked while the
+/// request JSON is read: a longer list is refused at its 129th entry, before the rest is read.
+pub const MAX_TOOLS: usize = 128;
+
 /// One tool call's markup (`<tool_call>…</tool_call>`) held while its closing tag is awaited;
 /// a longer one is taken for text and passed on as content.
 pub const MAX_TOOL_CALL_BYTES: usize = 1 << 20;

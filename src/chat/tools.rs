@@ -9,13 +9,13 @@
 //! odd spacing and case) and `ToolStage` turns it into OpenAI `tool_calls` deltas. Reasoning
 //! never goes through it.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use serde_json::{json, Map, Value};
 
 use super::decode::Delta;
 use crate::error::{Error, Result};
-use crate::limits::MAX_TOOL_CALL_BYTES;
+use crate::limits::{MAX_TOOLS, MAX_TOOL_CALL_BYTES};
 use crate::upstream::envelope::excerpt;
 
 /// The label of a tool result in the history (the 2026 client's convention).
@@ -47,20 +47,21 @@ pub struct ToolSpec {
 impl ToolSpec {
     /// Reads and checks the request's tool fields; None when the request has no tools.
     pub fn parse(req: &Map<String, Value>) -> Result<Option<ToolSpec>> {
-        let mut names: Vec<String> = Vec::new();
+        let mut names: HashMap<String, usize> = HashMap::new();
         let mut lines = Vec::new();
         match req.get("tools") {
             None | Some(Value::Null) => {}
+            Some(Value::Array(list)) if list.len() > MAX_TOOLS => return Err(too_many_tools()),
             Some(Value::Array(list)) => {
                 for (i, tool) in list.iter().enumerate() {
                     let (name, line) = tool_line(tool, i)?;
-                    if let Some(j) = names.iter().position(|n| *n == name) {
+                    if let Some(j) = names.get(&name) {
                         return Err(Error::invalid_request(format!(
                             "tools[{j}] and tools[{i}] are both named {}; tool names must differ",
                             excerpt(&name)
                         )));
                     }
-                    names.push(name);
+                    names.insert(name, i);
                     lines.push(line);
                 }
             }
@@ -71,7 +72,7 @@ impl ToolSpec {
             Choice::Required if names.is_empty() => {
                 return Err(Error::invalid_request("\"tool_choice\" is \"required\" but \"tools\" is missing or empty"))
             }
-            Choice::Named(n) if !names.contains(n) => {
+            Choice::Named(n) if !names.contains_key(n) => {
                 return Err(Error::invalid_request(format!(
                     "\"tool_choice\" names the function {}, which is not in \"tools\"",
                     excerpt(n)
@@ -128,6 +129,11 @@ impl ToolSpec {
         text.push_str(&last);
         Some(text)
     }
+}
+
+/// The refusal of a `tools` list over `MAX_TOOLS` entries.
+pub fn too_many_tools() -> Error {
+    Error::invalid_request(format!("\"tools\" has more than {MAX_TOOLS} entries; at most {MAX_TOOLS} are accepted"))
 }
 
 /// OpenAI's rule for function names.
