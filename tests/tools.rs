@@ -276,3 +276,24 @@ fn last_chat_form(emu: &Emulator) -> Vec<(String, String)> {
 fn field(form: &[(String, String)], name: &str) -> String {
     form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_else(|| panic!("no field {name}"))
 }
+
+#[test]
+fn a_reply_of_many_tiny_calls_stops_at_max_reply_bytes() {
+    // 342k calls of `{}` under a 1 MiB cap came back whole: 33 MB of JSON, 779 MB held to
+    // write it. Calls now count as they are written, so the JSON stays near the cap.
+    let emu = Emulator::start(Config { chunk_chars: 4096, ..Config::default() }, "127.0.0.1:0").unwrap();
+    let cap = 16 << 10;
+    let c =
+        client(&json!({"base_url": emu.base_url(), "vjuid_login": LOGIN, "max_retries": 0, "max_reply_bytes": cap}))
+            .unwrap();
+    let calls = |n: usize| {
+        let mut req = user(&format!("@emu:tool=f @emu:tool-bare @emu:long={}", n * 50));
+        req["tools"] = json!([{"type": "function", "function": {"name": "f"}}]);
+        req
+    };
+    let refused = create(&c, &calls(2000)).err().map(|f| f.status);
+    assert_eq!(refused, Some(ustb_status::USTB_TOO_LARGE), "2000 calls under a cap of {cap} bytes");
+    let v = create(&c, &calls(100)).unwrap();
+    assert_eq!(v["choices"][0]["message"]["tool_calls"].as_array().unwrap().len(), 100);
+    assert!(v.to_string().len() <= cap + 1024, "{} bytes of JSON under a cap of {cap}", v.to_string().len());
+}
