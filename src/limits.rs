@@ -32,8 +32,8 @@ pub const MAX_SESSION_ID: usize = 128;
 pub const MAX_ERROR_BODY_BYTES: usize = 64 << 10;
 
 /// Default for the `max_reply_bytes` option: what `chat_create` and `collect` hold at most
-/// (content plus reasoning). Far above the longest reply seen (≈ 200 kB), far below what
-/// would hurt a host process.
+/// (content, reasoning and tool calls as written, `Completion::bytes`). Far above the longest
+/// reply seen (≈ 200 kB), far below what would hurt a host process.
 pub const DEFAULT_MAX_REPLY_BYTES: u64 = 64 << 20;
 
 /// Leading whitespace held back in an answer-only reply while a `<think>` may still open;

@@ -297,3 +297,17 @@ fn a_reply_of_many_tiny_calls_stops_at_max_reply_bytes() {
     assert_eq!(v["choices"][0]["message"]["tool_calls"].as_array().unwrap().len(), 100);
     assert!(v.to_string().len() <= cap + 1024, "{} bytes of JSON under a cap of {cap}", v.to_string().len());
 }
+
+#[test]
+fn a_cancel_stops_the_calls_of_one_long_event() {
+    // One event of 4 MiB holding 84k calls was parsed and queued whole; a cancel then let
+    // every queued call out, since only the next read looked at it.
+    let emu = emulator();
+    let c = login_client(&emu);
+    let mut req = user("@emu:tool=f @emu:tool-bare @emu:huge-event");
+    req["tools"] = json!([{"type": "function", "function": {"name": "f"}}]);
+    let s = open(&c, &req).unwrap();
+    while next(&s).unwrap().unwrap()["choices"][0]["delta"].get("tool_calls").is_none() {}
+    unsafe { ustb_chat_stream_cancel(s.0) };
+    assert_eq!(next(&s).err().map(|f| f.status), Some(ustb_status::USTB_CANCELLED));
+}

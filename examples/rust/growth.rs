@@ -10,7 +10,9 @@
 //! Rows: `markup` (a stream whose content is `<tool_call>` repeated, never closed, in 4 KiB
 //! events; also a cancel 1 s in), `tools` (a request with N tools), `models`
 //! (`Endpoint::Models` over N entries; also a cancel 3 s in), `calls` (`chat_create` with
-//! `max_reply_bytes` 1 MiB on a reply of ≈ 342k tiny tool calls, from the emulator).
+//! `max_reply_bytes` 1 MiB on a reply of ≈ 342k tiny tool calls, from the emulator), and two
+//! single events of 15 MB, the most an event may be: `event` (the unclosed markup; a cancel
+//! 50 ms in) and `event-calls` (tiny calls, streamed).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -28,7 +30,7 @@ fn main() {
         return child(&args[1], args[2].parse().unwrap(), args.get(3).map_or("", String::as_str), args.get(4));
     }
     let rows: Vec<&str> = if args.is_empty() {
-        vec!["markup", "tools", "models", "calls"]
+        vec!["markup", "tools", "models", "calls", "event", "event-calls"]
     } else {
         args.iter().map(String::as_str).collect()
     };
@@ -53,6 +55,11 @@ fn main() {
                 // Big enough to be mid-parse after 100 ms, whatever the code.
                 run(row, 400_000, "", Some("100"));
             }
+            "event" => {
+                run(row, 15_000_000, "", None);
+                run(row, 15_000_000, "", Some("50"));
+            }
+            "event-calls" => run(row, 15_000_000, "", None),
             "calls" => {
                 let emu = Emulator::start(Config { chunk_chars: 4096, ..Config::default() }, "127.0.0.1:0").unwrap();
                 run(row, 16 * MIB, &emu.base_url(), None);
@@ -107,8 +114,10 @@ fn cancel_later(token: CancelToken, ms: Option<&String>) -> Option<std::thread::
 
 fn child(row: &str, size: usize, url: &str, cancel_ms: Option<&String>) {
     let (outcome, started, ended, canceller) = match row {
-        "markup" => {
-            let url = serve_once(markup_reply(size));
+        "markup" | "event" | "event-calls" => {
+            let unit = if row == "event-calls" { r#"<tool_call>{\"name\":\"f\"}</tool_call>"# } else { "<tool_call>" };
+            let event = if row == "markup" { 4096 } else { size };
+            let url = serve_once(markup_reply(unit, size, event));
             let client = client(&url, "");
             let req =
                 r#"{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}]}"#;
@@ -203,12 +212,15 @@ fn client(url: &str, extra: &str) -> Client {
     Client::from_json(&format!(r#"{{"base_url":"{url}","vjuid_login":"x","max_retries":0{extra}}}"#)).unwrap()
 }
 
-/// An answer-only event stream whose content is `<tool_call>` repeated to `size` bytes, in
-/// 4 KiB events, ending cleanly.
-fn markup_reply(size: usize) -> Vec<u8> {
-    let content = "<tool_call>".repeat(size / 11 + 1)[..size].to_string();
+/// An answer-only event stream whose content is `unit` (JSON-escaped) repeated to about
+/// `size` bytes, in events of `event` bytes, ending cleanly.
+fn markup_reply(unit: &str, size: usize, event: usize) -> Vec<u8> {
+    let mut content = unit.repeat(size / unit.len() + 1);
+    if !unit.contains('\\') {
+        content.truncate(size); // only where no escape can be cut in two
+    }
     let mut out = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
-    for piece in content.as_bytes().chunks(4096) {
+    for piece in content.as_bytes().chunks(event) {
         let event = format!(
             "data: {{\"e\":0,\"m\":\"\",\"d\":{{\"answer\":\"{}\",\"ext\":[]}}}}\n\n",
             std::str::from_utf8(piece).unwrap()

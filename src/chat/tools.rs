@@ -619,40 +619,42 @@ fn call_id() -> String {
 /// Sits between the decoder and the chunk writer: runs each delta's content through the
 /// parser and queues the deltas to hand out (text, a call's first delta, its arguments), in
 /// reply order. A `"stop"` finish becomes `"tool_calls"` once a call was made.
+///
+/// A delta's content is parsed `SLICE` bytes at a time, the next slice when the queue is
+/// empty: one event of 16 MiB holding 700k tiny calls is never a queue of 1.4M deltas, and
+/// `max_reply_bytes` or a cancel stops it between slices.
 #[derive(Debug, Default)]
 pub struct ToolStage {
     parser: ToolCallParser,
     queue: VecDeque<Delta>,
     calls: usize,
+    /// The last delta's content from `unread_at` on, not yet parsed, and its finish_reason.
+    unread: String,
+    unread_at: usize,
+    finish: Option<String>,
 }
+
+/// How much content is parsed at a time.
+const SLICE: usize = 64 << 10;
 
 impl ToolStage {
     pub fn new() -> ToolStage {
         ToolStage::default()
     }
 
-    /// Takes one delta from the decoder.
+    /// Takes one delta from the decoder (after `pop` gave None: what came before is out).
     pub fn push(&mut self, mut d: Delta) {
-        let content = std::mem::take(&mut d.content);
-        let finish = d.finish_reason.take();
-        let mut pieces = Vec::new();
-        self.parser.feed(&content, &mut pieces);
-        if finish.is_some() {
-            self.parser.finish(&mut pieces);
-        }
+        while self.parse_slice() {}
+        self.unread = std::mem::take(&mut d.content);
+        self.unread_at = 0;
+        self.finish = d.finish_reason.take();
         self.queue.push_back(d); // reasoning, search results: first
-        self.queue_pieces(pieces);
-        if let Some(reason) = finish {
-            let reason = if reason == "stop" && self.calls > 0 { "tool_calls".to_string() } else { reason };
-            match self.queue.back_mut() {
-                Some(last) if last.tool_calls.is_empty() => last.finish_reason = Some(reason),
-                _ => self.queue.push_back(Delta { finish_reason: Some(reason), ..Delta::default() }),
-            }
-        }
+        self.parse_slice();
     }
 
     /// The reply ended without a finish_reason: hand out what is held, as text.
     pub fn end(&mut self) {
+        while self.parse_slice() {}
         let mut pieces = Vec::new();
         self.parser.finish(&mut pieces);
         self.queue_pieces(pieces);
@@ -660,7 +662,47 @@ impl ToolStage {
 
     /// The next delta that carries something.
     pub fn pop(&mut self) -> Option<Delta> {
-        std::iter::from_fn(|| self.queue.pop_front()).find(|d| !d.is_empty())
+        loop {
+            match self.queue.pop_front() {
+                Some(d) if d.is_empty() => {}
+                Some(d) => return Some(d),
+                None if self.parse_slice() => {}
+                None => return None,
+            }
+        }
+    }
+
+    /// Parses the next slice of the unread content, and after the last one, the finish;
+    /// false when there was nothing left.
+    fn parse_slice(&mut self) -> bool {
+        if self.unread_at == self.unread.len() && self.finish.is_none() {
+            return false;
+        }
+        let mut end = (self.unread_at + SLICE).min(self.unread.len());
+        while !self.unread.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut pieces = Vec::new();
+        self.parser.feed(&self.unread[self.unread_at..end], &mut pieces);
+        self.unread_at = end;
+        if end == self.unread.len() {
+            self.unread = String::new();
+            self.unread_at = 0;
+            if self.finish.is_some() {
+                self.parser.finish(&mut pieces);
+            }
+        }
+        self.queue_pieces(pieces);
+        if self.unread.is_empty() {
+            if let Some(reason) = self.finish.take() {
+                let reason = if reason == "stop" && self.calls > 0 { "tool_calls".to_string() } else { reason };
+                match self.queue.back_mut() {
+                    Some(last) if last.tool_calls.is_empty() => last.finish_reason = Some(reason),
+                    _ => self.queue.push_back(Delta { finish_reason: Some(reason), ..Delta::default() }),
+                }
+            }
+        }
+        true
     }
 
     fn queue_pieces(&mut self, pieces: Vec<Piece>) {
@@ -945,6 +987,24 @@ mod tests {
         let four = unclosed_markup_secs(4 * limit, limit);
         eprintln!("and {four:.4} CPU s for 4 times");
         assert!(four <= 2.5 * two, "{two} → {four}");
+    }
+
+    #[test]
+    fn one_long_event_is_queued_a_slice_at_a_time() {
+        // 20k calls in one delta were 40k deltas queued at once (a 16 MiB event of tiny calls
+        // held 334 MB), whatever max_reply_bytes said.
+        let unit = "<tool_call>{\"name\":\"f\"}</tool_call>";
+        let mut stage = ToolStage::new();
+        stage.push(Delta { content: unit.repeat(20_000), finish_reason: Some("stop".into()), ..Delta::default() });
+        let most = 2 * (SLICE / unit.len() + 1) + 2;
+        let (mut calls, mut finish) = (0, None);
+        loop {
+            assert!(stage.queue.len() <= most, "{} deltas queued", stage.queue.len());
+            let Some(d) = stage.pop() else { break };
+            calls += d.tool_calls.iter().filter(|c| c.id.is_some()).count();
+            finish = d.finish_reason.or(finish);
+        }
+        assert_eq!((calls, finish.as_deref()), (20_000, Some("tool_calls")));
     }
 
     #[test]
