@@ -251,7 +251,7 @@ fn fetch(wire: &Wire, req: &Request, limit: usize, cancel: &CancelToken) -> Resu
             excerpt(&text)
         )));
     }
-    Envelope::parse(&text)?.into_data(Some(status))
+    Envelope::parse_cancellable(&text, cancel)?.into_data(Some(status))
 }
 
 /// The login check: the chat page's status says it all, its body is read only to keep the

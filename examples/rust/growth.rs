@@ -53,7 +53,7 @@ fn main() {
                 }
                 run(row, 100_000, "", Some("3000"));
                 // Big enough to be mid-parse after 100 ms, whatever the code.
-                run(row, 400_000, "", Some("100"));
+                run(row, 300_000, "", Some("100"));
             }
             "event" => {
                 run(row, 15_000_000, "", None);
