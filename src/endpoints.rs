@@ -10,6 +10,7 @@
 
 use std::collections::HashSet;
 
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::client::Client;
@@ -20,7 +21,7 @@ use crate::limits::{
 use crate::upstream::envelope::excerpt;
 use crate::upstream::http::LOGIN_HINT;
 use crate::upstream::multipart::{self, Multipart};
-use crate::upstream::{CancelToken, Envelope, Wire, USER_INFO_PATH};
+use crate::upstream::{cancellable_json, CancelToken, Envelope, Wire, USER_INFO_PATH};
 
 /// The page that answers 200 when logged in and redirects to the university sign-in when not.
 pub(crate) const CHAT_PAGE_PATH: &str = "/page/front/Mdefault/chat?ext=%7B%7D";
@@ -174,7 +175,7 @@ impl Client {
             Endpoint::Models { compose_id } => {
                 let settings = fetch(&self.wire, req, endpoint.limit(), cancel)?;
                 let id = compose_id.map_or_else(|| self.defaults.compose_id.clone(), |n| n.to_string());
-                Ok(models(&settings, &id, cancel)?.to_string())
+                models(&settings, &id, cancel)
             }
             _ => Ok(fetch(&self.wire, req, endpoint.limit(), cancel)?.to_string()),
         }
@@ -284,15 +285,16 @@ fn login_state(wire: &Wire, req: &Request, cancel: &CancelToken) -> Result<Value
     Ok(state(name, detail, Some(status), None))
 }
 
-/// Page settings to an OpenAI model list (see `Endpoint::Models`). Entries without a usable
-/// `value` fall back to their `label`; entries with neither, and repeated ids, are skipped.
-/// A list sent as a JSON string is read too. Time linear in the list; a cancel stops it.
-fn models(settings: &Value, compose_id: &str, cancel: &CancelToken) -> Result<Value> {
+/// Page settings to an OpenAI model list (see `Endpoint::Models`), as JSON text. Entries
+/// without a usable `value` fall back to their `label`; entries with neither, and repeated
+/// ids, are skipped. A list sent as a JSON string is read too. Time linear in the list, no
+/// tree of the output (a `Value` per model held 290 MB for 100k); a cancel stops it.
+fn models(settings: &Value, compose_id: &str, cancel: &CancelToken) -> Result<String> {
     let list = settings.pointer("/model_select/model_content/value");
     let parsed;
     let list = match list {
         Some(Value::String(s)) => {
-            parsed = serde_json::from_str::<Value>(s).unwrap_or(Value::Null);
+            parsed = cancellable_json::parse(s, cancel).unwrap_or(Value::Null);
             &parsed
         }
         Some(v) => v,
@@ -316,12 +318,29 @@ fn models(settings: &Value, compose_id: &str, cancel: &CancelToken) -> Result<Va
         if !seen.insert(id.clone()) {
             continue;
         }
-        data.push(json!({
-            "id": id, "object": "model", "created": 0, "owned_by": "ustb",
-            "label": label.unwrap_or_else(|| id.clone()), "compose_id": compose,
-        }));
+        let label = label.unwrap_or_else(|| id.clone());
+        data.push(ModelJson { id, object: "model", created: 0, owned_by: "ustb", label, compose_id: &compose });
     }
-    Ok(json!({ "object": "list", "data": data }))
+    if cancel.is_cancelled() {
+        return Err(Error::cancelled());
+    }
+    Ok(serde_json::to_string(&ModelList { object: "list", data }).expect("writing JSON into memory cannot fail"))
+}
+
+#[derive(Serialize)]
+struct ModelList<'a> {
+    object: &'static str,
+    data: Vec<ModelJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct ModelJson<'a> {
+    id: String,
+    object: &'static str,
+    created: u64,
+    owned_by: &'static str,
+    label: String,
+    compose_id: &'a Value,
 }
 
 #[cfg(test)]
@@ -362,7 +381,7 @@ mod tests {
             {"label": "", "value": ""},
             "not an object",
         ]}}});
-        let list = models(&settings, "3", &CancelToken::default()).unwrap();
+        let list = model_list(&settings, &CancelToken::default());
         assert_eq!(list["object"], "list");
         let ids: Vec<&str> = list["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
         assert_eq!(ids, ["DeepSeek", "只有名字", "42"]);
@@ -377,8 +396,13 @@ mod tests {
         }
         let as_string = json!({"model_select": {"model_content": {"value": "[{\"label\":\"A\",\"value\":\"a\"}]"}}});
         let never = CancelToken::default();
-        assert_eq!(models(&as_string, "3", &never).unwrap()["data"][0]["id"], "a");
-        assert_eq!(models(&json!([]), "3", &never).unwrap(), json!({"object": "list", "data": []}));
+        assert_eq!(model_list(&as_string, &never)["data"][0]["id"], "a");
+        assert_eq!(model_list(&json!([]), &never), json!({"object": "list", "data": []}));
+    }
+
+    /// The model list of `settings` for application 3, as a value.
+    fn model_list(settings: &Value, cancel: &CancelToken) -> Value {
+        serde_json::from_str(&models(settings, "3", cancel).unwrap()).unwrap()
     }
 
     /// Page settings whose model list has `n` distinct entries.
@@ -394,7 +418,7 @@ mod tests {
         let secs = |n: usize| {
             let settings = settings_with(n);
             crate::util::median_cpu_secs(3, || {
-                assert_eq!(models(&settings, "3", &never).unwrap()["data"].as_array().unwrap().len(), n)
+                assert_eq!(model_list(&settings, &never)["data"].as_array().unwrap().len(), n)
             })
         };
         let (one, two) = (secs(20_000), secs(40_000));
