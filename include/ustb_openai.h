@@ -378,8 +378,9 @@ void ustb_canceller_free(ustb_canceller *canceller);
  * model for calls in a markup and reads them back), and the USTB extras `deep_thinking`
  * (bool, default true), `web_search` (bool, default false), `thinking_budget` (int, default
  * 1000) and `compose_id`. Other OpenAI parameters are accepted and ignored; `stream` is
- * ignored here. Malformed tools, a `tool_choice` naming no listed tool, or `"required"`
- * without tools are `USTB_INVALID_REQUEST`.
+ * ignored here. Malformed tools, more than 128 tools (OpenAI's limit; refused at the 129th,
+ * before the rest is read), a `tool_choice` naming no listed tool, or `"required"` without
+ * tools are `USTB_INVALID_REQUEST`.
  *
  * `*json_out` receives a string owned by the caller (`ustb_string_free`); NULL on failure.
  * Returns `USTB_OK`, `USTB_INVALID_ARGUMENT`, `USTB_INVALID_REQUEST` (both before any
@@ -498,7 +499,8 @@ ustb_status ustb_chunk_delta(const char *chunk_json, char **content_out, char **
  * `max_retries` (failures before the reply starts, including an unknown host name; default
  * 2, at most 10), `user_agent` (at most 512 bytes), `compose_id` (default 3), `model`
  * (default `"DeepSeek"`), `max_reply_bytes` (the most `ustb_chat_create` and
- * `ustb_chat_stream_collect` hold, content plus reasoning; default 67108864 = 64 MiB;
+ * `ustb_chat_stream_collect` hold: content, reasoning, and each tool call as its JSON is
+ * written; default 67108864 = 64 MiB;
  * streaming is not limited by it) and `record` (capture mode: a file each exchange is appended
  * to as a JSON line, secrets redacted, the body written as it is read; see the README; a new
  * file is created 0600; a path that is not a regular file, such as a FIFO, is refused at once,
@@ -731,8 +733,9 @@ ustb_status ustb_client_chat_history(const ustb_client *client, const char *sess
  * page shows; `created` is 0 (the server gives no date); `owned_by` is `"ustb"`;
  * `compose_id` (an extension) is the application. Entries without a `value` use their
  * `label`; repeated ids are listed once; no model list gives `"data": []`. `compose_id` as
- * for `ustb_client_app_detail`. Blocks; `cancel` may be NULL; ownership, statuses and
- * thread-safety as for `ustb_client_web_info`.
+ * for `ustb_client_app_detail`. Blocks; `cancel` may be NULL, and also stops the making of
+ * the list (time linear in its length); ownership, statuses and thread-safety as for
+ * `ustb_client_web_info`.
  *
  * # Safety
  * Pointers are NULL or valid when the call starts (the client and the canceller may be freed

@@ -32,13 +32,17 @@ pub const MAX_SESSION_ID: usize = 128;
 pub const MAX_ERROR_BODY_BYTES: usize = 64 << 10;
 
 /// Default for the `max_reply_bytes` option: what `chat_create` and `collect` hold at most
-/// (content plus reasoning). Far above the longest reply seen (≈ 200 kB), far below what
-/// would hurt a host process.
+/// (content, reasoning and tool calls as written, `Completion::bytes`). Far above the longest
+/// reply seen (≈ 200 kB), far below what would hurt a host process.
 pub const DEFAULT_MAX_REPLY_BYTES: u64 = 64 << 20;
 
 /// Leading whitespace held back in an answer-only reply while a `<think>` may still open;
 /// past this much the reply is taken as plain content.
 pub const MAX_HELD_WHITESPACE: usize = 4096;
+
+/// The most entries a request's `tools` list may have (OpenAI's own limit). Checked while the
+/// request JSON is read: a longer list is refused at its 129th entry, before the rest is read.
+pub const MAX_TOOLS: usize = 128;
 
 /// One tool call's markup (`<tool_call>…</tool_call>`) held while its closing tag is awaited;
 /// a longer one is taken for text and passed on as content.

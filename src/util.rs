@@ -79,3 +79,23 @@ pub(crate) fn url_encode(s: &str) -> String {
     }
     out
 }
+
+/// The median CPU time of this thread over `runs` runs of `f`, in seconds: growth tests
+/// compare these (CPU time, not wall time, so that a busy machine moves the ratio less).
+#[cfg(test)]
+pub(crate) fn median_cpu_secs(runs: usize, mut f: impl FnMut()) -> f64 {
+    let now = || {
+        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+        ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+    };
+    let mut times: Vec<f64> = (0..runs)
+        .map(|_| {
+            let started = now();
+            f();
+            now() - started
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[runs / 2]
+}

@@ -199,6 +199,41 @@ fn models_are_an_openai_model_list() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("2 documents valid"));
 }
 
+fn models_with(c: &Client, cancel: *const ustb_canceller) -> Result<Value, Failure> {
+    call(|o, e| unsafe { ustb_client_models(c.0, 3, cancel, o, e) })
+}
+
+#[test]
+fn a_long_model_list_is_cancellable() {
+    // 100k entries: the list took 45 s (each id compared with every one before it) and a
+    // cancel 3 s in waited for all of it. Cancel while the list is read or made.
+    let entries: Vec<String> = (0..100_000).map(|i| format!(r#"{{"label":"模型{i}","value":"m{i}"}}"#)).collect();
+    let body = format!(
+        r#"{{"e":0,"m":"操作成功","d":{{"model_select":{{"model_content":{{"value":[{}]}}}}}}}}"#,
+        entries.join(",")
+    );
+    let reply =
+        format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    let c = client_of(&raw_server(Some(Box::leak(reply.into_boxed_str()))), json!({}));
+    let canceller = Canceller::new();
+    let (tx, rx) = mpsc::channel();
+    std::thread::scope(|s| {
+        let (client, cancel) = (&c, &canceller);
+        s.spawn(move || tx.send((models_with(client, cancel.ptr()), Instant::now())).unwrap());
+        std::thread::sleep(Duration::from_millis(300));
+        unsafe { ustb_canceller_cancel(canceller.ptr()) };
+        let cancelled = Instant::now();
+        let (result, ended) = rx.recv().unwrap();
+        let late = ended.saturating_duration_since(cancelled);
+        let outcome = result.as_ref().map(|_| "a list".to_string()).unwrap_or_else(|f| format!("{:?}", f.status));
+        eprintln!("models of 100k entries: {outcome}, {late:?} after the cancel");
+        assert!(late < Duration::from_secs(2), "returned {late:?} after the cancel");
+        if ended > cancelled + Duration::from_millis(50) {
+            assert_eq!(result.unwrap_err().status, ustb_status::USTB_CANCELLED);
+        }
+    });
+}
+
 #[test]
 fn login_state_tells_the_three_apart() {
     let emu = emulator_with(Config { login_token: Some(LOGIN.into()), ..Config::default() });

@@ -161,3 +161,52 @@ fn redirects_are_not_followed_and_are_explained() {
     assert!(f.message.contains("login cookie"), "{}", f.message);
     server.join().unwrap();
 }
+
+#[test]
+fn cancel_is_prompt_while_unclosed_tool_markup_is_parsed() {
+    // `<tool_call>` repeated and never closed, past the 1 MiB a call may hold, in 64 KiB
+    // events: each event took tens of seconds (every tag given up searched the whole held
+    // text again), and a cancel waited for the event. The server then stalls.
+    let content = "<tool_call>".repeat(150_000);
+    let mut body = Vec::new();
+    for piece in content.as_bytes().chunks(64 << 10) {
+        let piece = std::str::from_utf8(piece).unwrap();
+        body.extend_from_slice(
+            format!("data: {{\"e\":0,\"m\":\"\",\"d\":{{\"answer\":\"{piece}\",\"ext\":[]}}}}\n\n").as_bytes(),
+        );
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let (mut sock, _) = listener.accept().unwrap();
+        read_request(&mut sock);
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let mut framed = chunked(&body, 64 << 10);
+        framed.truncate(framed.len() - 5); // no final chunk: the stream stays open
+        let _ = sock.write_all(head.as_bytes());
+        let _ = sock.write_all(&framed);
+        let _ = done_rx.recv_timeout(Duration::from_secs(60));
+    });
+    let c = client(&json!({ "base_url": url, "vjuid_login": LOGIN, "max_retries": 0 })).unwrap();
+    let mut req = user("x");
+    req["tools"] = json!([{"type": "function", "function": {"name": "f"}}]);
+    let s = open(&c, &req).unwrap();
+    let (failure, cancelled, ended) = std::thread::scope(|scope| {
+        let stream = &s;
+        let canceller = scope.spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            unsafe { ustb_openai::ffi::ustb_chat_stream_cancel(stream.0) };
+            Instant::now()
+        });
+        let failure = drain(&s).1;
+        let ended = Instant::now();
+        (failure, canceller.join().unwrap(), ended)
+    });
+    let _ = done_tx.send(());
+    server.join().unwrap();
+    let late = ended.saturating_duration_since(cancelled);
+    eprintln!("unclosed tool markup: the stream ended {late:?} after the cancel");
+    assert!(late < Duration::from_secs(2), "the stream ended {late:?} after the cancel");
+    assert_eq!(failure.expect("the stream ends with the cancel").status, ustb_status::USTB_CANCELLED);
+}

@@ -370,3 +370,38 @@ fn every_tool_call_form_gives_the_same_calls_every_way() {
         }
     }
 }
+
+#[test]
+fn a_reply_of_many_tiny_calls_stops_at_max_reply_bytes() {
+    // 342k calls of `{}` under a 1 MiB cap came back whole: 33 MB of JSON, 779 MB held to
+    // write it. Calls now count as they are written, so the JSON stays near the cap.
+    let emu = Emulator::start(Config { chunk_chars: 4096, ..Config::default() }, "127.0.0.1:0").unwrap();
+    let cap = 16 << 10;
+    let c =
+        client(&json!({"base_url": emu.base_url(), "vjuid_login": LOGIN, "max_retries": 0, "max_reply_bytes": cap}))
+            .unwrap();
+    let calls = |n: usize| {
+        let mut req = user(&format!("@emu:tool=f @emu:tool-bare @emu:long={}", n * 50));
+        req["tools"] = json!([{"type": "function", "function": {"name": "f"}}]);
+        req
+    };
+    let refused = create(&c, &calls(2000)).err().map(|f| f.status);
+    assert_eq!(refused, Some(ustb_status::USTB_TOO_LARGE), "2000 calls under a cap of {cap} bytes");
+    let v = create(&c, &calls(100)).unwrap();
+    assert_eq!(v["choices"][0]["message"]["tool_calls"].as_array().unwrap().len(), 100);
+    assert!(v.to_string().len() <= cap + 1024, "{} bytes of JSON under a cap of {cap}", v.to_string().len());
+}
+
+#[test]
+fn a_cancel_stops_the_calls_of_one_long_event() {
+    // One event of 4 MiB holding 84k calls was parsed and queued whole; a cancel then let
+    // every queued call out, since only the next read looked at it.
+    let emu = emulator();
+    let c = login_client(&emu);
+    let mut req = user("@emu:tool=f @emu:tool-bare @emu:huge-event");
+    req["tools"] = json!([{"type": "function", "function": {"name": "f"}}]);
+    let s = open(&c, &req).unwrap();
+    while next(&s).unwrap().unwrap()["choices"][0]["delta"].get("tool_calls").is_none() {}
+    unsafe { ustb_chat_stream_cancel(s.0) };
+    assert_eq!(next(&s).err().map(|f| f.status), Some(ustb_status::USTB_CANCELLED));
+}

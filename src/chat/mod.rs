@@ -3,6 +3,7 @@
 pub mod decode;
 pub mod output;
 pub mod request;
+mod request_json;
 pub mod stream;
 pub mod tools;
 

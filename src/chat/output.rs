@@ -207,10 +207,29 @@ pub struct Completion {
     pub finish_reason: Option<String>,
     pub usage: Option<Usage>,
     pub search_results: Option<serde_json::Value>,
-    /// `{id, type, function{name, arguments}}` of each call, in order.
-    pub tool_calls: Vec<serde_json::Value>,
+    /// Each call, in order, as `message.tool_calls` lists it.
+    tool_calls: Vec<CallJson>,
     tool_call_bytes: usize,
 }
+
+/// `{id, type: "function", function: {name, arguments}}`.
+#[derive(Serialize)]
+struct CallJson {
+    id: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    function: FunctionJson,
+}
+
+#[derive(Serialize)]
+struct FunctionJson {
+    name: String,
+    arguments: String,
+}
+
+/// What a call adds to the `chat.completion` JSON besides its id, name and arguments: a
+/// reply of many tiny calls is mostly this, so it counts toward `max_reply_bytes`.
+const CALL_JSON_BYTES: usize = r#"{"id":"","type":"function","function":{"name":"","arguments":""}},"#.len();
 
 impl Completion {
     /// Adds a delta's texts, calls and finish_reason (usage is set by the caller, once).
@@ -220,16 +239,11 @@ impl Completion {
         for call in d.tool_calls {
             self.tool_call_bytes += call.arguments.len();
             if let (Some(id), Some(name)) = (call.id, call.name) {
-                self.tool_call_bytes += name.len();
-                self.tool_calls.push(serde_json::json!({
-                    "id": id, "type": "function", "function": { "name": name, "arguments": call.arguments },
-                }));
-            } else if let Some(args) =
-                self.tool_calls.get_mut(call.index).and_then(|c| c["function"].get_mut("arguments"))
-            {
-                let mut text = args.as_str().unwrap_or("").to_string();
-                text.push_str(&call.arguments);
-                *args = serde_json::Value::String(text);
+                self.tool_call_bytes += CALL_JSON_BYTES + id.len() + name.len();
+                let function = FunctionJson { name, arguments: call.arguments };
+                self.tool_calls.push(CallJson { id, kind: "function", function });
+            } else if let Some(c) = self.tool_calls.get_mut(call.index) {
+                c.function.arguments.push_str(&call.arguments);
             }
         }
         if d.finish_reason.is_some() {
@@ -240,44 +254,71 @@ impl Completion {
         }
     }
 
-    /// What the completion holds: content, reasoning and calls, in bytes.
+    /// What the completion holds, in bytes: content, reasoning, and each call as it is
+    /// written in the JSON (id, name, arguments and the keys around them).
     pub fn bytes(&self) -> usize {
         self.content.len() + self.reasoning.len() + self.tool_call_bytes
     }
 
     /// `chat.completion` JSON; `reasoning_content` is null when the model did not think;
     /// `tool_calls` is present only when the model made calls, and then `content` is null
-    /// unless there was text (not only whitespace) around them; `search_results` (a USTB extension) is present only
-    /// when the server sent some.
+    /// unless there was text (not only whitespace) around them; `search_results` (a USTB
+    /// extension) is present only when the server sent some. Written straight from the
+    /// completion, without a copy of it.
     pub fn to_json(&self, id: &str, created: u64, model: &str) -> String {
         let calls = !self.tool_calls.is_empty();
-        let mut v = serde_json::json!({
-            "id": id,
-            "object": "chat.completion",
-            "created": created,
-            "model": model,
-            "system_fingerprint": null,
-            "choices": [{
-                "index": 0,
-                "message": {
-                    "role": "assistant",
-                    "content": if calls && self.content.trim().is_empty() { None } else { Some(&self.content) },
-                    "reasoning_content": if self.reasoning.is_empty() { None } else { Some(&self.reasoning) },
-                    "refusal": null,
-                },
-                "logprobs": null,
-                "finish_reason": self.finish_reason.as_deref().unwrap_or("stop"),
-            }],
-            "usage": self.usage,
-        });
-        if calls {
-            v["choices"][0]["message"]["tool_calls"] = serde_json::Value::Array(self.tool_calls.clone());
-        }
-        if let Some(results) = &self.search_results {
-            v["search_results"] = results.clone();
-        }
-        v.to_string()
+        let message = MessageJson {
+            role: "assistant",
+            content: if calls && self.content.trim().is_empty() { None } else { Some(&self.content) },
+            reasoning_content: if self.reasoning.is_empty() { None } else { Some(&self.reasoning) },
+            refusal: None,
+            tool_calls: &self.tool_calls,
+        };
+        let finish_reason = self.finish_reason.as_deref().unwrap_or("stop");
+        let json = CompletionJson {
+            id,
+            object: "chat.completion",
+            created,
+            model,
+            system_fingerprint: None,
+            choices: [ChoiceJson { index: 0, message, logprobs: None, finish_reason }],
+            usage: self.usage,
+            search_results: self.search_results.as_ref(),
+        };
+        serde_json::to_string(&json).expect("writing JSON into memory cannot fail")
     }
+}
+
+/// `chat.completion`, keys in openai-python's order.
+#[derive(Serialize)]
+struct CompletionJson<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: u64,
+    model: &'a str,
+    system_fingerprint: Option<()>,
+    choices: [ChoiceJson<'a>; 1],
+    usage: Option<Usage>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    search_results: Option<&'a serde_json::Value>,
+}
+
+#[derive(Serialize)]
+struct ChoiceJson<'a> {
+    index: u32,
+    message: MessageJson<'a>,
+    logprobs: Option<()>,
+    finish_reason: &'a str,
+}
+
+#[derive(Serialize)]
+struct MessageJson<'a> {
+    role: &'static str,
+    content: Option<&'a str>,
+    reasoning_content: Option<&'a str>,
+    refusal: Option<()>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    tool_calls: &'a [CallJson],
 }
 
 #[cfg(test)]
@@ -433,7 +474,8 @@ mod tests {
         c.add(call(1, Some("call_b"), ""));
         c.add(call(1, None, "raw"));
         c.add(delta("", "\n", Some("tool_calls")));
-        assert_eq!(c.bytes(), 2 * "f".len() + 10 + 1);
+        // Each call counts as it is written: its id, name, arguments and the keys around them.
+        assert_eq!(c.bytes(), 2 * (CALL_JSON_BYTES + "call_a".len() + "f".len()) + 10 + 1);
         let v: Value = serde_json::from_str(&c.to_json("chatcmpl-x", 5, "DeepSeek")).unwrap();
         let message = &v["choices"][0]["message"];
         assert_eq!(message["content"], Value::Null);
@@ -448,5 +490,50 @@ mod tests {
         c.add(delta("", "text", None));
         let v: Value = serde_json::from_str(&c.to_json("chatcmpl-x", 5, "DeepSeek")).unwrap();
         assert_eq!(v["choices"][0]["message"]["content"], "\ntext");
+    }
+
+    fn first_call(index: usize, id: &str) -> Delta {
+        let call = ToolCallDelta { index, id: Some(id.into()), name: Some("f".into()), arguments: String::new() };
+        Delta { tool_calls: vec![call], ..Delta::default() }
+    }
+
+    fn arguments(index: usize, args: &str) -> Delta {
+        let call = ToolCallDelta { index, id: None, name: None, arguments: args.into() };
+        Delta { tool_calls: vec![call], ..Delta::default() }
+    }
+
+    #[test]
+    fn completion_json_is_what_serde_json_would_write() {
+        use serde_json::json;
+        let mut c = Completion::default();
+        c.add(delta("想\u{1}", "答\"", None));
+        c.add(first_call(0, "call_a"));
+        c.add(arguments(0, "{\"a\":\"北\"}"));
+        c.add(delta("", "", Some("tool_calls")));
+        c.usage = Some(Usage { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 });
+        c.search_results = Some(json!([{"title": "t"}]));
+        let expected = json!({
+            "id": "chatcmpl-x", "object": "chat.completion", "created": 5, "model": "Deep\"Seek",
+            "system_fingerprint": null,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "答\"", "reasoning_content": "想\u{1}",
+                "refusal": null, "tool_calls": [{"id": "call_a", "type": "function",
+                "function": {"name": "f", "arguments": "{\"a\":\"北\"}"}}]}, "logprobs": null, "finish_reason": "tool_calls"}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3},
+            "search_results": [{"title": "t"}],
+        });
+        assert_eq!(c.to_json("chatcmpl-x", 5, "Deep\"Seek"), expected.to_string());
+    }
+
+    #[test]
+    fn many_tiny_calls_count_what_their_json_costs() {
+        // 342k calls of `{}` counted 3 bytes each: under a 1 MiB `max_reply_bytes`, a 33 MB
+        // JSON (and 779 MB held to write it). Now the count covers the JSON.
+        let mut c = Completion::default();
+        for i in 0..1000 {
+            c.add(first_call(i, &format!("call_{}", crate::util::random_hex(24))));
+            c.add(arguments(i, "{}"));
+        }
+        let json = c.to_json("chatcmpl-x", 5, "DeepSeek");
+        assert!(json.len() <= c.bytes() + 300, "{} bytes of JSON, {} counted", json.len(), c.bytes());
     }
 }

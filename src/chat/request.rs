@@ -14,6 +14,8 @@ use serde_json::{Map, Value};
 use super::tools::{self, ToolSpec};
 use crate::error::{Error, Result};
 
+#[cfg(test)]
+use crate::limits::MAX_TOOLS;
 use crate::limits::{MAX_CONTEXT_CHARS, MAX_REQUEST_BYTES};
 use crate::upstream::envelope::excerpt;
 
@@ -104,9 +106,7 @@ pub fn parse(json: &str, defaults: &Defaults) -> Result<UpstreamRequest> {
             json.len()
         )));
     }
-    let value: Value =
-        serde_json::from_str(json).map_err(|e| Error::invalid_argument(format!("request is not valid JSON: {e}")))?;
-    let Value::Object(req) = value else {
+    let Some(req) = super::request_json::parse_object(json)? else {
         return Err(Error::invalid_request("request must be a JSON object"));
     };
     let tools = ToolSpec::parse(&req)?;
@@ -559,6 +559,39 @@ mod tests {
         let got = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("parse finishes (linear)");
         // 40k results of "[工具 f 执行结果]\n1" exceed the context: refused, before any traffic.
         assert_eq!(got.unwrap_err().kind, ErrorKind::InvalidRequest);
+    }
+
+    #[test]
+    fn too_many_tools_are_refused_before_the_rest_is_read() {
+        let tool = |i: usize| json!({"type": "function", "function": {"name": format!("f{i}")}});
+        let request = |n: usize| {
+            let tools: Vec<Value> = (0..n).map(tool).collect();
+            json!({"tools": tools, "messages": [{"role": "user", "content": "x"}]}).to_string()
+        };
+        assert!(parse(&request(MAX_TOOLS), &defaults()).unwrap().parse_tool_calls);
+        // 20k tools took 0.5 s and 40k 2.3 s (each name compared with all before it), and
+        // were refused only for the instruction's length.
+        for n in [MAX_TOOLS + 1, 20_000] {
+            let e = parse(&request(n), &defaults()).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::InvalidRequest);
+            assert!(e.message.contains(&format!("at most {MAX_TOOLS}")), "{}", e.message);
+        }
+        // Refused at the 129th entry: what follows is never read (here it is not even JSON).
+        let body = request(MAX_TOOLS + 1);
+        let cut = body.find(&format!("\"f{MAX_TOOLS}\"")).unwrap() + 8;
+        let e = parse(&format!("{}!!! not JSON", &body[..cut]), &defaults()).unwrap_err();
+        assert_eq!(
+            (e.kind, e.message.as_str()),
+            (ErrorKind::InvalidRequest, super::tools::too_many_tools().message.as_str())
+        );
+        // Other shapes still get their own messages.
+        assert_eq!(parse("{\"messages\": [", &defaults()).unwrap_err().kind, ErrorKind::InvalidArgument);
+        assert_eq!(parse(" [1] ", &defaults()).unwrap_err().kind, ErrorKind::InvalidRequest);
+        assert_eq!(parse("[1", &defaults()).unwrap_err().kind, ErrorKind::InvalidArgument);
+        let not_a_list = json!({"tools": {"a": [1]}, "messages": [{"role": "user", "content": "x"}]}).to_string();
+        assert!(parse(&not_a_list, &defaults()).unwrap_err().message.contains("must be a list"));
+        let null = json!({"tools": null, "messages": [{"role": "user", "content": "x"}]}).to_string();
+        assert!(!parse(&null, &defaults()).unwrap().parse_tool_calls);
     }
 
     #[test]

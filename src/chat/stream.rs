@@ -35,7 +35,7 @@ pub struct ChatStream {
     writer: ChunkWriter,
     /// Reported by the server at any point; handed out at the end.
     usage: Option<Usage>,
-    /// The most `collect` holds (content plus reasoning bytes).
+    /// The most `collect` holds (`Completion::bytes`).
     max_reply_bytes: u64,
     /// Timings and counts for the log line at the end.
     stats: StreamStats,
@@ -122,6 +122,11 @@ impl ChatStream {
             return self.read_delta();
         }
         loop {
+            // What one long event holds is handed out a slice at a time: a cancel stops it too.
+            self.check_cancel();
+            if let State::Failed(e) = &self.state {
+                return Err(e.clone());
+            }
             if let Some(d) = self.tools.as_mut().and_then(ToolStage::pop) {
                 return Ok(Some(d));
             }

@@ -60,8 +60,9 @@ impl ustb_chat_stream {
 /// model for calls in a markup and reads them back), and the USTB extras `deep_thinking`
 /// (bool, default true), `web_search` (bool, default false), `thinking_budget` (int, default
 /// 1000) and `compose_id`. Other OpenAI parameters are accepted and ignored; `stream` is
-/// ignored here. Malformed tools, a `tool_choice` naming no listed tool, or `"required"`
-/// without tools are `USTB_INVALID_REQUEST`.
+/// ignored here. Malformed tools, more than 128 tools (OpenAI's limit; refused at the 129th,
+/// before the rest is read), a `tool_choice` naming no listed tool, or `"required"` without
+/// tools are `USTB_INVALID_REQUEST`.
 ///
 /// `*json_out` receives a string owned by the caller (`ustb_string_free`); NULL on failure.
 /// Returns `USTB_OK`, `USTB_INVALID_ARGUMENT`, `USTB_INVALID_REQUEST` (both before any

@@ -30,7 +30,8 @@ pub struct ustb_client {
 /// `max_retries` (failures before the reply starts, including an unknown host name; default
 /// 2, at most 10), `user_agent` (at most 512 bytes), `compose_id` (default 3), `model`
 /// (default `"DeepSeek"`), `max_reply_bytes` (the most `ustb_chat_create` and
-/// `ustb_chat_stream_collect` hold, content plus reasoning; default 67108864 = 64 MiB;
+/// `ustb_chat_stream_collect` hold: content, reasoning, and each tool call as its JSON is
+/// written; default 67108864 = 64 MiB;
 /// streaming is not limited by it) and `record` (capture mode: a file each exchange is appended
 /// to as a JSON line, secrets redacted, the body written as it is read; see the README; a new
 /// file is created 0600; a path that is not a regular file, such as a FIFO, is refused at once,

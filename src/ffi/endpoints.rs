@@ -283,8 +283,9 @@ pub unsafe extern "C" fn ustb_client_chat_history(
 /// page shows; `created` is 0 (the server gives no date); `owned_by` is `"ustb"`;
 /// `compose_id` (an extension) is the application. Entries without a `value` use their
 /// `label`; repeated ids are listed once; no model list gives `"data": []`. `compose_id` as
-/// for `ustb_client_app_detail`. Blocks; `cancel` may be NULL; ownership, statuses and
-/// thread-safety as for `ustb_client_web_info`.
+/// for `ustb_client_app_detail`. Blocks; `cancel` may be NULL, and also stops the making of
+/// the list (time linear in its length); ownership, statuses and thread-safety as for
+/// `ustb_client_web_info`.
 ///
 /// # Safety
 /// Pointers are NULL or valid when the call starts (the client and the canceller may be freed

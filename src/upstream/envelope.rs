@@ -2,7 +2,12 @@
 
 use serde_json::Value;
 
+use super::CancelToken;
 use crate::error::{Error, Result};
+
+fn not_json(err: &serde_json::Error, text: &str) -> Error {
+    Error::protocol(format!("reply is not valid JSON ({err}): {}", excerpt(text)))
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Envelope {
@@ -14,8 +19,19 @@ pub struct Envelope {
 impl Envelope {
     /// Parses an envelope; anything else is a protocol error naming what was wrong.
     pub fn parse(text: &str) -> Result<Envelope> {
-        let value: Value = serde_json::from_str(text)
-            .map_err(|err| Error::protocol(format!("reply is not valid JSON ({err}): {}", excerpt(text))))?;
+        let value: Value = serde_json::from_str(text).map_err(|err| not_json(&err, text))?;
+        Envelope::from_value(value)
+    }
+
+    /// `parse` of a long body, which `cancel` stops (`ErrorKind::Cancelled`).
+    pub fn parse_cancellable(text: &str, cancel: &CancelToken) -> Result<Envelope> {
+        let value = super::cancellable_json::parse(text, cancel).map_err(|err| {
+            if cancel.is_cancelled() {
+                Error::cancelled()
+            } else {
+                not_json(&err, text)
+            }
+        })?;
         Envelope::from_value(value)
     }
 

@@ -1,6 +1,7 @@
 //! The wire: HTTP requests, the multipart body, the `{e,m,d}` envelope, error mapping.
 
 pub mod body;
+pub mod cancellable_json;
 pub mod envelope;
 pub mod http;
 pub mod lookup;

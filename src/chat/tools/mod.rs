@@ -17,7 +17,7 @@ mod stage;
 #[cfg(test)]
 mod tests;
 
-pub use request::{render_calls, ToolSpec};
+pub use request::{render_calls, too_many_tools, ToolSpec};
 #[cfg(any(test, fuzzing))]
 pub use stage::CallParser;
 pub use stage::{ToolCallDelta, ToolStage};

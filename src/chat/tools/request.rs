@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value};
 
 use super::result_label;
 use crate::error::{Error, Result};
+use crate::limits::MAX_TOOLS;
 use crate::upstream::envelope::excerpt;
 
 /// What `tool_choice` asks for.
@@ -41,6 +42,7 @@ impl ToolSpec {
         let mut lines = Vec::new();
         match req.get("tools") {
             None | Some(Value::Null) => {}
+            Some(Value::Array(list)) if list.len() > MAX_TOOLS => return Err(too_many_tools()),
             Some(Value::Array(list)) => {
                 for (i, tool) in list.iter().enumerate() {
                     let (name, line) = tool_line(tool, i)?;
@@ -118,6 +120,11 @@ impl ToolSpec {
         text.push_str(&last);
         Some(text)
     }
+}
+
+/// The refusal of a `tools` list over `MAX_TOOLS` entries.
+pub fn too_many_tools() -> Error {
+    Error::invalid_request(format!("\"tools\" has more than {MAX_TOOLS} entries; at most {MAX_TOOLS} are accepted"))
 }
 
 /// OpenAI's rule for function names.

@@ -4,11 +4,10 @@
 //! it is whole, a long one until its closer arrives, at most `MAX_TOOL_CALL_BYTES`.
 //!
 //! Linear time: a form waiting for a closer is read again only when one has arrived, and the
-//! stretch searched without finding one is remembered (`no_closer`), so the next form waiting
+//! stretch searched without finding one is remembered (`Memo`), so the next form waiting
 //! for the same closer (e.g. in a run of unclosed `<tool_call>` tags) starts after it.
 
-use super::forms::{recognise, Closer, Cx, Found, Item, Wait};
-use super::markup::MAX_TAG_BYTES;
+use super::forms::{recognise, Closer, Cx, Found, Item, Memo, Wait};
 use crate::limits::MAX_TOOL_CALL_BYTES;
 
 #[derive(Debug, Clone, Copy)]
@@ -33,8 +32,10 @@ pub struct Scanner {
     fence_start: bool,
     /// `buf[0]` is at the start of a line.
     line_start_at_base: bool,
-    /// No occurrence of this closer starts in this stretch (absolute offsets).
-    no_closer: Option<(Closer, usize, usize)>,
+    /// Where closers are known not to be.
+    memo: Memo,
+    /// The most a form waiting for a closer may hold (`MAX_TOOL_CALL_BYTES`; smaller in tests).
+    limit: usize,
 }
 
 impl Default for Scanner {
@@ -48,12 +49,18 @@ impl Default for Scanner {
             in_fence: false,
             fence_start: false,
             line_start_at_base: true,
-            no_closer: None,
+            memo: Memo::default(),
+            limit: MAX_TOOL_CALL_BYTES,
         }
     }
 }
 
 impl Scanner {
+    #[cfg(test)]
+    pub fn with_limit(limit: usize) -> Scanner {
+        Scanner { limit, ..Scanner::default() }
+    }
+
     /// Adds text; what is settled is appended to `out`.
     pub fn feed(&mut self, text: &str, declared: &dyn Fn(&str) -> bool, out: &mut Vec<Item>) {
         self.buf.push_str(text);
@@ -63,7 +70,7 @@ impl Scanner {
     /// The text ended: whatever is held is settled (an unclosed form is text).
     pub fn finish(&mut self, declared: &dyn Fn(&str) -> bool, out: &mut Vec<Item>) {
         self.run(declared, true, out);
-        *self = Scanner::default();
+        *self = Scanner { limit: self.limit, ..Scanner::default() };
     }
 
     fn run(&mut self, declared: &dyn Fn(&str) -> bool, end: bool, out: &mut Vec<Item>) {
@@ -88,11 +95,8 @@ impl Scanner {
             match recognise(&self.buf[at..], &self.cx(at, declared, end)) {
                 Found::Item(len, item) => self.item(at, len, item, out),
                 Found::No => self.not_a_form(at, out),
-                Found::More(wait) => {
-                    // Asked again when more text comes (at the end it is never "more").
-                    self.pending = Some(Pending { at, wait });
-                    break;
-                }
+                // Asked again at once (it may already be past its limit), then as text comes.
+                Found::More(wait) => self.pending = Some(Pending { at, wait }),
             }
         }
         self.drain();
@@ -100,13 +104,12 @@ impl Scanner {
 
     /// Asks a waiting form again if what it waits for may have come; true when it is settled.
     fn retry(&mut self, p: Pending, declared: &dyn Fn(&str) -> bool, end: bool, out: &mut Vec<Item>) -> bool {
+        // A short form bounds itself; a long one is asked again once its closer came, or once
+        // it holds more than its limit (it then says "not a form").
         let held = self.buf.len() - p.at;
-        if !end {
-            match p.wait {
-                Wait::Short if held > MAX_TAG_BYTES + 8 => return self.give_up(p, out),
-                Wait::Closer(_) if held > MAX_TOOL_CALL_BYTES => return self.give_up(p, out),
-                Wait::Closer(c) if !self.closer_arrived(c, p.at) => return false,
-                _ => {}
+        if let Wait::Closer(c) = p.wait {
+            if !end && held <= self.limit && !self.closer_arrived(c, p.at) {
+                return false;
             }
         }
         match recognise(&self.buf[p.at..], &self.cx(p.at, declared, end)) {
@@ -127,43 +130,9 @@ impl Scanner {
         }
     }
 
-    /// Whether `closer` now occurs after the form at `at`; remembers the stretch without one.
-    fn closer_arrived(&mut self, closer: Closer, at: usize) -> bool {
-        let from = self.known_free(closer, at).max(at + 1);
-        match closer.find(&self.buf, from) {
-            Ok(Some(_)) => true,
-            Ok(None) => {
-                self.note_free(closer, at, self.buf.len());
-                false
-            }
-            Err(cut) => {
-                self.note_free(closer, at, cut);
-                false
-            }
-        }
-    }
-
-    /// Where a search for `closer` from `at` (in `buf`) may start: after a stretch known free.
-    fn known_free(&self, closer: Closer, at: usize) -> usize {
-        match self.no_closer {
-            Some((c, from, upto)) if c == closer && from <= self.base + at && upto > self.base + at => upto - self.base,
-            _ => at,
-        }
-    }
-
-    fn note_free(&mut self, closer: Closer, at: usize, upto: usize) {
-        let (at, upto) = (self.base + at, self.base + upto);
-        self.no_closer = match self.no_closer {
-            Some((c, from, _)) if c == closer && from <= at => Some((c, from, upto)),
-            _ => Some((closer, at, upto)),
-        };
-    }
-
-    /// A form too long to be one: its first byte is text, and scanning goes on after it.
-    fn give_up(&mut self, p: Pending, out: &mut Vec<Item>) -> bool {
-        self.pending = None;
-        self.not_a_form(p.at, out);
-        true
+    /// Whether `closer` now occurs after the form at `at`.
+    fn closer_arrived(&self, closer: Closer, at: usize) -> bool {
+        matches!(closer.find_memo(&self.buf[at..], self.base + at, 1, &self.memo), Ok(Some(_)))
     }
 
     fn not_a_form(&mut self, at: usize, out: &mut Vec<Item>) {
@@ -173,7 +142,7 @@ impl Scanner {
         self.pos = at + first;
     }
 
-    fn cx<'a>(&self, at: usize, declared: &'a dyn Fn(&str) -> bool, end: bool) -> Cx<'a> {
+    fn cx<'a>(&'a self, at: usize, declared: &'a dyn Fn(&str) -> bool, end: bool) -> Cx<'a> {
         Cx {
             declared,
             end,
@@ -181,9 +150,9 @@ impl Scanner {
             fence_start: self.fence_start,
             in_fence: self.in_fence,
             line_start: self.line_start(at),
-            no_closer: self
-                .no_closer
-                .map(|(c, from, upto)| (c, from.saturating_sub(self.base + at), upto.saturating_sub(self.base + at))),
+            limit: self.limit,
+            at: self.base + at,
+            memo: &self.memo,
         }
     }
 
@@ -220,10 +189,11 @@ impl Scanner {
         }
     }
 
-    /// Forgets what is settled, keeping the line-start state of what remains.
+    /// Forgets what is settled once it is most of the buffer (so what is moved costs no more
+    /// than the text itself), keeping the line-start state of what remains.
     fn drain(&mut self) {
         let keep = self.pending.map_or(self.pos, |p| p.at.min(self.pos));
-        if keep == 0 {
+        if keep == 0 || keep < self.buf.len() / 2 {
             return;
         }
         if let Some(b) = self.buf[..keep].bytes().rev().find(|&b| b != b' ' && b != b'\t') {

@@ -40,7 +40,14 @@ impl Filter {
                 text(out, &t);
                 self.after_call = false;
             }
-            Item::Wrap { raw, open: true, .. } => self.held.push(raw),
+            Item::Wrap { raw, open: true, .. } => {
+                self.held.push(raw);
+                // Wrappers around calls are a few tags deep: a pile of them is text.
+                if self.held.iter().map(String::len).sum::<usize>() > MAX_HELD_WRAPPERS {
+                    self.release(out);
+                    self.after_call = false;
+                }
+            }
             Item::Call(call) => {
                 self.held.clear();
                 self.after_call_space.clear();
@@ -73,6 +80,9 @@ impl Filter {
     }
 }
 
+/// The most opening tokens (and whitespace between them) held while waiting for a call.
+const MAX_HELD_WRAPPERS: usize = 4096;
+
 fn text(out: &mut Vec<Piece>, t: &str) {
     if t.is_empty() {
         return;
@@ -95,6 +105,12 @@ pub struct CallParser {
 impl CallParser {
     pub fn new(names: impl IntoIterator<Item = String>) -> CallParser {
         CallParser { names: names.into_iter().collect(), ..CallParser::default() }
+    }
+
+    /// A parser whose forms waiting for a closer hold at most `limit` bytes.
+    #[cfg(test)]
+    pub fn with_limit(names: impl IntoIterator<Item = String>, limit: usize) -> CallParser {
+        CallParser { scanner: Scanner::with_limit(limit), ..CallParser::new(names) }
     }
 
     /// Adds text; what is settled is appended to `out`.
@@ -191,6 +207,10 @@ fn call_id() -> String {
 /// reply order. A `"stop"` finish becomes `"tool_calls"` once a call was made. When the answer
 /// made no call but the reasoning's last markup was a call (one the history does not already
 /// hold), that call is made at the end.
+///
+/// A delta's content is parsed `SLICE` bytes at a time, the next slice when the queue is
+/// empty: one event of 16 MiB holding 700k tiny calls is never a queue of 1.4M deltas, and
+/// `max_reply_bytes` or a cancel stops it between slices.
 #[derive(Debug, Default)]
 pub struct ToolStage {
     parser: CallParser,
@@ -199,7 +219,14 @@ pub struct ToolStage {
     reasoning: ReasoningCalls,
     queue: VecDeque<Delta>,
     calls: usize,
+    /// The last delta's content from `unread_at` on, not yet parsed, and its finish_reason.
+    unread: String,
+    unread_at: usize,
+    finish: Option<String>,
 }
+
+/// How much content is parsed at a time.
+const SLICE: usize = 64 << 10;
 
 impl ToolStage {
     /// A stage for the declared `names`; `history` is the markup of the calls already made
@@ -213,21 +240,69 @@ impl ToolStage {
         ToolStage { parser, made, ..ToolStage::default() }
     }
 
-    /// Takes one delta from the decoder.
+    /// Takes one delta from the decoder (after `pop` gave None: what came before is out).
     pub fn push(&mut self, mut d: Delta) {
-        let content = std::mem::take(&mut d.content);
-        let finish = d.finish_reason.take();
+        while self.parse_slice() {}
         if !d.reasoning.is_empty() {
             self.reasoning.feed(&d.reasoning, &self.parser.names, false);
         }
-        let mut pieces = Vec::new();
-        self.parser.feed(&content, &mut pieces);
-        if finish.is_some() {
-            self.parser.finish(&mut pieces);
-        }
+        self.unread = std::mem::take(&mut d.content);
+        self.unread_at = 0;
+        self.finish = d.finish_reason.take();
         self.queue.push_back(d); // reasoning, search results: first
+        self.parse_slice();
+    }
+
+    /// The reply ended without a finish_reason: hand out what is held, as text.
+    pub fn end(&mut self) {
+        while self.parse_slice() {}
+        let mut pieces = Vec::new();
+        self.parser.finish(&mut pieces);
         self.queue_pieces(pieces);
-        if let Some(reason) = finish {
+        self.reasoning_calls();
+    }
+
+    /// How many deltas wait to be handed out.
+    #[cfg(test)]
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// The next delta that carries something.
+    pub fn pop(&mut self) -> Option<Delta> {
+        loop {
+            match self.queue.pop_front() {
+                Some(d) if d.is_empty() => {}
+                Some(d) => return Some(d),
+                None if self.parse_slice() => {}
+                None => return None,
+            }
+        }
+    }
+
+    /// Parses the next slice of the unread content, and after the last one, the finish;
+    /// false when there was nothing left.
+    fn parse_slice(&mut self) -> bool {
+        if self.unread_at == self.unread.len() && self.finish.is_none() {
+            return false;
+        }
+        let mut end = (self.unread_at + SLICE).min(self.unread.len());
+        while !self.unread.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut pieces = Vec::new();
+        self.parser.feed(&self.unread[self.unread_at..end], &mut pieces);
+        self.unread_at = end;
+        let last = end == self.unread.len();
+        if last {
+            self.unread = String::new();
+            self.unread_at = 0;
+            if self.finish.is_some() {
+                self.parser.finish(&mut pieces);
+            }
+        }
+        self.queue_pieces(pieces);
+        if let Some(reason) = self.finish.take_if(|_| last) {
             self.reasoning_calls();
             let reason = if reason == "stop" && self.calls > 0 { "tool_calls".to_string() } else { reason };
             match self.queue.back_mut() {
@@ -235,19 +310,7 @@ impl ToolStage {
                 _ => self.queue.push_back(Delta { finish_reason: Some(reason), ..Delta::default() }),
             }
         }
-    }
-
-    /// The reply ended without a finish_reason: hand out what is held, as text.
-    pub fn end(&mut self) {
-        let mut pieces = Vec::new();
-        self.parser.finish(&mut pieces);
-        self.queue_pieces(pieces);
-        self.reasoning_calls();
-    }
-
-    /// The next delta that carries something.
-    pub fn pop(&mut self) -> Option<Delta> {
-        std::iter::from_fn(|| self.queue.pop_front()).find(|d| !d.is_empty())
+        true
     }
 
     /// The reasoning's last calls, when the answer made none.

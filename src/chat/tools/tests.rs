@@ -154,27 +154,31 @@ fn a_call_longer_than_the_limit_is_text() {
     assert_eq!(all, long);
 }
 
-/// Reads `reply` in 4 KiB pieces and gives the time it took.
-fn time_feeding(reply: &str) -> std::time::Duration {
-    let start = std::time::Instant::now();
-    let mut p = parser();
-    let mut out = Vec::new();
-    let mut at = 0;
-    while at < reply.len() {
-        let mut end = (at + 4096).min(reply.len());
-        while !reply.is_char_boundary(end) {
-            end += 1;
+/// Median CPU seconds of feeding `n` bytes of `unit` repeated, in 4 KiB pieces, to a parser
+/// whose forms waiting for a closer hold at most `limit` bytes.
+fn feeding_secs(unit: &str, n: usize, limit: usize) -> f64 {
+    let reply = unit.repeat(n / unit.len() + 1);
+    crate::util::median_cpu_secs(5, || {
+        let mut p = CallParser::with_limit(NAMES.iter().map(|n| n.to_string()), limit);
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at < n {
+            let mut end = (at + 4096).min(n);
+            while !reply.is_char_boundary(end) {
+                end += 1;
+            }
+            p.feed(&reply[at..end], &mut out);
+            out.clear();
+            at = end;
         }
-        p.feed(&reply[at..end], &mut out);
-        at = end;
-    }
-    p.finish(&mut out);
-    start.elapsed()
+        p.finish(&mut out);
+    })
 }
 
-/// Near-markup that once took quadratic time: four times the input at most ~8× the time
-/// (the fastest of five runs, the figure least disturbed by other work on a shared machine;
-/// linear gives 4×, quadratic 16×).
+/// Near-markup of every family, repeated and never closed: four times the input costs at most
+/// ~8× the CPU time (linear gives 4×, quadratic 16×). Below the limit, and far past it (where
+/// forms are given up one after another, which once searched the whole held text again each
+/// time: ~1,000× for a doubling).
 #[test]
 fn near_markup_parses_in_linear_time() {
     let units = [
@@ -187,16 +191,34 @@ fn near_markup_parses_in_linear_time() {
         "```json\n{\"name\":\"f\"\n",
     ];
     for unit in units {
-        let size = 128 * 1024;
-        let fastest = |n: usize| {
-            let reply = unit.repeat(n / unit.len() + 1);
-            (0..5).map(|_| time_feeding(&reply)).min().unwrap()
-        };
-        let (one, four) = (fastest(size), fastest(4 * size));
-        let ratio = four.as_secs_f64() / one.as_secs_f64().max(1e-6);
-        eprintln!("{unit:?}: {size} bytes {one:.1?}, {} bytes {four:.1?}, ratio {ratio:.2}", 4 * size);
-        assert!(ratio < 8.0 || four < std::time::Duration::from_millis(20), "{unit:?}: {one:?} → {four:?}");
+        for (size, limit) in [(128 << 10, MAX_TOOL_CALL_BYTES), (64 << 10, 32 << 10)] {
+            let (one, four) = (feeding_secs(unit, size, limit), feeding_secs(unit, 4 * size, limit));
+            eprintln!(
+                "{unit:?}, limit {limit}: {size} bytes {one:.4} CPU s, {} bytes {four:.4}, ratio {:.2}",
+                4 * size,
+                four / one.max(1e-9)
+            );
+            assert!(four <= 8.0 * one || four < 0.02, "{unit:?}, limit {limit}: {one} → {four}");
+        }
     }
+}
+
+#[test]
+fn one_long_event_is_queued_a_slice_at_a_time() {
+    // 20k calls in one delta were 40k deltas queued at once (a 16 MiB event of tiny calls
+    // held 334 MB), whatever max_reply_bytes said.
+    let unit = "<tool_call>{\"name\":\"f\"}</tool_call>";
+    let mut stage = ToolStage::new(NAMES.iter().map(|n| n.to_string()), "");
+    stage.push(Delta { content: unit.repeat(20_000), finish_reason: Some("stop".into()), ..Delta::default() });
+    let most = 2 * (64 * 1024 / unit.len() + 1) + 2;
+    let (mut calls, mut finish) = (0, None);
+    loop {
+        assert!(stage.queued() <= most, "{} deltas queued", stage.queued());
+        let Some(d) = stage.pop() else { break };
+        calls += d.tool_calls.iter().filter(|c| c.id.is_some()).count();
+        finish = d.finish_reason.or(finish);
+    }
+    assert_eq!((calls, finish.as_deref()), (20_000, Some("tool_calls")));
 }
 
 #[test]

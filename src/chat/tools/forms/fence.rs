@@ -51,6 +51,9 @@ pub fn json(s: &str, cx: &Cx) -> Found {
         Lex::More if !cx.end => return Found::More(Wait::Short),
         _ => return Found::No,
     }
+    if s.len() > cx.limit {
+        return Found::No;
+    }
     if !cx.end {
         return Found::More(Wait::Closer(Closer::End));
     }
@@ -88,7 +91,9 @@ mod tests {
             fence_start,
             in_fence: fence_start,
             line_start,
-            no_closer: None,
+            at: 0,
+            memo: Box::leak(Box::default()),
+            limit: crate::limits::MAX_TOOL_CALL_BYTES,
         }
     }
 

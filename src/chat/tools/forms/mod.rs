@@ -27,9 +27,12 @@ pub struct Cx<'a> {
     pub in_fence: bool,
     /// At the start of a line (a fence may start here).
     pub line_start: bool,
-    /// No occurrence of this closer starts in this stretch (offsets from the form's start;
-    /// usable when it starts at 0): a search for it may skip the stretch.
-    pub no_closer: Option<(Closer, usize, usize)>,
+    /// Where the form starts in the reply (what `memo` is counted in).
+    pub at: usize,
+    /// Where closers are known not to be: searches skip it and add to it.
+    pub memo: &'a Memo,
+    /// The most a form waiting for a closer may hold before it: past that it is text.
+    pub limit: usize,
 }
 
 /// A recognised piece of the reply.
@@ -62,6 +65,10 @@ pub enum Wait {
     /// Asked again only once this closer has arrived (or at the end).
     Closer(Closer),
 }
+
+/// No occurrence of this closer starts in this stretch of the reply (offsets from the reply's
+/// start): what searches for closers learnt, so that no stretch is searched twice.
+pub type Memo = std::cell::Cell<Option<(Closer, usize, usize)>>;
 
 /// The closers forms wait for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,6 +122,28 @@ impl Closer {
         }
     }
 
+    /// `find` for a form that starts at `at` in the reply, skipping what `memo` knows holds
+    /// no such closer and adding what this search learns. (The form's own opening is never a
+    /// closer of its kind, so the stretch learnt starts at the form.)
+    pub fn find_memo(self, s: &str, at: usize, from: usize, memo: &Memo) -> Result<Option<usize>, usize> {
+        let from = match memo.get() {
+            Some((c, f, u)) if c == self && f <= at && u > at => from.max((u - at).min(s.len())),
+            _ => from,
+        };
+        let found = self.find(s, from);
+        let free_to = match found {
+            Ok(Some(_)) => return found,
+            Ok(None) => s.len(),
+            Err(cut) => cut,
+        };
+        let (start, end) = (at, at + free_to);
+        memo.set(Some(match memo.get() {
+            Some((c, f, u)) if c == self && f <= start && start <= u => (c, f, end.max(u)),
+            _ => (self, start, end),
+        }));
+        found
+    }
+
     /// The first occurrence in `s` from `from`: `Ok(Some(at))`, `Err(at)` where one may be
     /// cut off by the end, `Ok(None)` none.
     pub fn find(self, s: &str, from: usize) -> Result<Option<usize>, usize> {
@@ -155,19 +184,28 @@ pub fn recognise(s: &str, cx: &Cx) -> Found {
 
 /// A whole form that ends at `closer`: `done(closer_at)` reads it once the closer is there.
 fn until(s: &str, from: usize, closer: Closer, cx: &Cx, done: impl FnOnce(usize) -> Found) -> Found {
-    let from = match cx.no_closer {
-        Some((c, 0, upto)) if c == closer => from.max(upto.min(s.len())),
-        _ => from,
-    };
-    match closer.find(s, from) {
-        Ok(Some(at)) => done(at),
-        _ if cx.end => Found::No,
-        _ => Found::More(Wait::Closer(closer)),
+    // Whether a form is too long depends on where its closer is, never on how much text
+    // came after it in one piece: the same result however the reply is cut.
+    match closer.find_memo(s, cx.at, from, cx.memo) {
+        Ok(Some(at)) if at <= cx.limit => done(at),
+        Err(at) if at <= cx.limit && !cx.end => Found::More(Wait::Closer(closer)),
+        Ok(None) if s.len() <= cx.limit && !cx.end => Found::More(Wait::Closer(closer)),
+        _ => Found::No,
     }
 }
 
 /// What the recognisers' tests pass: `declared` names, nothing before the form.
 #[cfg(test)]
 fn test_cx(declared: &'static dyn Fn(&str) -> bool, end: bool) -> Cx<'static> {
-    Cx { declared, end, answer_start: false, fence_start: false, in_fence: false, line_start: false, no_closer: None }
+    Cx {
+        declared,
+        end,
+        answer_start: false,
+        fence_start: false,
+        in_fence: false,
+        line_start: false,
+        at: 0,
+        memo: Box::leak(Box::default()),
+        limit: crate::limits::MAX_TOOL_CALL_BYTES,
+    }
 }
