@@ -339,3 +339,23 @@ fn a_call_written_only_in_the_reasoning_is_the_replys_call() {
     assert!(names(&deltas).is_empty());
     assert_eq!(deltas.last().unwrap().finish_reason.as_deref(), Some("stop"));
 }
+
+/// Past a (small) limit, what is a call and what is text still does not depend on the cuts:
+/// the limit counts bytes before a form's closer, not text that came in the same piece.
+#[test]
+fn the_limit_does_not_depend_on_the_cuts() {
+    let names = || NAMES.iter().map(|n| n.to_string());
+    for limit in [24, 40, 64] {
+        for (name, reply, _) in forms() {
+            let reply = format!("{reply}{}", "后文 and more text ".repeat(8));
+            let whole = CallParser::with_limit(names(), limit).cut_and_parse(&reply, &[]);
+            let bounds: Vec<usize> = (1..reply.len()).filter(|&i| reply.is_char_boundary(i)).collect();
+            let trickled = CallParser::with_limit(names(), limit).cut_and_parse(&reply, &bounds);
+            assert_eq!(trickled, whole, "{name}, limit {limit}, one char at a time");
+            for &i in bounds.iter().step_by(7) {
+                let cut = CallParser::with_limit(names(), limit).cut_and_parse(&reply, &[i]);
+                assert_eq!(cut, whole, "{name}, limit {limit}, cut at {i}");
+            }
+        }
+    }
+}
