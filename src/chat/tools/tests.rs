@@ -189,6 +189,8 @@ fn near_markup_parses_in_linear_time() {
         "<｜tool▁call▁begin｜>",
         "</b><b>1<2>",
         "```json\n{\"name\":\"f\"\n",
+        // Forms waiting for different closers, taking turns.
+        "<tool_call>{\"name\":\"f\",<invoke name=\"read\"><｜tool▁call▁begin｜>",
     ];
     for unit in units {
         for (size, limit) in [(128 << 10, MAX_TOOL_CALL_BYTES), (64 << 10, 32 << 10)] {

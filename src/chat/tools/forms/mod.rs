@@ -66,9 +66,10 @@ pub enum Wait {
     Closer(Closer),
 }
 
-/// No occurrence of this closer starts in this stretch of the reply (offsets from the reply's
-/// start): what searches for closers learnt, so that no stretch is searched twice.
-pub type Memo = std::cell::Cell<Option<(Closer, usize, usize)>>;
+/// For each closer, a stretch of the reply where none starts (offsets from the reply's start):
+/// what searches for closers learnt, so that no stretch is searched twice, even when forms
+/// waiting for different closers take turns.
+pub type Memo = std::cell::Cell<[Option<(usize, usize)>; 5]>;
 
 /// The closers forms wait for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,8 +127,10 @@ impl Closer {
     /// no such closer and adding what this search learns. (The form's own opening is never a
     /// closer of its kind, so the stretch learnt starts at the form.)
     pub fn find_memo(self, s: &str, at: usize, from: usize, memo: &Memo) -> Result<Option<usize>, usize> {
-        let from = match memo.get() {
-            Some((c, f, u)) if c == self && f <= at && u > at => from.max((u - at).min(s.len())),
+        let mut known = memo.get();
+        let slot = &mut known[self as usize];
+        let from = match *slot {
+            Some((f, u)) if f <= at && u > at => from.max((u - at).min(s.len())),
             _ => from,
         };
         let found = self.find(s, from);
@@ -137,10 +140,11 @@ impl Closer {
             Err(cut) => cut,
         };
         let (start, end) = (at, at + free_to);
-        memo.set(Some(match memo.get() {
-            Some((c, f, u)) if c == self && f <= start && start <= u => (c, f, end.max(u)),
-            _ => (self, start, end),
-        }));
+        *slot = Some(match *slot {
+            Some((f, u)) if f <= start && start <= u => (f, end.max(u)),
+            _ => (start, end),
+        });
+        memo.set(known);
         found
     }
 
