@@ -18,18 +18,6 @@ use ustb_login_state::*;
 use ustb_openai::emulator::{Config, Emulator, ReplyHosts, SsoConfig};
 use ustb_openai::ffi::*;
 
-/// An owned `ustb_login`, freed on drop.
-struct Login(*mut ustb_login);
-
-unsafe impl Send for Login {}
-unsafe impl Sync for Login {}
-
-impl Drop for Login {
-    fn drop(&mut self) {
-        unsafe { ustb_login_free(self.0) };
-    }
-}
-
 /// Emulator settings: QR codes follow `script`, state polls are held `long_poll`.
 fn sso_config(script: &str, long_poll: Duration) -> Config {
     let sso = SsoConfig { qr_script: script.into(), long_poll, ..SsoConfig::default() };

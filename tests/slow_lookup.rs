@@ -88,18 +88,6 @@ fn slow_client(emu: &Emulator, tag: &str, extra: Value) -> Client {
     client(&options).unwrap()
 }
 
-/// An owned `ustb_login`, freed on drop.
-struct Login(*mut ustb_login);
-
-unsafe impl Send for Login {}
-unsafe impl Sync for Login {}
-
-impl Drop for Login {
-    fn drop(&mut self) {
-        unsafe { ustb_login_free(self.0) };
-    }
-}
-
 /// A login whose SSO (and SIS) is the slow name; the chat host is the emulator itself.
 fn slow_login(emu: &Emulator, tag: &str, extra: Value) -> Login {
     let url = slow_url(emu, tag);

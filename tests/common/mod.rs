@@ -317,6 +317,18 @@ pub const ASAN_ENV: &[(&str, &str)] = &[
     ("LSAN_OPTIONS", "report_objects=1"),
 ];
 
+/// An owned `ustb_login`, freed on drop.
+pub struct Login(pub *mut ustb_login);
+
+unsafe impl Send for Login {}
+unsafe impl Sync for Login {}
+
+impl Drop for Login {
+    fn drop(&mut self) {
+        unsafe { ustb_login_free(self.0) };
+    }
+}
+
 /// The emulator as a child process, and the URL it printed.
 pub struct EmulatorProcess {
     child: Child,
