@@ -14,11 +14,14 @@
 //! single events of 15 MB, the most an event may be: `event` (the unclosed markup; a cancel
 //! 50 ms in) and `event-calls` (tiny calls, streamed).
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+// Only its server, which answers each request with one stored response.
+#[allow(dead_code)]
+mod canned;
+
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use canned::Canned;
 use ustb_openai::emulator::{Config, Emulator};
 use ustb_openai::{CancelToken, Client, Endpoint};
 
@@ -117,7 +120,7 @@ fn child(row: &str, size: usize, url: &str, cancel_ms: Option<&String>) {
         "markup" | "event" | "event-calls" => {
             let unit = if row == "event-calls" { r#"<tool_call>{\"name\":\"f\"}</tool_call>"# } else { "<tool_call>" };
             let event = if row == "markup" { 4096 } else { size };
-            let url = serve_once(markup_reply(unit, size, event));
+            let url = Canned::start(markup_reply(unit, size, event)).url;
             let client = client(&url, "");
             let req =
                 r#"{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}]}"#;
@@ -163,7 +166,7 @@ fn child(row: &str, size: usize, url: &str, cancel_ms: Option<&String>) {
                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                 body.len()
             );
-            let url = serve_once([head.into_bytes(), body.into_bytes()].concat());
+            let url = Canned::start([head.into_bytes(), body.into_bytes()].concat()).url;
             let client = client(&url, "");
             let token = CancelToken::default();
             let canceller = cancel_later(token.clone(), cancel_ms);
@@ -229,38 +232,4 @@ fn markup_reply(unit: &str, size: usize, event: usize) -> Vec<u8> {
     }
     out.extend_from_slice(b"0\r\n\r\n");
     out
-}
-
-/// Answers one request with `reply`, from a thread; gives the base URL.
-fn serve_once(reply: Vec<u8>) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        let (mut sock, _) = listener.accept().unwrap();
-        read_request(&mut sock);
-        let _ = sock.write_all(&reply);
-    });
-    url
-}
-
-fn read_request(sock: &mut TcpStream) {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    while let Ok(n) = sock.read(&mut chunk) {
-        if n == 0 {
-            return;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-            let len: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-            if buf.len() >= end + 4 + len {
-                return;
-            }
-        }
-    }
 }
