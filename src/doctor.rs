@@ -115,9 +115,7 @@ impl Client {
 
     /// `text` with every form of the cookie values held now (the server may have set one).
     fn without_cookies(&self, text: &str) -> String {
-        let c = self.wire.cookies();
-        let secrets: Vec<&str> = [c.easy_session.as_deref(), c.vjuid_login.as_deref()].into_iter().flatten().collect();
-        crate::redact::redact_text(text, &secrets)
+        self.wire.with_secrets(|secrets| crate::redact::redact_text(text, secrets))
     }
 
     fn step(&self, name: &str, options: &DoctorOptions, found: &mut Found, cancel: &CancelToken) -> Outcome {

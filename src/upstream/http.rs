@@ -248,9 +248,14 @@ impl Wire {
     /// `e` with every cookie value this client knows replaced (errors may quote server text,
     /// and a server may echo the request's cookies).
     pub fn redact(&self, e: Error) -> Error {
+        self.with_secrets(|secrets| e.redact(secrets))
+    }
+
+    /// Runs `f` with every cookie value this client knows now (the server may have set one).
+    pub fn with_secrets<T>(&self, f: impl FnOnce(&[&str]) -> T) -> T {
         let c = self.cookies();
         let secrets: Vec<&str> = [c.easy_session.as_deref(), c.vjuid_login.as_deref()].into_iter().flatten().collect();
-        e.redact(&secrets)
+        f(&secrets)
     }
 
     /// Keeps a server-issued `easy_session` so it is sent next time and can be saved.
