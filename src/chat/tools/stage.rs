@@ -138,11 +138,11 @@ impl CallParser {
             start = cut;
         }
         self.finish(&mut raw);
-        let mut out: Vec<Piece> = Vec::new();
+        let mut out = Vec::new();
         for piece in raw {
-            match (out.last_mut(), piece) {
-                (Some(Piece::Text(t)), Piece::Text(more)) => t.push_str(&more),
-                (_, piece) => out.push(piece),
+            match piece {
+                Piece::Text(t) => text(&mut out, &t),
+                call => out.push(call),
             }
         }
         out
