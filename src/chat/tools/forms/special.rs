@@ -85,7 +85,7 @@ pub fn recognise(s: &str, cx: &Cx) -> Found {
 
 /// The text between a call's begin and end tokens.
 fn call(body: &str, cx: &Cx) -> Option<ToolCall> {
-    let sep = (0..body.len()).filter(|&i| body.as_bytes()[i] == b'<').find_map(|i| match token(&body[i..]) {
+    let sep = memchr::memchr_iter(b'<', body.as_bytes()).find_map(|i| match token(&body[i..]) {
         Lex::Done((Token::Sep, len)) => Some((i, len)),
         _ => None,
     })?;
