@@ -17,9 +17,11 @@ use crate::upstream::CancelToken;
 /// `stream` is NULL or a stream not yet freed (the caller orders `cancel` before `free`).
 #[no_mangle]
 pub unsafe extern "C" fn ustb_chat_stream_cancel(stream: *const ustb_chat_stream) {
-    if !stream.is_null() {
-        guard_void(|| hold(stream, "stream").into_iter().for_each(|s| s.token.cancel()));
-    }
+    guard_void(|| {
+        if let Ok(s) = hold(stream, "stream") {
+            s.token.cancel();
+        }
+    });
 }
 
 /// Gives a `ustb_canceller` for `stream`: `ustb_canceller_cancel` then acts like
@@ -68,9 +70,11 @@ pub struct ustb_canceller {
 /// `canceller` is NULL or a canceller not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn ustb_canceller_cancel(canceller: *const ustb_canceller) {
-    if !canceller.is_null() {
-        guard_void(|| hold(canceller, "canceller").into_iter().for_each(|c| c.token.cancel()));
-    }
+    guard_void(|| {
+        if let Ok(c) = hold(canceller, "canceller") {
+            c.token.cancel();
+        }
+    });
 }
 
 /// Frees a canceller (the stream is not affected). NULL is a no-op.
