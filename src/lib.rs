@@ -26,7 +26,14 @@
 //! let mut stream = client.chat_stream(r#"{"messages": [{"role": "user", "content": "@emu:silent"}]}"#)?;
 //! let token = stream.cancel_token();
 //! std::thread::spawn(move || token.cancel());
-//! let err = stream.next_chunk().unwrap_err();
+//! // What came before the silence may be read first (the cancel may come late); then the read
+//! // that waits returns the cancel.
+//! let err = loop {
+//!     match stream.next_chunk() {
+//!         Ok(Some(_)) => continue,
+//!         other => break other.unwrap_err(),
+//!     }
+//! };
 //! assert_eq!(err.kind, ustb_openai::ErrorKind::Cancelled);
 //! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
