@@ -21,7 +21,12 @@ fn rounds(default: usize) -> String {
 }
 
 fn run(how: &str, prefix: &[&str], sanitized: bool, env: &[(&str, &str)], default_rounds: usize) {
-    let name = if sanitized { "free_race_asan" } else { "free_race" };
+    // One program per test: the tests run at once, and a program being linked cannot run.
+    let name = match (sanitized, prefix.is_empty()) {
+        (true, _) => "free_race_asan",
+        (false, true) => "free_race",
+        (false, false) => "free_race_valgrind",
+    };
     let exe = compile_with(false, name, &["tests/c/free_race.c"], if sanitized { SANITIZE } else { &[] });
     let emu = EmulatorProcess::start_with(EMULATOR);
     let rounds = rounds(default_rounds);
